@@ -1,0 +1,119 @@
+"""Buffered chunks -> Arrow tables, under one run's evolving schema.
+
+The schema rule (docs/FORMAT.md, "Schema evolution"):
+- A column's type is set by the first non-null value of its key in the run.
+- int widens to float64 and list<int64> to list<double> when the other appears; the column
+  takes the wider type from then on (earlier segments are rewritten at finish).
+- A value whose kind cannot share the column (a string under a float key, ...) is stored in
+  the sibling column `<key>@<family>` (e.g. `loss@str`); nothing is dropped or coerced.
+- None is a missing value: it is null in whichever column the key has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import kinds
+from .buffer import Chunk
+from .layout import RUNTIME, STEP, TIMESTAMP
+
+_BASE_FIELDS = [
+    pa.field(STEP, pa.int64(), nullable=False),
+    pa.field(RUNTIME, pa.float64(), nullable=False),
+    pa.field(TIMESTAMP, pa.float64(), nullable=False),
+]
+
+
+class RunSchema:
+    """The kind of every history column of one run so far; decides where a value goes."""
+
+    def __init__(self, columns: dict[str, str] | None = None) -> None:
+        self.columns: dict[str, str] = dict(columns or {})
+        self.widened: set[str] = set()
+
+    @classmethod
+    def from_arrow(cls, schema: pa.Schema) -> RunSchema:
+        cols = {
+            f.name: kinds.kind_of_arrow(f.type)
+            for f in schema
+            if f.name not in (STEP, RUNTIME, TIMESTAMP) and f.type != pa.null()
+        }
+        return cls(cols)
+
+    def place(self, key: str, kind: str) -> tuple[str, str]:
+        """The column name and kind a value of `kind` logged under `key` is stored as."""
+        if kind == kinds.NULL:
+            return key, self.columns.get(key, kinds.NULL)
+        name = key
+        while True:
+            have = self.columns.get(name)
+            if have is None:
+                self.columns[name] = kind
+                return name, kind
+            if have == kind:
+                return name, kind
+            if kinds.family(have) == kinds.family(kind):
+                wide = kinds.family(kind)
+                if have != wide:
+                    self.columns[name] = wide
+                    self.widened.add(name)
+                return name, wide
+            name = f"{key}@{kinds.family(kind)}"
+
+    def arrow_type(self, name: str) -> pa.DataType:
+        return kinds.ARROW_TYPE[self.columns[name]]
+
+
+def chunks_to_table(chunks: Sequence[Chunk], schema: RunSchema, start_time: float) -> pa.Table:
+    """Convert buffered chunks to one table; updates `schema` with what they introduce."""
+    tables = [_chunk_to_table(c, schema, start_time) for c in chunks if len(c)]
+    if not tables:
+        return pa.table({f.name: pa.array([], f.type) for f in _BASE_FIELDS})
+    if len(tables) == 1:
+        return conform(tables[0], schema)
+    return pa.concat_tables([conform(t, schema) for t in tables], promote_options="default")
+
+
+def _chunk_to_table(chunk: Chunk, schema: RunSchema, start_time: float) -> pa.Table:
+    n = len(chunk)
+    times = pa.array(chunk.times, pa.float64())
+    arrays = [pa.array(chunk.steps, pa.int64()), pc.subtract(times, start_time), times]
+    names = [STEP, RUNTIME, TIMESTAMP]
+    width = len(chunk.keys)
+    all_values = chunk.values
+    for j, (key, kind) in enumerate(zip(chunk.keys, chunk.kinds())):
+        column = all_values[j::width] if width > 1 else all_values
+        array, kind = kinds.to_arrow(column, kind)
+        name, placed = schema.place(key, kind)
+        if placed != kind:
+            array = array.cast(kinds.ARROW_TYPE[placed]) if kind != kinds.NULL else pa.nulls(
+                n, kinds.ARROW_TYPE[placed]
+            )
+        if name in names:  # a null and a typed value of one key in one row cannot happen
+            raise AssertionError(f"column {name!r} placed twice in one chunk")
+        arrays.append(array)
+        names.append(name)
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def conform(table: pa.Table, schema: RunSchema) -> pa.Table:
+    """Cast the table's columns to the run's current kinds (after int -> float widening)."""
+    fields = []
+    changed = False
+    for f in table.schema:
+        want = f.type
+        if f.name in schema.columns and schema.columns[f.name] != kinds.NULL:
+            want = schema.arrow_type(f.name)
+        if want != f.type:
+            changed = True
+        fields.append(pa.field(f.name, want, nullable=f.nullable))
+    return table.cast(pa.schema(fields)) if changed else table
+
+
+def drop_null_columns(table: pa.Table) -> pa.Table:
+    """Parquet segments leave out all-null columns of the null type (no value was logged)."""
+    drop = [f.name for f in table.schema if f.type == pa.null()]
+    return table.drop_columns(drop) if drop else table

@@ -1,0 +1,39 @@
+"""The one error hierarchy of runlake.
+
+Every error runlake raises on purpose derives from `Error`; the subclasses also inherit the
+builtin a Python user would already catch, so `except ValueError` keeps working.
+"""
+
+from __future__ import annotations
+
+
+class Error(Exception):
+    """Base class of every runlake error (wandb's `wandb.Error`)."""
+
+
+class UsageError(Error, RuntimeError):
+    """The API was used out of order, e.g. `log()` before `init()`."""
+
+
+class InvalidNameError(Error, ValueError):
+    """A project, entity, run id or key is not a valid name."""
+
+
+class InvalidValueError(Error, TypeError):
+    """A logged value has a type runlake cannot store."""
+
+
+class ConfigError(Error, ValueError):
+    """A config change was refused (e.g. changing a value without allow_val_change)."""
+
+
+class RunNotFoundError(Error, LookupError):
+    """A run, project or file that was looked up does not exist."""
+
+
+class RunExistsError(Error, FileExistsError):
+    """A run with this id already exists where a new one was asked for."""
+
+
+class MissingExtraError(Error, ImportError):
+    """An optional dependency is needed; the message names the extra to install."""

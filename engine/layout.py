@@ -1,0 +1,129 @@
+"""Where everything lives under a store root: the one module that owns the on-disk contract.
+
+It mirrors docs/FORMAT.md; a change here is a change of `FORMAT_VERSION` there.
+
+    <root>/history/entity=<e>/project=<p>/run_id=<id>/part-<seq>.parquet   compacted history
+    <root>/runs/entity=<e>/project=<p>/run_id=<id>/run.json               run metadata
+    <root>/runs/entity=<e>/project=<p>/run_id=<id>/wal/<seq>.arrows        write-ahead log
+    <root>/runs/entity=<e>/project=<p>/run_id=<id>/files/                  the run's own files
+
+Every name that becomes a path component is validated first, so nothing a user passes can
+point outside the root.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InvalidNameError
+
+FORMAT_VERSION = 1
+
+# The three history columns every segment has; user keys may not start with "_".
+STEP, RUNTIME, TIMESTAMP = "_step", "_runtime", "_timestamp"
+PARTITION_KEYS = ("entity", "project", "run_id")
+
+ROOT_ENV = "RUNLAKE_DIR"
+DEFAULT_ROOT = "runlake"  # relative to the working directory, like wandb's ./wandb
+
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
+
+
+def validate_name(kind: str, value: object) -> str:
+    """Return `value` if it is safe as one path component, else raise InvalidNameError.
+
+    >>> validate_name("project", "mnist-v2")
+    'mnist-v2'
+    """
+    if not isinstance(value, str):
+        raise InvalidNameError(
+            f"{kind} must be a string, got {type(value).__name__} {value!r}"
+        )
+    if not _NAME.fullmatch(value) or ".." in value:
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        raise InvalidNameError(
+            f"invalid {kind} {shown!r}: use 1-128 letters, digits, '-', '_' or '.', "
+            "not starting with '.' or '-' and without '..'"
+        )
+    return value
+
+
+def resolve_root(root: str | os.PathLike[str] | None = None) -> Path:
+    """The store root: the argument, else $RUNLAKE_DIR, else ./runlake."""
+    chosen = root if root is not None else os.environ.get(ROOT_ENV) or DEFAULT_ROOT
+    return Path(chosen).expanduser().absolute()
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Paths of one run. Build it with `RunPaths.of`, which validates every component."""
+
+    root: Path
+    entity: str
+    project: str
+    run_id: str
+
+    @classmethod
+    def of(cls, root: Path, entity: str, project: str, run_id: str) -> RunPaths:
+        return cls(
+            root,
+            validate_name("entity", entity),
+            validate_name("project", project),
+            validate_name("run id", run_id),
+        )
+
+    @property
+    def _partition(self) -> tuple[str, str, str]:
+        return (f"entity={self.entity}", f"project={self.project}", f"run_id={self.run_id}")
+
+    @property
+    def history_dir(self) -> Path:
+        return self.root.joinpath("history", *self._partition)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root.joinpath("runs", *self._partition)
+
+    @property
+    def meta_file(self) -> Path:
+        return self.run_dir / "run.json"
+
+    @property
+    def wal_dir(self) -> Path:
+        return self.run_dir / "wal"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.run_dir / "files"
+
+    def wal_file(self, seq: int) -> Path:
+        return self.wal_dir / f"{seq:06d}.arrows"
+
+    def segment_file(self, seq: int) -> Path:
+        return self.history_dir / f"part-{seq:06d}.parquet"
+
+
+def project_dir(root: Path, entity: str, project: str) -> Path:
+    """The folder holding one project's run folders."""
+    return root.joinpath(
+        "runs",
+        f"entity={validate_name('entity', entity)}",
+        f"project={validate_name('project', project)}",
+    )
+
+
+def seq_of(path: Path) -> int:
+    """The sequence number in a WAL or segment file name (`000003.arrows`, `part-000003...`)."""
+    return int(path.name.split(".")[0].rsplit("-", 1)[-1])
+
+
+def history_glob(root: Path) -> str:
+    """A glob over every history segment of the store, for DuckDB or polars."""
+    return str(root / "history" / "**" / "*.parquet")
+
+
+def meta_glob(root: Path) -> str:
+    return str(root / "runs" / "*" / "*" / "*" / "run.json")

@@ -1,0 +1,113 @@
+"""Run metadata: one `run.json` per run, the source of truth for everything but history.
+
+Each run's file is written only by the process that owns the run, always whole (temporary
+file, then rename), so many processes can write many runs with no shared lock and a reader
+never sees a partial file. JSON has no NaN or infinity: such floats are written as the
+strings "NaN", "Infinity" and "-Infinity" inside {"_nonfinite": ...} objects and decoded back.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from .layout import FORMAT_VERSION
+
+STATES = ("running", "finished", "failed", "crashed", "preempting")
+
+# The fields of run.json (docs/FORMAT.md, "Run metadata").
+FIELDS = (
+    "format_version", "id", "entity", "project", "name", "display_name", "group", "job_type",
+    "tags", "notes", "config", "summary", "metrics", "state", "exit_code", "error",
+    "created_at", "start_time", "heartbeat_at", "finished_at", "host", "pid", "sweep_id",
+)
+
+_NONFINITE = "_nonfinite"
+
+
+def encode(value: Any) -> Any:
+    """JSON-safe copy of a value: non-finite floats wrapped, numpy scalars made Python."""
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return float(value)
+        return {_NONFINITE: "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")}
+    if isinstance(value, (str, bool, int)) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [encode(v) for v in value]
+    item = getattr(value, "item", None)
+    if item is not None:  # numpy scalars
+        return encode(item())
+    return repr(value)
+
+
+def decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and _NONFINITE in value:
+            return float(value[_NONFINITE].replace("Infinity", "inf"))
+        return {k: decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    return value
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write a JSON file atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(encode(data), f, ensure_ascii=False, allow_nan=False)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as f:
+        return decode(json.load(f))
+
+
+class RunMeta:
+    """The metadata of one run, owned by its process; every change is written at once."""
+
+    def __init__(self, path: Path, fields: dict[str, Any]) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._data: dict[str, Any] = {"format_version": FORMAT_VERSION, **fields}
+        unknown = set(self._data) - set(FIELDS)
+        if unknown:
+            raise KeyError(f"unknown run.json fields: {sorted(unknown)}")
+
+    @classmethod
+    def load(cls, path: Path) -> RunMeta:
+        meta = cls.__new__(cls)
+        meta.path = path
+        meta._lock = threading.Lock()
+        meta._data = read_json(path)
+        return meta
+
+    def get(self, field: str, default: Any = None) -> Any:
+        with self._lock:
+            return self._data.get(field, default)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._data)
+
+    def update(self, **fields: Any) -> None:
+        """Set fields and persist the whole file."""
+        with self._lock:
+            unknown = set(fields) - set(FIELDS)
+            if unknown:
+                raise KeyError(f"unknown run.json fields: {sorted(unknown)}")
+            self._data.update(fields)
+            write_json(self.path, self._data)

@@ -1,0 +1,88 @@
+"""runlake: a local-first, columnar experiment tracker with the wandb.Run API.
+
+    import runlake as wandb
+
+    with wandb.init(project="mnist", config={"lr": 1e-3}) as run:
+        for step in range(100):
+            run.log({"train/loss": 1 / (step + 1)})
+
+History lands as Hive-partitioned Parquet under the store root (./runlake by default);
+docs/FORMAT.md is the contract.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runlake.engine.errors import (
+    ConfigError,
+    Error,
+    InvalidNameError,
+    InvalidValueError,
+    MissingExtraError,
+    RunExistsError,
+    RunNotFoundError,
+    UsageError,
+)
+
+from .metric import Metric
+from .live_run import Run
+from .session import define_metric, finish, init, log
+from .settings import Settings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "Error",
+    "InvalidNameError",
+    "InvalidValueError",
+    "Metric",
+    "MissingExtraError",
+    "Run",
+    "RunExistsError",
+    "RunNotFoundError",
+    "Settings",
+    "UsageError",
+    "__version__",
+    "config",
+    "define_metric",
+    "finish",
+    "init",
+    "log",
+    "run",
+    "summary",
+]
+
+
+class _PreInit:
+    """Stands in for `runlake.config` / `runlake.summary` while no run is active."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def _fail(self, *_: Any, **__: Any) -> Any:
+        raise UsageError(f"You must call runlake.init() before using runlake.{self._name}")
+
+    __getitem__ = __setitem__ = __contains__ = __iter__ = __len__ = _fail
+    update = keys = items = get = _fail
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("__"):
+            raise AttributeError(key)
+        self._fail()
+
+    def __repr__(self) -> str:
+        return f"<runlake.{self._name}: no active run>"
+
+
+def __getattr__(name: str) -> Any:
+    # `runlake.run`, `.config` and `.summary` follow the active run (None / a guard before init).
+    from . import session
+
+    if name == "run":
+        return session.active_run()
+    if name in ("config", "summary"):
+        run = session.active_run()
+        return getattr(run, name) if run is not None else _PreInit(name)
+    raise AttributeError(f"module 'runlake' has no attribute {name!r}")

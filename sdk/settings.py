@@ -1,0 +1,121 @@
+"""Settings: what `init()` resolves from its arguments, `Settings(...)` and the environment.
+
+Precedence, highest first: an `init()` argument, a field set in `Settings(...)`, a
+`RUNLAKE_*` variable, the same `WANDB_*` variable (so existing scripts keep working), the
+default. `run.settings` is a frozen copy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from runlake.engine.errors import UsageError
+from runlake.engine.writer import WriterOptions
+
+Mode = Literal["online", "offline", "disabled"]
+MODES = ("online", "offline", "disabled")
+
+# init() argument / Settings field -> environment variable suffix (RUNLAKE_x, WANDB_x).
+ENV_NAMES = {
+    "project": "PROJECT",
+    "entity": "ENTITY",
+    "mode": "MODE",
+    "root": "DIR",
+    "run_id": "RUN_ID",
+    "name": "NAME",
+    "notes": "NOTES",
+    "tags": "TAGS",
+    "group": "RUN_GROUP",
+    "job_type": "JOB_TYPE",
+}
+
+DEFAULT_PROJECT = "uncategorized"  # wandb's default project name
+DEFAULT_ENTITY = "local"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Run settings. Every field is optional; unset ones come from the environment.
+
+    >>> import runlake
+    >>> runlake.Settings(quiet=True, fsync=True).fsync
+    True
+    """
+
+    project: str | None = None
+    entity: str | None = None
+    mode: Mode | None = None
+    root: str | None = None
+    run_id: str | None = None
+    name: str | None = None
+    notes: str | None = None
+    tags: tuple[str, ...] | None = None
+    group: str | None = None
+    job_type: str | None = None
+    quiet: bool = False
+    # The write path (docs/DESIGN.md): loss window, segment size, durability.
+    flush_interval: float = WriterOptions.flush_interval
+    wal_interval: float = WriterOptions.wal_interval
+    segment_bytes: int = WriterOptions.segment_bytes
+    fsync: bool = False
+    compact_parquet: bool = False
+    heartbeat_interval: float = 10.0
+
+    def writer_options(self) -> WriterOptions:
+        return WriterOptions(
+            flush_interval=self.flush_interval,
+            wal_interval=self.wal_interval,
+            segment_bytes=self.segment_bytes,
+            fsync=self.fsync,
+            compact=self.compact_parquet,
+        )
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def env(name: str, environ: os._Environ[str] | dict[str, str] | None = None) -> str | None:
+    """RUNLAKE_<name>, else WANDB_<name>, else None (empty values count as unset)."""
+    environ = os.environ if environ is None else environ
+    for prefix in ("RUNLAKE_", "WANDB_"):
+        value = environ.get(prefix + name)
+        if value:
+            return value
+    return None
+
+
+def resolve(settings: Settings | dict[str, Any] | None, **given: Any) -> Settings:
+    """Fill a Settings from init() arguments, then the settings passed, then the environment."""
+    if settings is None:
+        settings = Settings()
+    elif isinstance(settings, dict):
+        settings = Settings(**settings)
+    elif not isinstance(settings, Settings):
+        raise TypeError(
+            f"settings must be a runlake.Settings or a dict, got {type(settings).__name__}"
+        )
+    changes: dict[str, Any] = {}
+    for name, suffix in ENV_NAMES.items():
+        value = given.get(name)
+        if value is None:
+            value = getattr(settings, name)
+        if value is None:
+            raw = env(suffix)
+            value = _parse_tags(raw) if name == "tags" and raw is not None else raw
+        if name == "tags" and value is not None:
+            value = tuple(_parse_tags(value) if isinstance(value, str) else value)
+        changes[name] = value
+    mode = changes["mode"] or "online"
+    if mode not in MODES:
+        raise UsageError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+    changes["mode"] = mode
+    changes["project"] = changes["project"] or DEFAULT_PROJECT
+    changes["entity"] = changes["entity"] or DEFAULT_ENTITY
+    return settings.replace(**changes)
+
+
+def _parse_tags(raw: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in raw.split(",") if t.strip())

@@ -1,0 +1,157 @@
+"""Turning what a user passes to `log()` into history values the engine can store.
+
+Nested dicts are flattened with "." as wandb's history does (`{"a": {"b": 1}}` is the column
+`a.b`); numpy and torch scalars and 0-d arrays become scalars; lists, tuples and 1-d arrays
+of numbers or strings become list values. Anything else is refused with an error naming the
+key, the type and what to do instead.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from runlake.engine.errors import InvalidNameError, InvalidValueError
+from runlake.engine.kinds import KIND_OF_TYPE, FloatList, IntList, StrList
+
+_SCALARS = frozenset(t for t in KIND_OF_TYPE if t not in (IntList, FloatList, StrList))
+
+
+def check_key(key: object, where: str = "") -> str:
+    """A history key must be a non-empty str not starting with '_' (reserved)."""
+    if type(key) is not str:
+        if isinstance(key, str):
+            return check_key(str(key), where)
+        raise InvalidNameError(
+            f"log() keys must be strings; got {type(key).__name__} {key!r}{where}: "
+            "convert the key with str()"
+        )
+    if not key:
+        raise InvalidNameError(f"log() got an empty key{where}: give every metric a name")
+    if key[0] == "_":
+        raise InvalidNameError(
+            f"log() key {key!r} starts with '_', which runlake reserves for its own columns "
+            "(_step, _runtime, _timestamp): rename it"
+        )
+    return key
+
+
+def flatten(data: Mapping[Any, Any], out: dict[str, object], errors: list[Exception]) -> None:
+    """Normalise `data` into `out` (flat key -> storable value); bad entries go to `errors`."""
+    for key, value in data.items():
+        try:
+            _put(check_key(key), value, out, errors)
+        except (InvalidNameError, InvalidValueError) as exc:
+            errors.append(exc)
+
+
+def _put(key: str, value: object, out: dict[str, object], errors: list[Exception]) -> None:
+    t = type(value)
+    if t in _SCALARS:
+        out[key] = value
+        return
+    if isinstance(value, Mapping):
+        for sub, sub_value in value.items():
+            where = f" (inside {key!r})"
+            try:
+                if type(sub) is not str or not sub:
+                    check_key(sub, where)
+                _put(f"{key}.{sub}", sub_value, out, errors)
+            except (InvalidNameError, InvalidValueError) as exc:
+                errors.append(exc)
+        return
+    out[key] = scalar_or_list(key, value)
+
+
+def scalar_or_list(key: str, value: object) -> object:
+    """One non-dict value as a storable scalar or list value."""
+    module = type(value).__module__
+    if module.startswith("torch"):
+        value = _torch_to_numpy(key, value)
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return _scalar(key, value.item())
+        if value.ndim == 1:
+            return to_list(key, value.tolist())
+        raise InvalidValueError(
+            f"log() key {key!r}: a numpy array of shape {value.shape} can't be stored as a "
+            "history value; log a 1-d array or a scalar, or flatten it (`arr.ravel()`)"
+        )
+    if isinstance(value, (list, tuple)):
+        return to_list(key, value)
+    return _scalar(key, value)
+
+
+def _scalar(key: str, value: object) -> object:
+    if type(value) in _SCALARS:
+        return value
+    if isinstance(value, np.generic):
+        return _scalar(key, value.item())
+    # Subclasses of the builtins (IntEnum, str enums, ...) are stored as their base value.
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    raise InvalidValueError(
+        f"log() key {key!r}: values of type {type(value).__module__}.{type(value).__qualname__} "
+        "can't be stored in history; log a number, bool, string, None, a list of numbers or "
+        "strings, a numpy array, or a dict of these"
+    )
+
+
+def to_list(key: str, items: Any) -> IntList | FloatList | StrList:
+    """A list/tuple of numbers or strings (None allowed) as a typed list value."""
+    values = []
+    has_float = has_num = has_str = False
+    for item in items:
+        if isinstance(item, np.generic):
+            item = item.item()
+        if item is None:
+            values.append(None)
+        elif isinstance(item, str):
+            has_str = True
+            values.append(str(item))
+        elif isinstance(item, bool):
+            has_num = True
+            values.append(int(item))
+        elif isinstance(item, numbers.Integral):
+            has_num = True
+            values.append(int(item))
+        elif isinstance(item, numbers.Real):
+            has_num = has_float = True
+            values.append(float(item))
+        else:
+            raise InvalidValueError(
+                f"log() key {key!r}: a list holding {type(item).__name__} can't be stored; "
+                "lists may hold numbers or strings (not nested lists or objects)"
+            )
+    if has_str and has_num:
+        raise InvalidValueError(
+            f"log() key {key!r}: a list mixing numbers and strings can't be stored; "
+            "log them under separate keys"
+        )
+    if has_str:
+        return StrList(values)
+    if has_float or not has_num:
+        return FloatList(None if v is None else float(v) for v in values)
+    return IntList(values)
+
+
+def _torch_to_numpy(key: str, value: Any) -> Any:
+    detach = getattr(value, "detach", None)
+    if detach is None:
+        return value
+    try:
+        return detach().cpu().numpy()
+    except Exception as exc:  # e.g. a meta tensor or an unsupported dtype
+        raise InvalidValueError(
+            f"log() key {key!r}: can't read the {type(value).__name__} ({exc}); "
+            "log `tensor.item()` or `tensor.tolist()` instead"
+        ) from exc

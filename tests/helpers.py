@@ -1,0 +1,24 @@
+"""Reading a store back with plain pyarrow (no runlake reader), for assertions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def history(root: Path, run_id: str | None = None) -> pa.Table:
+    files = sorted(root.glob("history/entity=*/project=*/run_id=*/part-*.parquet"))
+    if run_id is not None:
+        files = [f for f in files if f.parent.name == f"run_id={run_id}"]
+    tables = [pq.read_table(f, partitioning=None) for f in files]
+    return pa.concat_tables(tables, promote_options="permissive").sort_by("_step")
+
+
+def rows(root: Path, run_id: str | None = None) -> list[dict]:
+    """History rows as dicts without null entries and without _runtime/_timestamp."""
+    out = []
+    for row in history(root, run_id).to_pylist():
+        out.append({k: v for k, v in row.items() if v is not None and k not in ("_runtime", "_timestamp")})
+    return out
