@@ -88,9 +88,9 @@ def _chunk_to_table(chunk: Chunk, schema: RunSchema, start_time: float) -> pa.Ta
         column = all_values[j::width] if width > 1 else all_values
         array, kind = kinds.to_arrow(column, kind)
         name, placed = schema.place(key, kind)
-        if placed != kind:
-            array = array.cast(kinds.ARROW_TYPE[placed]) if kind != kinds.NULL else pa.nulls(
-                n, kinds.ARROW_TYPE[placed]
+        if placed != kind:  # int -> float64 rounds beyond 2**53: allowed (safe=False) by the rule
+            array = array.cast(kinds.ARROW_TYPE[placed], safe=False) if kind != kinds.NULL else (
+                pa.nulls(n, kinds.ARROW_TYPE[placed])
             )
         if name in names:  # a null and a typed value of one key in one row cannot happen
             raise AssertionError(f"column {name!r} placed twice in one chunk")
@@ -110,7 +110,9 @@ def conform(table: pa.Table, schema: RunSchema) -> pa.Table:
         if want != f.type:
             changed = True
         fields.append(pa.field(f.name, want, nullable=f.nullable))
-    return table.cast(pa.schema(fields)) if changed else table
+    # Only widening casts happen here; int64 -> float64 rounds beyond 2**53, which the schema
+    # rule accepts, so the cast must not be "safe" (that refuses the whole table).
+    return table.cast(pa.schema(fields), safe=False) if changed else table
 
 
 def drop_null_columns(table: pa.Table) -> pa.Table:

@@ -115,6 +115,13 @@ def to_arrow(values: Sequence[object], kind: str) -> tuple[pa.Array, str]:
         try:
             return pa.array(values, ARROW_TYPE[LIST_INT]), LIST_INT
         except OverflowError:
-            return pa.array(values, ARROW_TYPE[LIST_FLOAT]), LIST_FLOAT
+            pass
+        # pyarrow refuses ints beyond int64 even for a double list: convert them here.
+        try:
+            floats = [[None if x is None else float(x) for x in v] for v in values]
+            return pa.array(floats, ARROW_TYPE[LIST_FLOAT]), LIST_FLOAT
+        except OverflowError:
+            strs = [[None if x is None else str(x) for x in v] for v in values]
+            return pa.array(strs, ARROW_TYPE[LIST_STR]), LIST_STR
     return pa.array(values, ARROW_TYPE[kind]), kind
 

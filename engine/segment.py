@@ -23,7 +23,7 @@ ROW_GROUP_ROWS = 256 * 1024
 
 
 def writer_options(schema: pa.Schema, compact: bool = False) -> dict[str, object]:
-    strings = [f.name for f in schema if _is_stringy(f.type)]
+    strings = [_leaf_path(f) for f in schema if _is_stringy(f.type)]
     options: dict[str, object] = {
         "compression": "zstd",
         "use_dictionary": strings,
@@ -34,6 +34,13 @@ def writer_options(schema: pa.Schema, compact: bool = False) -> dict[str, object
         if floats:
             options["use_byte_stream_split"] = floats
     return options
+
+
+def _leaf_path(f: pa.Field) -> str:
+    # The option matches Parquet leaf paths: a list's values are `<name>.list.element`.
+    if pa.types.is_list(f.type) or pa.types.is_large_list(f.type):
+        return f"{f.name}.list.element"
+    return f.name
 
 
 def _is_stringy(t: pa.DataType) -> bool:

@@ -122,10 +122,11 @@ class RunWriter:
     def close(self) -> None:
         """Write everything, compact it into Parquet and stop the thread."""
         self._closing = True
-        self._wake.set()
-        self._thread.join()
         if self._thread.ident is None:  # never started: do the work here
             self._cycle(final=True)
+            return
+        self._wake.set()
+        self._thread.join()
 
     def status(self) -> WriterStatus:
         return WriterStatus(
@@ -184,8 +185,10 @@ class RunWriter:
                 self._wal.close()
 
     def _append_wal(self) -> None:
+        # Conversions queued since the last append may predate a widening (x int64, then
+        # float64): conform them to the run's current types, or they cannot be concatenated.
         table = self._pending[0] if len(self._pending) == 1 else pa.concat_tables(
-            self._pending, promote_options="default"
+            [conform(t, self.schema) for t in self._pending], promote_options="default"
         )
         if self._wal is None:
             self._wal = WalWriter(self.paths.wal_file(self._seq), fsync=self.options.fsync)

@@ -5,8 +5,8 @@ engine's catalog: `history` (every run's history, with entity/project/run_id col
 `runs` (one row per run.json).
 
     >>> import runlake.query
-    >>> runlake.query.sql("SELECT count(*) FROM runs", root="/tmp/empty-store").fetchone()
-    (0,)
+    >>> runlake.query.sql("SELECT count(*) FROM runs", root="/tmp/empty-store").fetchall()
+    [(0,)]
 """
 
 from __future__ import annotations

@@ -272,6 +272,9 @@ class Run:
         errors: list[Exception] = []
         flatten(data, row, errors)
         with self._log_lock:
+            # Other threads' fast appends must not move the step between reading it and
+            # appending at it: disarm first (an append re-arms).
+            self._buffer.disarm()
             current = self._buffer.step
             if step is not None and step < current:
                 warnings.warn(
@@ -424,7 +427,15 @@ class Run:
     def __getattr__(self, name: str) -> Any:
         issue = _LATER.get(name)
         if issue is not None:
-            raise NotImplementedError(f"Run.{name}() is not available yet: it arrives with issue #{issue}")
+            # A stub rather than raising here: hasattr()/getattr(run, name, None) must not
+            # raise anything but AttributeError (integrations probe for wandb's methods).
+            def later(*_: Any, **__: Any) -> Any:
+                raise NotImplementedError(
+                    f"Run.{name}() is not available yet: it arrives with issue #{issue}"
+                )
+
+            later.__name__ = name
+            return later
         raise AttributeError(f"'Run' object has no attribute {name!r}")
 
     def __repr__(self) -> str:

@@ -85,7 +85,7 @@ def _key(k: object, parent: str | None = None) -> str:
     if not isinstance(k, str) or not k:
         where = f" inside {parent!r}" if parent else ""
         raise InvalidValueError(f"config keys must be non-empty strings; got {k!r}{where}")
-    return str(k)
+    return str.__str__(k)  # a str enum key is its value, as json.dumps writes it
 
 
 class Config:

@@ -1,7 +1,7 @@
 """The process-wide session: `init()`, the active run, and the module-level calls on it.
 
 At most one run is active per process. An unfinished run is finished at interpreter exit,
-as failed if an unhandled exception is what ended the program.
+as failed if an unhandled exception or a nonzero `sys.exit()` is what ended the program.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ _lock = threading.RLock()
 _active: Run | None = None
 _exit_hooks_installed = False
 _unhandled: BaseException | None = None
+_exit_code = 0  # the code of the last sys.exit() call
 
 Reinit = bool | Literal["default", "return_previous", "finish_previous", "create_new"] | None
 
@@ -194,6 +195,11 @@ def _install_exit_hooks() -> None:
     if _exit_hooks_installed:
         return
     _exit_hooks_installed = True
+    # A run finished at exit may do its first write then, and that write can import
+    # concurrent.futures.thread (pyarrow -> pandas), which refuses to load once interpreter
+    # shutdown has begun ("can't register atexit after shutdown"): load it now.
+    import concurrent.futures.thread  # noqa: F401
+
     previous = sys.excepthook
 
     def excepthook(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
@@ -202,6 +208,16 @@ def _install_exit_hooks() -> None:
         previous(exc_type, exc, tb)
 
     sys.excepthook = excepthook
+
+    # As wandb does: remember sys.exit()'s code, so `sys.exit(2)` fails a run finished at exit.
+    previous_exit = sys.exit
+
+    def exit(status: object = None) -> None:  # noqa: A001 - stands in for sys.exit
+        global _exit_code
+        _exit_code = 0 if status is None else int(status) if isinstance(status, int) else 1
+        previous_exit(status)
+
+    sys.exit = exit
     atexit.register(_finish_at_exit)
 
 
@@ -213,4 +229,4 @@ def _finish_at_exit() -> None:
         line = f"{type(_unhandled).__name__}: {_unhandled}"
         run._finish(1, error=line)
     else:
-        run._finish(0)
+        run._finish(_exit_code)

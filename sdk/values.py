@@ -24,7 +24,7 @@ def check_key(key: object, where: str = "") -> str:
     """A history key must be a non-empty str not starting with '_' (reserved)."""
     if type(key) is not str:
         if isinstance(key, str):
-            return check_key(str(key), where)
+            return check_key(str.__str__(key), where)  # a str enum's value, not "E.X"
         raise InvalidNameError(
             f"log() keys must be strings; got {type(key).__name__} {key!r}{where}: "
             "convert the key with str()"
@@ -58,7 +58,7 @@ def _put(key: str, value: object, out: dict[str, object], errors: list[Exception
             where = f" (inside {key!r})"
             try:
                 if type(sub) is not str or not sub:
-                    check_key(sub, where)
+                    sub = check_key(sub, where)
                 _put(f"{key}.{sub}", sub_value, out, errors)
             except (InvalidNameError, InvalidValueError) as exc:
                 errors.append(exc)
@@ -98,7 +98,7 @@ def _scalar(key: str, value: object) -> object:
     if isinstance(value, numbers.Real):
         return float(value)
     if isinstance(value, str):
-        return str(value)
+        return str.__str__(value)  # the value of a str enum, not its "Mode.TRAIN" form
     raise InvalidValueError(
         f"log() key {key!r}: values of type {type(value).__module__}.{type(value).__qualname__} "
         "can't be stored in history; log a number, bool, string, None, a list of numbers or "
@@ -117,7 +117,7 @@ def to_list(key: str, items: Any) -> IntList | FloatList | StrList:
             values.append(None)
         elif isinstance(item, str):
             has_str = True
-            values.append(str(item))
+            values.append(str.__str__(item))
         elif isinstance(item, bool):
             has_num = True
             values.append(int(item))

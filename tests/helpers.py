@@ -22,3 +22,12 @@ def rows(root: Path, run_id: str | None = None) -> list[dict]:
     for row in history(root, run_id).to_pylist():
         out.append({k: v for k, v in row.items() if v is not None and k not in ("_runtime", "_timestamp")})
     return out
+
+
+def run_json(root: Path, run_id: str, entity: str = "local", project: str = "uncategorized") -> dict:
+    """A run's run.json read as plain JSON (non-finite floats stay {"_nonfinite": ...})."""
+    import json
+
+    path = root / "runs" / f"entity={entity}" / f"project={project}" / f"run_id={run_id}" / "run.json"
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
