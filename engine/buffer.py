@@ -1,41 +1,54 @@
 """The in-memory history buffer: what `log()` appends to, and the only thing it touches.
 
-Rows are kept in chunks of one *shape* (the same keys in the same order, with the same value
-types). A chunk stores its values row-major in one flat list, so appending a row is a single
-`list.extend` of the caller's dict values and column `j` is later the C-speed slice
-`values[j::width]`. Training loops log the same shape step after step, so the common case
-costs a key comparison, a type comparison and two appends (see docs/DESIGN.md for the
-measurements that chose this over per-key lists and row dicts).
+Rows are kept in chunks of one *shape*: the same keys in the same order, with the same value
+types. Training loops log the same shape step after step, so the common case is one key
+comparison and a few appends (docs/DESIGN.md has the measurements behind this):
 
-The writer thread swaps the chunk list out under the same lock; nothing here does I/O.
+- A chunk of float values only (the usual metrics row) stores them row-major in one
+  `array('d')`: `extend(data.values())` converts and checks every value in C, and a value
+  that is not a float (a string, None, a dict...) makes it fail, roll back and send the row
+  to the caller's slow path. Column `j` is later a strided view of that memory.
+- Any other chunk stores the caller's values in a flat list, guarded by a comparison of the
+  value types with the chunk's.
+
+Steps and timestamps go to typed arrays too. The writer thread swaps the chunk list out
+under the same lock; nothing here does I/O.
 """
 
 from __future__ import annotations
 
 import threading
+from array import array
 from collections.abc import Iterable, Mapping
 from time import time as _now
 
-from .kinds import KIND_OF_TYPE
+import numpy as np
+
+from .kinds import FLOAT, KIND_OF_TYPE
 
 
 class Chunk:
-    """Rows of one shape: `keys`, their value `types`, and row-major `values`."""
+    """Rows of one shape: `keys`, their value `types`, row-major `values`, `steps`, `times`."""
 
-    __slots__ = ("keys", "types", "values", "steps", "times")
+    __slots__ = ("keys", "types", "floats", "values", "steps", "times")
 
     def __init__(self, keys: tuple[str, ...], types: tuple[type, ...]) -> None:
         self.keys = keys
         self.types = types
-        self.values: list[object] = []
-        self.steps: list[int] = []
-        self.times: list[float] = []
+        self.floats = bool(keys) and all(KIND_OF_TYPE[t] == FLOAT for t in types)
+        self.values: array[float] | list[object] = array("d") if self.floats else []
+        self.steps = array("q")
+        self.times = array("d")
 
     def __len__(self) -> int:
         return len(self.steps)
 
-    def column(self, j: int) -> list[object]:
-        return self.values[j :: len(self.keys)]
+    def column(self, j: int) -> np.ndarray | list[object]:
+        """Column `j`: a float64 view for a float chunk, else a list of the values."""
+        width = len(self.keys)
+        if self.floats:
+            return np.frombuffer(self.values, dtype=np.float64).reshape(-1, width)[:, j]
+        return self.values[j::width] if width > 1 else self.values  # type: ignore[return-value]
 
     def kinds(self) -> tuple[str, ...]:
         return tuple(KIND_OF_TYPE[t] for t in self.types)
@@ -56,23 +69,36 @@ class HistoryBuffer:
     def append_like_last(self, data: Mapping[str, object]) -> bool:
         """Append `data` at the next step if it has exactly the last row's shape; else False.
 
-        The caller's normaliser produced the last row, so a row of the same keys and value
-        types needs no normalising: it is stored as it is. `disarm()` turns this off until
-        the next `append()`.
+        The caller's normaliser produced the last row, so a row of the same shape needs no
+        normalising: it is stored as it is. `disarm()` turns this off until the next
+        `append()`.
         """
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             cur = self._cur
             if cur is None or type(data) is not dict or tuple(data) != cur.keys:
                 return False
-            values = data.values()
-            if tuple(map(type, values)) != cur.types:
-                return False
-            cur.values.extend(values)
+            values = cur.values
+            if cur.floats:
+                size = len(values)
+                try:
+                    values.extend(data.values())  # type: ignore[arg-type]
+                except Exception:  # a non-float value (or a warning raised as an error)
+                    del values[size:]
+                    return False
+            else:
+                new = data.values()
+                if tuple(map(type, new)) != cur.types:
+                    return False
+                values.extend(new)
             cur.steps.append(self.step)
             cur.times.append(_now())
             self.step += 1
             self.rows_logged += 1
             return True
+        finally:
+            lock.release()
 
     def append(self, keys: tuple[str, ...], values: Iterable[object], step: int) -> None:
         """Append a normalised row (values of known kinds, in the order of `keys`) at `step`."""
@@ -84,7 +110,7 @@ class HistoryBuffer:
                 cur = Chunk(keys, types)
                 self._chunks.append(cur)
                 self._cur = cur
-            cur.values.extend(values)
+            cur.values.extend(values)  # type: ignore[arg-type]
             cur.steps.append(step)
             cur.times.append(_now())
             self.step = step + 1

@@ -2,10 +2,11 @@
 
 The schema rule (docs/FORMAT.md, "Schema evolution"):
 - A column's type is set by the first non-null value of its key in the run.
-- int widens to float64 and list<int64> to list<double> when the other appears; the column
-  takes the wider type from then on (earlier segments are rewritten at finish).
-- A value whose kind cannot share the column (a string under a float key, ...) is stored in
-  the sibling column `<key>@<family>` (e.g. `loss@str`); nothing is dropped or coerced.
+- Numbers widen bool -> int64 -> float64, and list<int64> -> list<double>, when a wider one
+  appears; the column takes the wider type from then on (earlier segments are rewritten at
+  finish).
+- A value of another family (a string under a float key, ...) is stored in the sibling
+  column `<key>@<family>` (e.g. `loss@str`); nothing is dropped.
 - None is a missing value: it is null in whichever column the key has.
 """
 
@@ -13,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from . import kinds
 from .buffer import Chunk
@@ -56,7 +57,7 @@ class RunSchema:
             if have == kind:
                 return name, kind
             if kinds.family(have) == kinds.family(kind):
-                wide = kinds.family(kind)
+                wide = kinds.wider(have, kind)
                 if have != wide:
                     self.columns[name] = wide
                     self.widened.add(name)
@@ -71,7 +72,7 @@ def chunks_to_table(chunks: Sequence[Chunk], schema: RunSchema, start_time: floa
     """Convert buffered chunks to one table; updates `schema` with what they introduce."""
     tables = [_chunk_to_table(c, schema, start_time) for c in chunks if len(c)]
     if not tables:
-        return pa.table({f.name: pa.array([], f.type) for f in _BASE_FIELDS})
+        return pa.schema(_BASE_FIELDS).empty_table()
     if len(tables) == 1:
         return conform(tables[0], schema)
     return pa.concat_tables([conform(t, schema) for t in tables], promote_options="default")
@@ -79,14 +80,18 @@ def chunks_to_table(chunks: Sequence[Chunk], schema: RunSchema, start_time: floa
 
 def _chunk_to_table(chunk: Chunk, schema: RunSchema, start_time: float) -> pa.Table:
     n = len(chunk)
-    times = pa.array(chunk.times, pa.float64())
-    arrays = [pa.array(chunk.steps, pa.int64()), pc.subtract(times, start_time), times]
+    times = np.frombuffer(chunk.times, dtype=np.float64)
+    arrays = [
+        kinds.from_numpy(np.frombuffer(chunk.steps, dtype=np.int64)),
+        kinds.from_numpy(times - start_time),
+        kinds.from_numpy(times),
+    ]
     names = [STEP, RUNTIME, TIMESTAMP]
-    width = len(chunk.keys)
-    all_values = chunk.values
     for j, (key, kind) in enumerate(zip(chunk.keys, chunk.kinds())):
-        column = all_values[j::width] if width > 1 else all_values
-        array, kind = kinds.to_arrow(column, kind)
+        if chunk.floats:  # a strided view of the chunk's array('d'): copy it contiguous
+            array = kinds.from_numpy(chunk.column(j))
+        else:
+            array, kind = kinds.to_arrow(chunk.column(j), kind)
         name, placed = schema.place(key, kind)
         if placed != kind:  # int -> float64 rounds beyond 2**53: allowed (safe=False) by the rule
             array = array.cast(kinds.ARROW_TYPE[placed], safe=False) if kind != kinds.NULL else (

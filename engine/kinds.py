@@ -63,15 +63,29 @@ ARROW_TYPE = {
     LIST_STR: pa.list_(pa.large_string()),
 }
 
-# Kinds that widen into another without losing a value: int -> float, list_int -> list_float.
-WIDER = {INT: FLOAT, LIST_INT: LIST_FLOAT}
+# Kinds of one family share a column, which takes the widest kind logged so far:
+# bool < int < float (as in Python, True == 1) and list<int> < list<float>. Kinds of
+# different families never share one (see convert.RunSchema).
+FAMILY = {
+    BOOL: "number", INT: "number", FLOAT: "number", STR: "str",
+    LIST_INT: "list", LIST_FLOAT: "list", LIST_STR: "list_str", NULL: "null",
+}
+_RANK = {BOOL: 0, INT: 1, FLOAT: 2, LIST_INT: 0, LIST_FLOAT: 1}
 
 _NUMPY_DTYPE = {BOOL: np.bool_, INT: np.int64, FLOAT: np.float64}
+_ARROW_OF_DTYPE = {
+    np.dtype(np.float64): pa.float64(), np.dtype(np.int64): pa.int64(),
+    np.dtype(np.int32): pa.int32(),
+}
 
 
 def family(kind: str) -> str:
-    """The promotion family of a kind: kinds of one family share a column."""
-    return WIDER.get(kind, kind)
+    return FAMILY[kind]
+
+
+def wider(a: str, b: str) -> str:
+    """The wider of two kinds of one family."""
+    return a if _RANK.get(a, 0) >= _RANK.get(b, 0) else b
 
 
 def kind_of_arrow(t: pa.DataType) -> str:
@@ -96,32 +110,73 @@ def to_arrow(values: Sequence[object], kind: str) -> tuple[pa.Array, str]:
     Returns the array and its kind, which differs from `kind` only when ints overflow int64:
     they are then stored as float64 (and, beyond float range, as strings) rather than lost.
     """
-    dtype = _NUMPY_DTYPE.get(kind)
-    if dtype is not None:
-        try:
-            return pa.array(np.fromiter(values, dtype=dtype, count=len(values))), kind
-        except OverflowError:
-            if kind != INT:
-                raise
-        try:
-            return pa.array(np.fromiter(values, dtype=np.float64, count=len(values))), FLOAT
-        except OverflowError:
-            return pa.array([str(v) for v in values], pa.large_string()), STR
     if kind == NULL:
         return pa.nulls(len(values)), NULL
-    if kind == STR:
-        return pa.array(values, pa.large_string()), STR
-    if kind == LIST_INT:
-        try:
-            return pa.array(values, ARROW_TYPE[LIST_INT]), LIST_INT
-        except OverflowError:
-            pass
-        # pyarrow refuses ints beyond int64 even for a double list: convert them here.
-        try:
-            floats = [[None if x is None else float(x) for x in v] for v in values]
-            return pa.array(floats, ARROW_TYPE[LIST_FLOAT]), LIST_FLOAT
-        except OverflowError:
-            strs = [[None if x is None else str(x) for x in v] for v in values]
-            return pa.array(strs, ARROW_TYPE[LIST_STR]), LIST_STR
-    return pa.array(values, ARROW_TYPE[kind]), kind
+    if kind in (LIST_INT, LIST_FLOAT, LIST_STR):
+        return _lists(values, kind)
+    return _flat(values, kind)
 
+
+def from_numpy(array: np.ndarray) -> pa.Array:
+    """A contiguous 1-d bool/int64/float64 numpy array as Arrow, sharing its memory.
+
+    Arrays are built from buffers rather than with `pa.array`, which imports pandas on first
+    use: half a second and ~50 MB, in the writer thread that shares the GIL with training.
+    """
+    array = np.ascontiguousarray(array)
+    if array.dtype == np.bool_:
+        bits = np.packbits(array, bitorder="little")
+        return pa.Array.from_buffers(pa.bool_(), len(array), [None, pa.py_buffer(bits)])
+    arrow_type = _ARROW_OF_DTYPE[array.dtype]
+    return pa.Array.from_buffers(arrow_type, len(array), [None, pa.py_buffer(array)])
+
+
+def _flat(values: Sequence[object], kind: str, nulls: np.ndarray | None = None) -> tuple[pa.Array, str]:
+    """Scalars of one kind (None only where `nulls` says) as an Arrow array."""
+    n = len(values)
+    validity = None if nulls is None or not nulls.any() else pa.py_buffer(
+        np.packbits(~nulls, bitorder="little")
+    )
+    if kind == STR:
+        data = [v.encode("utf-8", "backslashreplace") if v is not None else b"" for v in values]
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, data), dtype=np.int64, count=n), out=offsets[1:])
+        buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]
+        return pa.Array.from_buffers(pa.large_string(), n, buffers), STR
+    if nulls is not None:
+        values = [0 if v is None else v for v in values]
+    try:
+        array = np.fromiter(values, dtype=_NUMPY_DTYPE[kind], count=n)
+    except OverflowError:
+        if kind != INT:
+            raise
+        try:
+            array, kind = np.fromiter(values, dtype=np.float64, count=n), FLOAT
+        except OverflowError:
+            return _flat([None if m else str(v) for v, m in zip(values, _or_false(nulls, n))],
+                         STR, nulls)
+    arrow = from_numpy(array)
+    if validity is not None:
+        arrow = pa.Array.from_buffers(arrow.type, n, [validity, arrow.buffers()[1]])
+    return arrow, kind
+
+
+def _or_false(nulls: np.ndarray | None, n: int) -> np.ndarray:
+    return np.zeros(n, dtype=np.bool_) if nulls is None else nulls
+
+
+def _lists(values: Sequence[Sequence[object]], kind: str) -> tuple[pa.Array, str]:
+    """Typed list values (IntList/FloatList/StrList, None allowed inside) as a list array."""
+    n = len(values)
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(np.fromiter(map(len, values), dtype=np.int32, count=n), out=offsets[1:])
+    items = [x for v in values for x in v]
+    nulls = np.fromiter((x is None for x in items), dtype=np.bool_, count=len(items))
+    inner = {LIST_INT: INT, LIST_FLOAT: FLOAT, LIST_STR: STR}[kind]
+    if inner == FLOAT:
+        items = [None if x is None else float(x) for x in items]
+    child, child_kind = _flat(items, inner, nulls if nulls.any() else None)
+    if child_kind == FLOAT and child.type != pa.float64():
+        child = child.cast(pa.float64())
+    list_kind = {INT: LIST_INT, FLOAT: LIST_FLOAT, STR: LIST_STR}[child_kind]
+    return pa.ListArray.from_arrays(from_numpy(offsets), child), list_kind

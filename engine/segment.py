@@ -2,6 +2,8 @@
 
 A segment is written to a hidden temporary name in its partition folder and renamed into
 place, so a reader never sees half a file (the glob `*.parquet` does not match `.tmp-*`).
+`SegmentWriter` streams a segment while its write-ahead log fills, one row group at a time,
+so compaction holds no more than a row group in memory; `write_segment` writes a whole table.
 
 Writer options were chosen by measurement (benchmarks/parquet_options.py, docs/DESIGN.md):
 zstd; dictionary encoding only for string columns (on float metrics it makes files larger
@@ -20,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 ROW_GROUP_ROWS = 256 * 1024
+ROW_GROUP_BYTES = 8 << 20  # Arrow bytes gathered before a row group is written
 
 
 def writer_options(schema: pa.Schema, compact: bool = False) -> dict[str, object]:
@@ -49,24 +52,95 @@ def _is_stringy(t: pa.DataType) -> bool:
     return pa.types.is_string(t) or pa.types.is_large_string(t)
 
 
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
+
+
+def _publish(tmp: Path, path: Path, fsync: bool) -> None:
+    if fsync:
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
 def write_segment(
     table: pa.Table, path: Path, *, compact: bool = False, fsync: bool = False
 ) -> Path:
     """Write `table` to `path` atomically (temporary name, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
+    tmp = _tmp_name(path)
     try:
         pq.write_table(
             table, tmp, row_group_size=ROW_GROUP_ROWS, **writer_options(table.schema, compact)
         )
-        if fsync:
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
+        _publish(tmp, path, fsync)
     finally:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+class SegmentWriter:
+    """One segment written incrementally; it appears at `path` only when `close()` succeeds.
+
+    Every table written must fit the schema it was opened with (`accepts`): columns it lacks
+    are written as nulls; a table with a new column or another type needs a new segment.
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema, *, compact: bool = False,
+                 fsync: bool = False) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.schema = schema
+        self.rows = 0
+        self._fsync = fsync
+        self._tmp = _tmp_name(path)
+        self._writer = pq.ParquetWriter(self._tmp, schema, **writer_options(schema, compact))
+        self._parts: list[pa.Table] = []
+        self._part_rows = 0
+        self._part_bytes = 0
+
+    def accepts(self, schema: pa.Schema) -> bool:
+        return all(
+            (i := self.schema.get_field_index(f.name)) >= 0 and self.schema.field(i).type == f.type
+            for f in schema
+        )
+
+    def write(self, table: pa.Table) -> None:
+        if table.schema != self.schema:
+            table = pa.table(
+                [table.column(f.name) if f.name in table.column_names
+                 else pa.nulls(table.num_rows, f.type) for f in self.schema],
+                schema=self.schema,
+            )
+        self._parts.append(table)
+        self._part_rows += table.num_rows
+        self._part_bytes += table.nbytes
+        self.rows += table.num_rows
+        if self._part_rows >= ROW_GROUP_ROWS or self._part_bytes >= ROW_GROUP_BYTES:
+            self._write_row_group()
+
+    def _write_row_group(self) -> None:
+        if self._parts:
+            table = pa.concat_tables(self._parts) if len(self._parts) > 1 else self._parts[0]
+            self._writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        self._parts, self._part_rows, self._part_bytes = [], 0, 0
+
+    def close(self) -> Path:
+        try:
+            self._write_row_group()
+            self._writer.close()
+            _publish(self._tmp, self.path, self._fsync)
+        finally:
+            self.abort()
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the unpublished file (the rows stay in the write-ahead log)."""
+        if self._writer.is_open:
+            self._writer.close()
+        if self._tmp.exists():
+            self._tmp.unlink()
 
 
 def list_segments(history_dir: Path) -> list[Path]:

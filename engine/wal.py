@@ -27,12 +27,14 @@ MAGIC = b"RLW1"
 _HEADER = struct.Struct("<4sIII")
 
 
-def encode_frame(table: pa.Table) -> bytes:
+def encode_frame(table: pa.Table) -> tuple[bytes, pa.Buffer]:
+    """The frame of a table: its 16-byte header and its payload (not joined: no copy)."""
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table, max_chunksize=None)
-    payload = sink.getvalue().to_pybytes()
-    return _HEADER.pack(MAGIC, len(payload), zlib.crc32(payload), table.num_rows) + payload
+    payload = sink.getvalue()
+    header = _HEADER.pack(MAGIC, payload.size, zlib.crc32(payload), table.num_rows)
+    return header, payload
 
 
 class WalWriter:
@@ -47,11 +49,19 @@ class WalWriter:
         self.rows = 0
 
     def append(self, table: pa.Table) -> None:
-        frame = encode_frame(table)
-        self._file.write(frame)
-        if self._fsync:
-            os.fsync(self._file.fileno())
-        self.bytes += len(frame)
+        header, payload = encode_frame(table)
+        try:
+            for part in (memoryview(header), memoryview(payload)):
+                while part:  # an unbuffered write may be short: write the rest
+                    part = part[self._file.write(part):]
+            if self._fsync:
+                os.fsync(self._file.fileno())
+        except BaseException:
+            # A torn frame would hide every later frame from readers: cut it off, so the
+            # writer's retry appends after the last whole frame.
+            self._file.truncate(self.bytes)
+            raise
+        self.bytes += len(header) + payload.size
         self.rows += table.num_rows
 
     def close(self) -> None:

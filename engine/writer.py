@@ -1,15 +1,18 @@
 """The background writer of one run: buffer -> Arrow -> write-ahead log -> Parquet segments.
 
 One daemon thread per run. Every `flush_interval` it takes what the buffer holds and converts
-it to Arrow (so the buffer stays small); every `wal_interval` it appends what it converted to
-the WAL as one frame; when the current WAL file holds `segment_bytes` of Arrow data it is
-compacted into a Parquet segment. `close()` does all of it once more, compacts the rest and
-rewrites segments whose column types were widened later in the run. A failing write is kept
-as `error`, reported once, and retried; the rows stay in memory, never dropped.
+it to Arrow (so the buffer stays small). Every `wal_interval`, or sooner once `frame_bytes`
+are waiting, it appends what it converted to the WAL as one frame and streams the same rows
+into the open Parquet segment (engine/segment.SegmentWriter). When the WAL file holds
+`segment_bytes`, the segment is published and the WAL file deleted. So memory holds about a
+frame and a row group, whatever the run's length. `close()` does it all once more, publishes
+the last segment and rewrites segments whose column types were widened later in the run.
+A failing write is kept as `error`, reported once, and retried; the rows stay in memory.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import warnings
@@ -24,16 +27,52 @@ from . import segment
 from .buffer import Chunk, HistoryBuffer
 from .convert import RunSchema, chunks_to_table, conform, drop_null_columns
 from .layout import RunPaths, seq_of
-from .wal import WalWriter
+from .wal import WalWriter, read_frames
 
 
 @dataclass(frozen=True)
 class WriterOptions:
     flush_interval: float = 0.05   # seconds between buffer -> Arrow conversions
     wal_interval: float = 0.5      # seconds between WAL appends: the crash-loss window
-    segment_bytes: int = 32 << 20  # Arrow bytes per Parquet segment
+    segment_bytes: int = 64 << 20  # WAL bytes (about Arrow bytes) per Parquet segment
+    frame_bytes: int = 4 << 20     # converted bytes that trigger a WAL append before wal_interval
     fsync: bool = False
     compact: bool = False          # BYTE_STREAM_SPLIT floats (fastparquet can't read them)
+    # The GIL switch interval while runs are live (None: leave it). A training loop holds the
+    # GIL; at Python's default 5 ms the writer waits that long after every I/O call, falls
+    # behind and the buffer grows (docs/DESIGN.md, "The writer thread").
+    switch_interval: float | None = 0.0005
+
+
+class _SwitchInterval:
+    """Lowers the GIL switch interval while any writer runs; restores it after the last."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved: float | None = None
+
+    def acquire(self, wanted: float | None) -> None:
+        if wanted is None:
+            return
+        with self._lock:
+            self._users += 1
+            if self._users == 1 and sys.getswitchinterval() > wanted:
+                self._saved = sys.getswitchinterval()
+                sys.setswitchinterval(wanted)
+
+    def release(self, wanted: float | None) -> None:
+        if wanted is None:
+            return
+        with self._lock:
+            self._users -= 1
+            if self._users == 0 and self._saved is not None:
+                if sys.getswitchinterval() == wanted:  # unless someone else changed it since
+                    sys.setswitchinterval(self._saved)
+                self._saved = None
+
+
+_switch_interval = _SwitchInterval()
 
 
 @dataclass(frozen=True)
@@ -69,9 +108,10 @@ class RunWriter:
         self._drain_lock = threading.Lock()
         self._taken: list[Chunk] = []
         self._pending: list[pa.Table] = []      # converted, not yet in the WAL
-        self._wal_tables: list[pa.Table] = []   # in the current WAL file, not yet compacted
-        self._wal_nbytes = 0
+        self._pending_bytes = 0
         self._wal: WalWriter | None = None
+        self._segment: segment.SegmentWriter | None = None
+        self._rebuild = False  # the streamed segment failed: compact the WAL file instead
         self._seq = first_seq
         self._cond = threading.Condition()
         self._wake = threading.Event()
@@ -87,6 +127,7 @@ class RunWriter:
         )
 
     def start(self) -> None:
+        _switch_interval.acquire(self.options.switch_interval)
         self._thread.start()
 
     # -- called from the logging side -------------------------------------------------------
@@ -108,14 +149,15 @@ class RunWriter:
         target = self.buffer.rows_logged
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            self._flush_wanted = True
-            self._wake.set()
             while self.rows_durable < target:
                 if self.error is not None or not self._thread.is_alive():
                     break
                 left = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
                 if left <= 0:
                     break
+                # Ask again each time: an append already under way may not hold our rows.
+                self._flush_wanted = True
+                self._wake.set()
                 self._cond.wait(left)
             return self.rows_durable >= target
 
@@ -127,6 +169,7 @@ class RunWriter:
             return
         self._wake.set()
         self._thread.join()
+        _switch_interval.release(self.options.switch_interval)
 
     def status(self) -> WriterStatus:
         return WriterStatus(
@@ -166,58 +209,89 @@ class RunWriter:
             chunks, self._taken = self._taken, []
         if chunks:
             try:
-                self._pending.append(chunks_to_table(chunks, self.schema, self.start_time))
+                table = chunks_to_table(chunks, self.schema, self.start_time)
             except Exception:
                 with self._drain_lock:
                     self._taken[:0] = chunks
                 raise
+            self._pending.append(table)
+            self._pending_bytes += table.nbytes
         now = time.time()
-        due = self.last_flush is None or now - self.last_flush >= self.options.wal_interval
-        if self._pending and (due or final or self._flush_wanted):
-            self._append_wal()
+        due = (
+            final or self._flush_wanted or self._pending_bytes >= self.options.frame_bytes
+            or self.last_flush is None or now - self.last_flush >= self.options.wal_interval
+        )
+        if self._pending and due:
+            self._append()
         if self._on_cycle is not None:
             self._on_cycle(final)
-        if self._wal_tables and (final or self._wal_nbytes >= self.options.segment_bytes):
-            self._compact()
         if final:
+            self._publish_segment()
             self._rewrite_widened()
-            if self._wal is not None:
-                self._wal.close()
 
-    def _append_wal(self) -> None:
+    def _append(self) -> None:
         # Conversions queued since the last append may predate a widening (x int64, then
         # float64): conform them to the run's current types, or they cannot be concatenated.
-        table = self._pending[0] if len(self._pending) == 1 else pa.concat_tables(
-            [conform(t, self.schema) for t in self._pending], promote_options="default"
-        )
+        tables = [conform(t, self.schema) for t in self._pending]
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+        rows = drop_null_columns(table)
+        if self._segment is not None and not self._segment.accepts(rows.schema):
+            self._publish_segment()  # a new key or a widened type: start the next segment
         if self._wal is None:
             self._wal = WalWriter(self.paths.wal_file(self._seq), fsync=self.options.fsync)
         self._wal.append(table)
-        self._pending = []
-        self._wal_tables.append(table)
-        self._wal_nbytes += table.nbytes
+        self._pending, self._pending_bytes = [], 0
         with self._cond:
             self.rows_durable += table.num_rows
             self._flush_wanted = False
             self.last_flush = time.time()
             self._cond.notify_all()
+        if self._segment is None and not self._rebuild:
+            self._segment = segment.SegmentWriter(
+                self.paths.segment_file(self._seq), rows.schema,
+                compact=self.options.compact, fsync=self.options.fsync,
+            )
+        if self._segment is not None:
+            try:
+                self._segment.write(rows)
+            except Exception:
+                self._drop_segment()
+                raise
+        if self._wal.bytes >= self.options.segment_bytes:
+            self._publish_segment()
+        # Hand freed Arrow memory back to the OS: the allocator would otherwise keep the
+        # high-water mark of every frame for the rest of the run.
+        pa.default_memory_pool().release_unused()
 
-    def _compact(self) -> None:
-        tables = [conform(t, self.schema) for t in self._wal_tables]
-        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
-        table = drop_null_columns(conform(table, self.schema))
-        segment.write_segment(
-            table, self.paths.segment_file(self._seq),
-            compact=self.options.compact, fsync=self.options.fsync,
-        )
-        assert self._wal is not None
+    def _drop_segment(self) -> None:
+        """Give up the streamed segment; the WAL file has every row, so rebuild from it."""
+        if self._segment is not None:
+            self._segment.abort()
+            self._segment = None
+        self._rebuild = True
+
+    def _publish_segment(self) -> None:
+        """Publish the open segment, then drop the WAL file it makes redundant."""
+        if self._segment is not None:
+            try:
+                self._segment.close()
+            except Exception:
+                self._drop_segment()
+                raise
+            self.rows_compacted += self._segment.rows
+            self._segment = None
+        if self._wal is None:
+            return
         self._wal.close()
+        if self._rebuild:
+            self.rows_compacted += compact_wal(
+                self._wal.path, self.paths.segment_file(self._seq), self.schema,
+                compact=self.options.compact, fsync=self.options.fsync,
+            )
+            self._rebuild = False
         self._wal.path.unlink()
         self._wal = None
         self._seq += 1
-        self.rows_compacted += table.num_rows
-        self._wal_tables = []
-        self._wal_nbytes = 0
 
     def _rewrite_widened(self) -> None:
         """Give every segment the run's final column types (int columns that became float)."""
@@ -228,6 +302,21 @@ class RunWriter:
             fixed = conform(table, self.schema)
             if fixed.schema != table.schema:
                 segment.write_segment(fixed, path, compact=self.options.compact)
+
+
+def compact_wal(
+    wal_path: Path, segment_path: Path, schema: RunSchema | None = None, *,
+    compact: bool = False, fsync: bool = False,
+) -> int:
+    """Write every valid frame of a WAL file as one segment; returns the rows written."""
+    frames = list(read_frames(wal_path))
+    if not frames:
+        return 0
+    if schema is not None:  # frames may predate a widening (bool, then float64): cast each first
+        frames = [conform(f, schema) for f in frames]
+    table = pa.concat_tables(frames, promote_options="permissive")
+    segment.write_segment(drop_null_columns(table), segment_path, compact=compact, fsync=fsync)
+    return table.num_rows
 
 
 def next_seq(paths: RunPaths) -> int:

@@ -87,16 +87,21 @@ class Summary:
                 width = len(chunk.keys)
                 base = (n - 1) * width
                 values = chunk.values
+                chunk_kinds = chunk.kinds()
                 for j, key in enumerate(chunk.keys):
                     self._last[key] = values[base + j]
                     self._deleted.discard(key)
                     metric = self._metrics.resolve(key) if self._metrics else None
-                    if metric is None or not any(op in _NUMERIC_AGG or op == "first" for op in metric.summary):
+                    if metric is None or chunk_kinds[j] not in (INT, FLOAT) or not any(
+                        op in _NUMERIC_AGG or op == "first" for op in metric.summary
+                    ):
                         continue
-                    kind = chunk.kinds()[j]
-                    if kind not in (INT, FLOAT):
-                        continue
-                    column = np.fromiter(values[j::width], dtype=np.float64, count=n)
+                    column = chunk.column(j)
+                    if not isinstance(column, np.ndarray):
+                        try:
+                            column = np.fromiter(column, dtype=np.float64, count=n)
+                        except OverflowError:  # ints beyond float range: no numeric aggregate
+                            continue
                     agg = self._aggs.get(key)
                     if agg is None:
                         agg = self._aggs[key] = _Agg(float(column[0]))

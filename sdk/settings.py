@@ -62,6 +62,7 @@ class Settings:
     segment_bytes: int = WriterOptions.segment_bytes
     fsync: bool = False
     compact_parquet: bool = False
+    switch_interval: float | None = WriterOptions.switch_interval
     heartbeat_interval: float = 10.0
 
     def writer_options(self) -> WriterOptions:
@@ -71,6 +72,7 @@ class Settings:
             segment_bytes=self.segment_bytes,
             fsync=self.fsync,
             compact=self.compact_parquet,
+            switch_interval=self.switch_interval,
         )
 
     def replace(self, **changes: Any) -> Settings:

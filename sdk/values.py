@@ -99,6 +99,8 @@ def _scalar(key: str, value: object) -> object:
         return float(value)
     if isinstance(value, str):
         return str.__str__(value)  # the value of a str enum, not its "Mode.TRAIN" form
+    if hasattr(type(value), "__float__"):  # Decimal and the like: a float, as the fast path does
+        return float(value)  # type: ignore[arg-type]
     raise InvalidValueError(
         f"log() key {key!r}: values of type {type(value).__module__}.{type(value).__qualname__} "
         "can't be stored in history; log a number, bool, string, None, a list of numbers or "
@@ -140,7 +142,13 @@ def to_list(key: str, items: Any) -> IntList | FloatList | StrList:
     if has_str:
         return StrList(values)
     if has_float or not has_num:
-        return FloatList(None if v is None else float(v) for v in values)
+        try:
+            return FloatList(None if v is None else float(v) for v in values)
+        except OverflowError:
+            raise InvalidValueError(
+                f"log() key {key!r}: a list mixing floats with ints beyond float range can't "
+                "be stored; log the ints as strings or under a separate key"
+            ) from None
     return IntList(values)
 
 

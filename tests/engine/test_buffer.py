@@ -1,0 +1,184 @@
+"""buffer: the fast path's shape check, disarm/take, step counting and rows_logged."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+from runlake.engine.buffer import HistoryBuffer
+from runlake.engine.kinds import FloatList, IntList
+
+
+def rows_of(chunks):
+    """(step, {key: value}) of every buffered row, in order."""
+    out = []
+    for c in chunks:
+        cols = [c.column(j) for j in range(len(c.keys))]
+        for i, step in enumerate(c.steps):
+            out.append((step, {k: col[i] for k, col in zip(c.keys, cols)}))
+    return out
+
+
+def armed(keys=("a", "b"), values=(1.0, 2)):
+    buf = HistoryBuffer()
+    buf.append(keys, values, buf.step)
+    return buf
+
+
+def test_fast_path_needs_a_previous_row():
+    buf = HistoryBuffer()
+    assert buf.append_like_last({"a": 1.0}) is False
+    assert buf.step == 0 and buf.rows_logged == 0 and len(buf) == 0
+
+
+def test_fast_path_accepts_the_same_shape():
+    buf = armed()
+    assert buf.append_like_last({"a": 3.0, "b": 4}) is True
+    assert buf.append_like_last({"a": 5.0, "b": 6}) is True
+    chunks = buf.take()
+    assert len(chunks) == 1
+    assert rows_of(chunks) == [(0, {"a": 1.0, "b": 2}), (1, {"a": 3.0, "b": 4}),
+                               (2, {"a": 5.0, "b": 6})]
+    assert buf.step == 3 and buf.rows_logged == 3
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"b": 4, "a": 3.0},               # other order
+        {"a": 3.0},                       # fewer keys
+        {"a": 3.0, "b": 4, "c": 1},       # more keys
+        {"a": 3.0, "c": 4},               # other key
+        {"a": 3, "b": 4},                 # int where float was
+        {"a": 3.0, "b": 4.0},             # float where int was
+        {"a": 3.0, "b": True},            # bool where int was (bool is an int subclass)
+        {"a": np.float64(3.0), "b": 4},   # numpy float where float was
+        {"a": None, "b": 4},              # None where float was
+        {"a": "x", "b": 4},
+        {"a": [1.0], "b": 4},
+        OrderedDict([("a", 3.0), ("b", 4)]),  # not exactly a dict
+    ],
+)
+def test_fast_path_refuses_any_other_shape(data):
+    buf = armed()
+    assert buf.append_like_last(data) is False
+    assert buf.step == 1 and buf.rows_logged == 1
+    assert rows_of(buf.take()) == [(0, {"a": 1.0, "b": 2})]
+
+
+@pytest.mark.parametrize("data", [[("a", 1.0), ("b", 2)], ("a", "b"), None, "ab"])
+def test_fast_path_refuses_non_dicts(data):
+    buf = armed()
+    assert buf.append_like_last(data) is False
+    assert buf.rows_logged == 1
+
+
+def test_fast_path_compares_list_value_types():
+    buf = armed(("v",), (IntList((1, 2)),))
+    assert buf.append_like_last({"v": FloatList((1.0,))}) is False
+    assert buf.append_like_last({"v": (1, 2)}) is False
+    assert buf.append_like_last({"v": IntList((3,))}) is True
+    assert rows_of(buf.take()) == [(0, {"v": (1, 2)}), (1, {"v": (3,)})]
+
+
+def test_disarm_turns_the_fast_path_off_until_the_next_append():
+    buf = armed()
+    buf.disarm()
+    assert buf.append_like_last({"a": 3.0, "b": 4}) is False
+    assert len(buf) == 1  # disarm keeps what is buffered
+    buf.append(("a", "b"), (3.0, 4), buf.step)
+    assert buf.append_like_last({"a": 5.0, "b": 6}) is True
+    assert [s for s, _ in rows_of(buf.take())] == [0, 1, 2]
+
+
+def test_take_empties_the_buffer_and_disarms():
+    buf = armed()
+    buf.append_like_last({"a": 3.0, "b": 4})
+    chunks = buf.take()
+    assert len(chunks) == 1 and len(buf) == 0
+    assert buf.take() == []
+    # the taken chunk must not grow any more: the fast path is off after take()
+    assert buf.append_like_last({"a": 5.0, "b": 6}) is False
+    assert len(chunks[0]) == 2
+    assert buf.rows_logged == 2 and buf.step == 2
+
+
+def test_shape_changes_start_new_chunks_in_order():
+    buf = HistoryBuffer()
+    buf.append(("a",), (1.0,), 0)
+    buf.append(("a",), (2.0,), 1)
+    buf.append(("a",), (3,), 2)        # other type
+    buf.append(("a", "b"), (4.0, "x"), 3)
+    buf.append(("a",), (5.0,), 4)      # back to the first shape: a new chunk, order kept
+    chunks = buf.take()
+    assert [c.keys for c in chunks] == [("a",), ("a",), ("a", "b"), ("a",)]
+    assert [c.types for c in chunks] == [(float,), (int,), (float, str), (float,)]
+    assert [len(c) for c in chunks] == [2, 1, 1, 1]
+    assert [c.kinds() for c in chunks] == [("float",), ("int",), ("float", "str"), ("float",)]
+    assert rows_of(chunks) == [
+        (0, {"a": 1.0}), (1, {"a": 2.0}), (2, {"a": 3}), (3, {"a": 4.0, "b": "x"}), (4, {"a": 5.0}),
+    ]
+
+
+def test_step_counting():
+    buf = HistoryBuffer(step=7)
+    assert buf.step == 7
+    buf.append(("a",), (1.0,), buf.step)
+    assert buf.step == 8
+    buf.append(("a",), (1.0,), 100)   # an explicit step jumps
+    assert buf.step == 101
+    assert buf.append_like_last({"a": 2.0})
+    assert buf.step == 102
+    buf.append((), (), buf.step)      # an empty row is a step too
+    assert buf.step == 103
+    assert [s for s, _ in rows_of(buf.take())] == [7, 100, 101, 102]
+    assert buf.rows_logged == 4
+
+
+def test_rows_logged_counts_every_row_across_takes():
+    buf = HistoryBuffer()
+    for i in range(5):
+        buf.append(("a",), (float(i),), buf.step)
+        assert buf.append_like_last({"a": 0.5})
+        if i % 2:
+            buf.take()
+    assert buf.rows_logged == 10
+    assert buf.step == 10
+
+
+def test_values_are_stored_as_given_row_major():
+    buf = HistoryBuffer()
+    buf.append(("a", "b", "c"), (1, "x", None), 0)
+    buf.append_like_last({"a": 2, "b": "y", "c": None})
+    (chunk,) = buf.take()
+    assert chunk.values == [1, "x", None, 2, "y", None]
+    assert chunk.column(0) == [1, 2] and chunk.column(1) == ["x", "y"]
+    assert chunk.column(2) == [None, None]
+    assert len(chunk.times) == 2 and all(isinstance(t, float) for t in chunk.times)
+
+
+def test_float_chunk_fast_path_rolls_back_a_row_it_cannot_take():
+    """A float-only chunk extends its float array in C; a bad value must leave no trace."""
+    buf = armed(("a", "b", "c"), (1.0, 2.0, 3.0))
+    for bad in ({"a": 4.0, "b": "x", "c": 5.0}, {"a": 4.0, "b": 5.0, "c": None},
+                {"a": 4.0, "b": 5.0, "c": {"d": 1.0}}, {"a": 4.0, "b": 5.0, "c": [1.0]},
+                {"a": 4.0, "b": 5.0, "c": 10**400}):
+        assert buf.append_like_last(bad) is False
+    assert buf.step == 1 and buf.rows_logged == 1
+    assert buf.append_like_last({"a": 7.0, "b": 8.0, "c": 9.0})
+    (chunk,) = buf.take()
+    assert len(chunk) == 2 and len(chunk.values) == 6
+    assert rows_of([chunk]) == [(0, {"a": 1.0, "b": 2.0, "c": 3.0}),
+                                (1, {"a": 7.0, "b": 8.0, "c": 9.0})]
+
+
+def test_float_chunk_fast_path_takes_numbers_as_floats():
+    # under a float column a bool or int is stored as float64 anyway (docs/FORMAT.md)
+    buf = armed(("a", "b"), (1.0, 2.0))
+    assert buf.append_like_last({"a": 3, "b": True})
+    assert buf.append_like_last({"a": np.float32(0.5), "b": np.int64(-4)})
+    (chunk,) = buf.take()
+    cols = [list(map(float, chunk.column(j))) for j in range(2)]
+    assert cols == [[1.0, 3.0, 0.5], [2.0, 1.0, -4.0]]
+    assert [type(v) for v in chunk.column(0)] == [np.float64] * 3

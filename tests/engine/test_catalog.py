@@ -1,0 +1,50 @@
+"""catalog: DuckDB views over a store, with the Hive partition columns."""
+
+from __future__ import annotations
+
+import math
+
+from runlake.engine import catalog
+from runlake.engine.buffer import HistoryBuffer
+from runlake.engine.layout import RunPaths
+from runlake.engine.meta import RunMeta
+from runlake.engine.writer import RunWriter
+
+
+def make_run(root, run_id, rows):
+    paths = RunPaths.of(root, "ent", "proj", run_id)
+    RunMeta(paths.meta_file, {"id": run_id, "entity": "ent", "project": "proj",
+                              "name": f"n-{run_id}", "state": "finished",
+                              "summary": {"best": math.nan}}).update()
+    buf = HistoryBuffer()
+    for row in rows:
+        buf.append(tuple(row), row.values(), buf.step)
+    RunWriter(paths, buf, 0.0).close()
+
+
+def test_empty_store_has_empty_views(root):
+    con = catalog.connect(root)
+    assert con.execute("SELECT count(*) FROM history").fetchone() == (0,)
+    assert con.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+    cols = [d[0] for d in con.sql("SELECT * FROM history").description]
+    assert {"entity", "project", "run_id", "_step"} <= set(cols)
+
+
+def test_views_over_runs_and_history(root):
+    make_run(root, "r1", [{"loss": 0.5}, {"loss": 0.25, "tag": "x"}])
+    make_run(root, "r2", [{"acc": 1}])
+    con = catalog.connect(root)
+    got = con.sql(
+        "SELECT entity, project, run_id, _step, loss, acc FROM history ORDER BY run_id, _step"
+    ).fetchall()
+    assert got == [("ent", "proj", "r1", 0, 0.5, None), ("ent", "proj", "r1", 1, 0.25, None),
+                   ("ent", "proj", "r2", 0, None, 1)]
+    runs = con.sql("SELECT id, name, state FROM runs ORDER BY id").fetchall()
+    assert runs == [("r1", "n-r1", "finished"), ("r2", "n-r2", "finished")]
+
+
+def test_root_with_a_quote_in_its_path(tmp_path):
+    root = tmp_path / "it's a store"
+    make_run(root, "r1", [{"a": 1.0}])
+    con = catalog.connect(root)
+    assert con.sql("SELECT a FROM history").fetchall() == [(1.0,)]

@@ -1,0 +1,114 @@
+"""layout: name validation, the Hive-partitioned paths of a run, and the store root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import runlake
+from runlake.engine.errors import Error, InvalidNameError
+from runlake.engine.layout import (
+    PARTITION_KEYS,
+    RunPaths,
+    project_dir,
+    resolve_root,
+    seq_of,
+    validate_name,
+)
+
+GOOD = ["a", "mnist", "mnist-v2", "Run_01", "0", "_x", "a.b", "a.b-c_d", "x" * 128, "a."]
+BAD = [
+    "", ".", "..", ".hidden", "-dash", "a..b", "../etc", "a/b", "/abs", "a\\b", "\\",
+    "a\x00b", "\x00", "a\nb", "a\n", "a\tb", "a\x7f", "a\x1b", "a b", "x" * 129, "x" * 10_000,
+    "ä", "a:b", "a*b", "a=b",
+]
+
+
+@pytest.mark.parametrize("name", GOOD)
+def test_validate_name_accepts_good_names(name):
+    assert validate_name("project", name) == name
+
+
+@pytest.mark.parametrize("name", BAD)
+def test_validate_name_rejects_bad_names(name):
+    with pytest.raises(InvalidNameError) as info:
+        validate_name("project", name)
+    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, Error)
+    assert isinstance(info.value, runlake.Error)
+    assert "project" in str(info.value)
+
+
+def test_long_name_is_shortened_in_the_message():
+    with pytest.raises(InvalidNameError) as info:
+        validate_name("run id", "y" * 10_000)
+    assert len(str(info.value)) < 400
+
+
+@pytest.mark.parametrize("value", [None, 1, 1.5, b"abc", ["a"], Path("a"), object()])
+def test_validate_name_rejects_non_strings(value):
+    with pytest.raises(InvalidNameError, match="must be a string"):
+        validate_name("entity", value)
+
+
+@pytest.mark.parametrize("field", ["entity", "project", "run_id"])
+@pytest.mark.parametrize("bad", ["..", "a/../b", "a/b", "a\\b", "a\x00", ""])
+def test_run_paths_of_validates_every_component(tmp_path, field, bad):
+    parts = {"entity": "e", "project": "p", "run_id": "r", field: bad}
+    with pytest.raises(InvalidNameError):
+        RunPaths.of(tmp_path, parts["entity"], parts["project"], parts["run_id"])
+
+
+def test_project_dir_validates(tmp_path):
+    with pytest.raises(InvalidNameError):
+        project_dir(tmp_path, "e", "..")
+    assert project_dir(tmp_path, "e", "p") == tmp_path / "runs" / "entity=e" / "project=p"
+
+
+def test_run_paths_are_under_the_root_with_hive_partitions(tmp_path):
+    root = tmp_path / "store"
+    p = RunPaths.of(root, "ent", "proj", "run1")
+    hive = ("entity=ent", "project=proj", "run_id=run1")
+    assert PARTITION_KEYS == ("entity", "project", "run_id")
+    assert p.history_dir == root.joinpath("history", *hive)
+    assert p.run_dir == root.joinpath("runs", *hive)
+    assert p.meta_file == p.run_dir / "run.json"
+    assert p.wal_dir == p.run_dir / "wal"
+    assert p.files_dir == p.run_dir / "files"
+    assert p.wal_file(3) == p.wal_dir / "000003.arrows"
+    assert p.segment_file(12) == p.history_dir / "part-000012.parquet"
+    for path in (p.history_dir, p.run_dir, p.meta_file, p.wal_dir, p.files_dir,
+                 p.wal_file(0), p.segment_file(999_999)):
+        resolved = path.resolve()
+        assert resolved.is_relative_to(root.resolve())
+        assert ".." not in path.parts
+
+
+def test_seq_of_reads_back_the_sequence_number(tmp_path):
+    p = RunPaths.of(tmp_path, "e", "p", "r")
+    for seq in (0, 1, 41, 999_999, 1_234_567):
+        assert seq_of(p.wal_file(seq)) == seq
+        assert seq_of(p.segment_file(seq)) == seq
+
+
+def test_resolve_root_argument_wins(tmp_path, monkeypatch):
+    monkeypatch.setenv("RUNLAKE_DIR", str(tmp_path / "from-env"))
+    assert resolve_root(tmp_path / "arg") == tmp_path / "arg"
+    assert resolve_root(str(tmp_path / "arg2")) == tmp_path / "arg2"
+
+
+def test_resolve_root_env_then_default(tmp_path, monkeypatch):
+    # conftest chdirs into tmp_path and clears RUNLAKE_*.
+    assert resolve_root() == Path.cwd() / "runlake"
+    assert resolve_root() == tmp_path / "runlake"
+    monkeypatch.setenv("RUNLAKE_DIR", str(tmp_path / "from-env"))
+    assert resolve_root() == tmp_path / "from-env"
+    monkeypatch.setenv("RUNLAKE_DIR", "")  # empty means unset
+    assert resolve_root() == tmp_path / "runlake"
+
+
+def test_resolve_root_is_absolute_and_expands_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("RUNLAKE_DIR", "rel/store")
+    assert resolve_root() == tmp_path / "rel" / "store"
+    assert resolve_root().is_absolute()
+    assert resolve_root("~/store") == tmp_path / "home" / "store"
