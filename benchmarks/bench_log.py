@@ -113,7 +113,7 @@ def bench_log(width: int, n: int, reps: int, ndicts: int) -> dict[str, object]:
             f"runlake loop {statistics.median(loops) / n * 1e6:.2f} us/step + _flush() "
             f"{statistics.median(flushes) * 1e3:.0f} ms (median); _flush() per rep ms: "
             + ", ".join(f"{f * 1e3:.0f}" for f in flushes)
-            + f"; runlake/floor per rep: "
+            + "; runlake/floor per rep: "
             + ", ".join(f"{t / f:.2f}" for t, f in zip(totals, floors))
         ),
     }

@@ -47,7 +47,6 @@ def metrics_table(n: int, seed: int = 0) -> pa.Table:
     rng = np.random.default_rng(seed)
     step = np.arange(n, dtype=np.int64)
     runtime = np.cumsum(rng.normal(0.1, 0.01, n).clip(0.05))
-    progress = step / n
 
     def f32(x: np.ndarray) -> np.ndarray:  # a float32 tensor's .item(): float64, f32 precision
         return x.astype(np.float32).astype(np.float64)

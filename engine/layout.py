@@ -28,6 +28,8 @@ PARTITION_KEYS = ("entity", "project", "run_id")
 
 ROOT_ENV = "RUNLAKE_DIR"
 DEFAULT_ROOT = "runlake"  # relative to the working directory, like wandb's ./wandb
+DEFAULT_ENTITY = "local"
+DEFAULT_PROJECT = "uncategorized"  # wandb's default project name
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 
@@ -51,6 +53,11 @@ def validate_name(kind: str, value: object) -> str:
     return value
 
 
+def default_entity() -> str:
+    """$RUNLAKE_ENTITY, else $WANDB_ENTITY, else "local"."""
+    return os.environ.get("RUNLAKE_ENTITY") or os.environ.get("WANDB_ENTITY") or DEFAULT_ENTITY
+
+
 def resolve_root(root: str | os.PathLike[str] | None = None) -> Path:
     """The store root: the argument, else $RUNLAKE_DIR, else ./runlake."""
     chosen = root if root is not None else os.environ.get(ROOT_ENV) or DEFAULT_ROOT
@@ -67,9 +74,9 @@ class RunPaths:
     run_id: str
 
     @classmethod
-    def of(cls, root: Path, entity: str, project: str, run_id: str) -> RunPaths:
+    def of(cls, root: str | os.PathLike[str], entity: str, project: str, run_id: str) -> RunPaths:
         return cls(
-            root,
+            Path(root),
             validate_name("entity", entity),
             validate_name("project", project),
             validate_name("run id", run_id),

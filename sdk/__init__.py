@@ -33,6 +33,7 @@ from .settings import Settings
 __version__ = "0.1.0"
 
 __all__ = [
+    "Api",
     "ConfigError",
     "Error",
     "InvalidNameError",
@@ -82,6 +83,10 @@ def __getattr__(name: str) -> Any:
 
     if name == "run":
         return session.active_run()
+    if name == "Api":  # the read side, imported on first use to keep `import runlake` light
+        from runlake.query import Api
+
+        return Api
     if name in ("config", "summary"):
         run = session.active_run()
         return getattr(run, name) if run is not None else _PreInit(name)

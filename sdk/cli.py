@@ -1,31 +1,249 @@
-"""The `runlake` command: `runlake demo`, `runlake sql QUERY`."""
+"""The `runlake` command: look at a store from a shell.
+
+    runlake demo                                   log a few demo runs and query them
+    runlake runs mnist --filter '{"state": "finished"}' --order -created_at --limit 10
+    runlake history mnist/3x9f2kq1 --keys train/loss,val/acc --samples 20
+    runlake sql 'SELECT name, summary FROM runs'   SQL over the views `runs` and `history`
+    runlake export mnist runs.parquet              histories to Parquet or CSV
+
+Every command takes `--dir ROOT` (default: $RUNLAKE_DIR, else ./runlake). A mistake such as
+an unknown run or bad filter JSON prints one `runlake: error: ...` line and exits with 2.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import os
 import sys
+from collections.abc import Sequence
+from typing import Any
+
+CELL_WIDTH = 40  # longer cells are cut with "…"
+SUMMARY_KEYS = 4  # summary columns shown by `runlake runs`
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="runlake", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="log a few demo runs and query them")
-    demo.add_argument("--runs", type=int, default=4)
-    demo.add_argument("--steps", type=int, default=2000)
-    demo.add_argument("--dir", default=None, help="store root (default: $RUNLAKE_DIR or ./runlake)")
-    sql = sub.add_parser("sql", help="run SQL over the views `history` and `runs`")
+    args = _parser().parse_args(argv)
+    import duckdb
+
+    from runlake.engine.errors import Error
+
+    try:
+        return args.func(args) or 0
+    except BrokenPipeError:  # output piped into `head`, which closed early: end quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except (Error, duckdb.Error, json.JSONDecodeError, ValueError, LookupError, OSError) as e:
+        print(f"runlake: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        _flush_stdout()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="runlake", description=__doc__.split("\n\n")[0],
+        epilog="Each command has --help.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    store = argparse.ArgumentParser(add_help=False)
+    store.add_argument("--dir", default=None, metavar="ROOT",
+                       help="store root (default: $RUNLAKE_DIR, else ./runlake)")
+
+    demo = sub.add_parser("demo", parents=[store], help="log a few demo runs and query them")
+    demo.add_argument("--runs", type=_positive, default=4)
+    demo.add_argument("--steps", type=_positive, default=2000)
+    demo.set_defaults(func=_demo)
+
+    runs = sub.add_parser("runs", parents=[store], help="list runs as a table")
+    runs.add_argument("path", nargs="?", help="entity/project or project (default: every project)")
+    runs.add_argument("--filter", metavar="JSON", help='MongoDB-style filter, e.g. \'{"tags": "best"}\'')
+    runs.add_argument("--order", default="-created_at", metavar="FIELD",
+                      help="sort field with a +/- prefix (default: -created_at)")
+    runs.add_argument("--limit", type=_positive, metavar="N", help="at most N runs")
+    runs.set_defaults(func=_runs)
+
+    history = sub.add_parser("history", parents=[store], help="print a run's history rows")
+    history.add_argument("path", help="entity/project/run_id or project/run_id")
+    history.add_argument("--keys", metavar="K1,K2", help="only these keys (rows having all of them)")
+    history.add_argument("--samples", type=int, default=500, metavar="N",
+                         help="at most N rows, keeping each key's spikes (0: every row; default 500)")
+    history.set_defaults(func=_history)
+
+    sql = sub.add_parser("sql", parents=[store], help="run SQL over the views `history` and `runs`")
     sql.add_argument("query")
-    sql.add_argument("--dir", default=None)
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        from .demo import main as demo_main
+    sql.set_defaults(func=_sql)
 
-        demo_main(args.runs, args.steps, args.dir)
-    elif args.command == "sql":
-        import runlake.query
+    export = sub.add_parser("export", parents=[store], help="write histories to Parquet or CSV")
+    export.add_argument("path", help="entity/project or project (all runs), or a run path")
+    export.add_argument("dest", help="the file to write (.parquet or .csv)")
+    export.add_argument("--format", choices=["parquet", "csv"], help="default: from dest's suffix")
+    export.add_argument("--filter", metavar="JSON", help="MongoDB-style filter of the runs")
+    export.set_defaults(func=_export)
+    return parser
 
-        print(runlake.query.sql(args.query, root=args.dir))
-    return 0
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from .demo import main as demo_main
+
+    demo_main(args.runs, args.steps, args.dir)
+
+
+def _runs(args: argparse.Namespace) -> None:
+    from runlake.query import Api
+
+    api = Api(args.dir)
+    filters = _filters(args.filter)
+    paths = [args.path] if args.path else [p.path for p in api.projects()]
+    selected = []
+    for path in paths:  # (validated and looked up before anything is printed)
+        runs = api.runs(path, filters=filters, order=args.order,
+                        per_page=min(args.limit or 50, 50))
+        for run in runs:
+            if args.limit is not None and len(selected) >= args.limit:
+                break
+            selected.append(run)
+    if not selected:
+        print(f"no runs in {', '.join(paths) if paths else 'the store'} ({api.root})",
+              file=sys.stderr)
+        return
+    summaries = [_flat(run.summary) for run in selected]
+    keys = _common_keys(summaries, SUMMARY_KEYS)
+    header = (["project"] if not args.path else []) + ["id", "name", "state", "created_at",
+                                                      "tags", *keys]
+    rows = [
+        ([f"{run.entity}/{run.project}"] if not args.path else [])
+        + [run.id, run.name, run.state, _time(run.created_at), ",".join(run.tags)]
+        + [s.get(k) for k in keys]
+        for run, s in zip(selected, summaries)
+    ]
+    print(_table(header, rows, digits=4))
+
+
+def _history(args: argparse.Namespace) -> None:
+    from runlake.query import Api
+
+    run = Api(args.dir).run(args.path)
+    keys = [k for k in args.keys.split(",") if k] if args.keys else None
+    table = run.history(samples=args.samples or None, keys=keys, format="arrow")
+    print(_table(table.column_names, [list(r.values()) for r in table.to_pylist()], digits=6))
+
+
+def _sql(args: argparse.Namespace) -> None:
+    from runlake.query import Api
+
+    relation = Api(args.dir).sql(args.query)
+    if relation is not None:  # a statement such as SET returns no relation
+        print(relation)  # DuckDB's table: types under the names, long results elided
+
+
+def _export(args: argparse.Namespace) -> None:
+    from runlake.query import Api
+
+    dest = Api(args.dir).export(args.path, args.dest, format=args.format,
+                                filters=_filters(args.filter))
+    print(f"wrote {dest}")
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _filters(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--filter is not valid JSON ({e}): {text}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"--filter must be a JSON object such as '{{\"state\": \"finished\"}}', got {text}")
+    return value
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's message on one line (DuckDB's span several, with a caret line)."""
+    lines = [ln.strip() for ln in str(error).splitlines()]
+    text = " ".join(ln for ln in lines if ln and set(ln) != {"^"})
+    return text or type(error).__name__
+
+
+def _flat(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{"val/acc": {"max": 0.9}}` -> `{"val/acc.max": 0.9}`."""
+    out: dict[str, Any] = {}
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _common_keys(summaries: list[dict[str, Any]], n: int) -> list[str]:
+    """The `n` summary keys most runs have (ties by name), leaving out `_`-keys."""
+    counts: dict[str, int] = {}
+    for s in summaries:
+        for key in s:
+            if not key.startswith("_"):
+                counts[key] = counts.get(key, 0) + 1
+    return sorted(counts, key=lambda k: (-counts[k], k))[:n]
+
+
+def _time(iso: str | None) -> str:
+    return "" if not iso else iso.replace("T", " ")[:19]
+
+
+def _cell(value: Any, digits: int) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if 1e5 <= abs(value) < 1e15:  # e.g. a Unix time: every integer digit, then 3 decimals
+            return f"{value:.3f}"
+        return f"{value:.{digits}g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_cell(v, digits) for v in value) + "]"
+    text = " ".join(str(value).split()) if not isinstance(value, str) else value
+    text = text.replace("\n", "\\n").replace("\t", " ")
+    return text if len(text) <= CELL_WIDTH else text[: CELL_WIDTH - 1] + "…"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], digits: int) -> str:
+    """An aligned text table; columns of numbers are right-aligned."""
+    cells = [[_cell(v, digits) for v in row] for row in rows]
+    numeric = [
+        all(isinstance(r[i], (int, float)) and not isinstance(r[i], bool)
+            for r in rows if r[i] is not None) for i in range(len(header))
+    ]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(header)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if num else v.ljust(w)
+                         for v, w, num in zip(values, widths, numeric)).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, cells)])
+
+
+def _flush_stdout() -> None:
+    # Output piped into `head` closes early: end quietly instead of with a BrokenPipeError.
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from runlake.engine.errors import UsageError
+from runlake.engine.layout import DEFAULT_ENTITY, DEFAULT_PROJECT
 from runlake.engine.writer import WriterOptions
 
 Mode = Literal["online", "offline", "disabled"]
@@ -32,8 +33,6 @@ ENV_NAMES = {
     "job_type": "JOB_TYPE",
 }
 
-DEFAULT_PROJECT = "uncategorized"  # wandb's default project name
-DEFAULT_ENTITY = "local"
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
-"""catalog: DuckDB views over a store, with the Hive partition columns."""
+"""Api.sql: the DuckDB views `runs` and `history` over a store, with the partition columns."""
 
 from __future__ import annotations
 
 import math
 
-from runlake.engine import catalog
+from runlake.query import Api
 from runlake.engine.buffer import HistoryBuffer
 from runlake.engine.layout import RunPaths
 from runlake.engine.meta import RunMeta
@@ -23,28 +23,28 @@ def make_run(root, run_id, rows):
 
 
 def test_empty_store_has_empty_views(root):
-    con = catalog.connect(root)
-    assert con.execute("SELECT count(*) FROM history").fetchone() == (0,)
-    assert con.execute("SELECT count(*) FROM runs").fetchone() == (0,)
-    cols = [d[0] for d in con.sql("SELECT * FROM history").description]
+    sql = Api(root).sql
+    assert sql("SELECT count(*) FROM history").fetchall()[0] == (0,)
+    assert sql("SELECT count(*) FROM runs").fetchall()[0] == (0,)
+    cols = [d[0] for d in sql("SELECT * FROM history").description]
     assert {"entity", "project", "run_id", "_step"} <= set(cols)
 
 
 def test_views_over_runs_and_history(root):
     make_run(root, "r1", [{"loss": 0.5}, {"loss": 0.25, "tag": "x"}])
     make_run(root, "r2", [{"acc": 1}])
-    con = catalog.connect(root)
-    got = con.sql(
+    sql = Api(root).sql
+    got = sql(
         "SELECT entity, project, run_id, _step, loss, acc FROM history ORDER BY run_id, _step"
     ).fetchall()
     assert got == [("ent", "proj", "r1", 0, 0.5, None), ("ent", "proj", "r1", 1, 0.25, None),
                    ("ent", "proj", "r2", 0, None, 1)]
-    runs = con.sql("SELECT id, name, state FROM runs ORDER BY id").fetchall()
+    runs = sql("SELECT id, name, state FROM runs ORDER BY id").fetchall()
     assert runs == [("r1", "n-r1", "finished"), ("r2", "n-r2", "finished")]
 
 
 def test_root_with_a_quote_in_its_path(tmp_path):
     root = tmp_path / "it's a store"
     make_run(root, "r1", [{"a": 1.0}])
-    con = catalog.connect(root)
-    assert con.sql("SELECT a FROM history").fetchall() == [(1.0,)]
+    sql = Api(root).sql
+    assert sql("SELECT a FROM history").fetchall() == [(1.0,)]

@@ -1,0 +1,397 @@
+"""One run's history as the query side sees it: fast, and in bounded memory.
+
+What is read (docs/FORMAT.md): every `history/.../part-<seq>.parquet` of the run, and every
+`runs/.../wal/<seq>.arrows` whose `part-<seq>.parquet` does not exist yet, i.e. the rows of a
+live run, or of a crashed one, that are durable but not compacted. A WAL whose segment exists
+is redundant and ignored; a WAL being appended may end in a torn frame, where `read_frames`
+stops; hidden `.tmp-*` files are never read. Steps grow with `<seq>`, so sources read in
+sequence order yield rows in step order. Sources may type one column differently (an int key
+that later got a float, a WAL frame written before a widening): everything is read under one
+union schema whose numbers take the widest of bool < int64 < float64 (lists: list<int64> <
+list<float64>), as convert.RunSchema widens them. Columns that are null in every source (a
+key only ever logged as None) are left out, as segments leave them out.
+
+Memory: Parquet is read only for the columns asked for, only the row groups whose `_step`
+statistics meet the step range, and by `iter_batches` one page at a time. A WAL file is read
+whole (read_frames does); it holds at most about `segment_bytes`, whatever the run's length.
+
+Sampling (`sample`): at most `samples` rows, in x-axis order, never duplicated. They always
+include the first and last row and, for each numeric key, the rows holding its minimum and
+its maximum within each of `samples // 2` equal-count buckets along the x axis (NaN and null
+are never extremes; ties go to the earliest row), so a downsampled curve keeps its spikes.
+When those rows exceed the budget, the bucket count shrinks in proportion (never below the
+count that is sure to fit) until they fit; if even one bucket is too many (more keys than the
+budget holds), the first and last row come first, then each key's global minimum and maximum
+in key order, cut at `samples`. Budget left over is filled with evenly spaced rows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Union
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from runlake.engine import kinds
+from runlake.engine.layout import RUNTIME, STEP, TIMESTAMP, RunPaths
+from runlake.engine.wal import read_frames
+
+BASE = (STEP, RUNTIME, TIMESTAMP)
+_BASE_TYPES = (pa.int64(), pa.float64(), pa.float64())
+_SEGMENT_NAME = re.compile(r"part-(\d{6,})\.parquet")
+_WAL_NAME = re.compile(r"(\d{6,})\.arrows")
+_MAX_RELISTS = 100  # a WAL vanishes only once its segment exists: a retry always progresses
+
+
+@dataclass(frozen=True)
+class Source:
+    """One durable file of a run's history: a compacted segment or an uncompacted WAL."""
+
+    seq: int
+    path: Path
+    kind: Literal["segment", "wal"]
+
+
+# What planning keeps of a source: a segment's path (read later, lazily), or a WAL's frames.
+_Part = Union[Path, list]
+
+
+def _listing(folder: Path, pattern: re.Pattern[str]) -> dict[int, Path]:
+    try:
+        names = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    return {int(m.group(1)): folder / name for name in names if (m := pattern.fullmatch(name))}
+
+
+def sources(paths: RunPaths) -> list[Source]:
+    """The run's durable files in step order: every segment, and every WAL without one."""
+    # WAL files first: the writer publishes part-N before it deletes N.arrows, so a WAL that
+    # vanishes between the two listings shows up as its segment in the second one.
+    wals = _listing(paths.wal_dir, _WAL_NAME)
+    segments = _listing(paths.history_dir, _SEGMENT_NAME)
+    found = [Source(seq, path, "segment") for seq, path in segments.items()]
+    found += [Source(seq, path, "wal") for seq, path in wals.items() if seq not in segments]
+    return sorted(found, key=lambda s: s.seq)
+
+
+def _plan(paths: RunPaths) -> list[tuple[Source, list[pa.Schema], _Part]]:
+    """Every source with its schemas: segment footers, and WAL frames read now (a snapshot)."""
+    planned: list[tuple[Source, list[pa.Schema], _Part]] = []
+    for attempt in itertools.count():
+        try:
+            for src in sources(paths):
+                if planned and src.seq <= planned[-1][0].seq:
+                    continue  # read before a re-listing
+                if src.kind == "segment":
+                    planned.append((src, [pq.read_schema(src.path)], src.path))
+                else:
+                    frames = list(read_frames(src.path))
+                    planned.append((src, [f.schema for f in frames], frames))
+            return planned
+        except FileNotFoundError:
+            # The writer compacted a WAL between listing and reading it: re-list, and go on
+            # from that sequence number, where its segment now is.
+            if attempt >= _MAX_RELISTS:
+                raise
+
+
+def _wider(a: pa.DataType, b: pa.DataType) -> pa.DataType:
+    if a == b:
+        return a
+    try:
+        ka, kb = kinds.kind_of_arrow(a), kinds.kind_of_arrow(b)
+    except TypeError:
+        ka = kb = None
+    if ka is not None and kinds.family(ka) == kinds.family(kb):
+        return kinds.ARROW_TYPE[kinds.wider(ka, kb)]
+    # Not a widening the format knows of: let Arrow decide (or refuse).
+    one = [pa.schema([("c", a)]), pa.schema([("c", b)])]
+    return pa.unify_schemas(one, promote_options="permissive").field(0).type
+
+
+def _union(schemas: Iterable[pa.Schema], keys: Sequence[str] | None) -> pa.Schema:
+    types: dict[str, pa.DataType] = dict(zip(BASE, _BASE_TYPES))
+    for schema in schemas:
+        for f in schema:
+            if not pa.types.is_null(f.type):
+                have = types.get(f.name)
+                types[f.name] = f.type if have is None else _wider(have, f.type)
+    names = list(types) if keys is None else [
+        *BASE, *(k for k in dict.fromkeys(keys) if k in types and k not in BASE)
+    ]
+    return pa.schema([(name, types[name]) for name in names])
+
+
+def _row_groups(pf: pq.ParquetFile, lo: int | None, hi: int | None) -> list[int]:
+    """Row groups whose `_step` statistics meet [lo, hi] (all of them without statistics)."""
+    md = pf.metadata
+    keep = []
+    for i in range(md.num_row_groups):
+        col = md.row_group(i).column(0)  # `_step` is every segment's first column
+        st = col.statistics if col.path_in_schema == STEP else None
+        if st is not None and st.has_min_max and (
+            (lo is not None and st.max < lo) or (hi is not None and st.min > hi)
+        ):
+            continue
+        keep.append(i)
+    return keep
+
+
+def _in_range(batch: pa.RecordBatch, lo: int | None, hi: int | None) -> pa.RecordBatch:
+    if lo is None and hi is None:
+        return batch
+    step = batch.column(STEP)
+    mask = pc.and_(
+        pc.greater_equal(step, lo) if lo is not None else pc.is_valid(step),
+        pc.less_equal(step, hi) if hi is not None else pc.is_valid(step),
+    )
+    return batch.filter(mask)
+
+
+def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """The batch under the union schema: missing columns null, numbers widened."""
+    columns = []
+    for f in schema:
+        i = batch.schema.get_field_index(f.name)
+        if i < 0:
+            columns.append(pa.nulls(batch.num_rows, f.type))
+        else:
+            c = batch.column(i)
+            # Only widenings (bool/int -> float, ...) happen; int64 -> float64 rounds beyond
+            # 2**53, which the schema rule accepts, so the cast must not be "safe".
+            columns.append(c if c.type == f.type else c.cast(f.type, safe=False))
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _batches(
+    part: _Part, schema: pa.Schema, lo: int | None, hi: int | None, page_size: int | None
+) -> Iterator[pa.RecordBatch]:
+    """One source's rows in [lo, hi] under `schema`; by pages if `page_size`, else whole."""
+    if isinstance(part, Path):
+        with pq.ParquetFile(part, buffer_size=1 << 20, pre_buffer=False) as pf:
+            columns = [n for n in schema.names if pf.schema_arrow.get_field_index(n) >= 0]
+            groups = _row_groups(pf, lo, hi)
+            if not groups:
+                return
+            if page_size is None:
+                batches: Iterable[pa.RecordBatch] = pf.read_row_groups(
+                    groups, columns=columns).to_batches()
+            else:
+                batches = pf.iter_batches(page_size, row_groups=groups, columns=columns)
+            for batch in batches:
+                batch = _in_range(batch, lo, hi)
+                if batch.num_rows:
+                    yield _conform(batch, schema)
+    else:
+        for frame in part:
+            columns = [n for n in schema.names if frame.schema.get_field_index(n) >= 0]
+            for batch in frame.select(columns).to_batches():
+                batch = _in_range(batch, lo, hi)
+                if batch.num_rows:
+                    yield _conform(batch, schema)
+
+
+def read_table(
+    paths: RunPaths,
+    keys: Sequence[str] | None = None,
+    min_step: int | None = None,
+    max_step: int | None = None,
+) -> pa.Table:
+    """Every durable row with `min_step <= _step <= max_step`, in step order, one schema.
+
+    `keys` keeps `_step`, `_runtime`, `_timestamp` and those of the keys the run has.
+    """
+    planned = _plan(paths)
+    schema = _union((s for _, schemas, _ in planned for s in schemas), keys)
+    batches = [b for _, _, part in planned for b in _batches(part, schema, min_step, max_step, None)]
+    table = pa.Table.from_batches(batches, schema=schema)
+    step = table.column(STEP).to_numpy()
+    if len(step) > 1 and not (np.diff(step) > 0).all():  # never by the format; cheap to check
+        table = table.sort_by(STEP)
+    return table
+
+
+def iter_batches(
+    paths: RunPaths,
+    keys: Sequence[str] | None = None,
+    page_size: int = 1000,
+    min_step: int | None = None,
+    max_step: int | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """`read_table`'s rows streamed in step order: batches of `page_size` rows (the last may
+    be shorter), all with the union schema, holding about a page and a row group in memory."""
+    if page_size < 1:
+        raise ValueError(f"page_size must be >= 1, got {page_size}")
+    planned = _plan(paths)
+    schema = _union((s for _, schemas, _ in planned for s in schemas), keys)
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for _, _, part in planned:
+        for batch in _batches(part, schema, min_step, max_step, page_size):
+            while batch.num_rows:  # cut and join source batches into whole pages
+                take = min(page_size - held, batch.num_rows)
+                pending.append(batch.slice(0, take))
+                held += take
+                batch = batch.slice(take)
+                if held == page_size:
+                    yield _join(pending, schema)
+                    pending, held = [], 0
+    if held:
+        yield _join(pending, schema)
+
+
+def _join(batches: list[pa.RecordBatch], schema: pa.Schema) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    return pa.Table.from_batches(batches, schema=schema).combine_chunks().to_batches()[0]
+
+
+def wal_table(paths: RunPaths) -> pa.Table | None:
+    """The rows only in WAL files (a live or crashed run's uncompacted tail), None if none."""
+    frames = [f for src, _, part in _plan(paths) if src.kind == "wal" for f in part]
+    if not frames:
+        return None
+    schema = _union((f.schema for f in frames), None)
+    return pa.Table.from_batches(
+        [_conform(b, schema) for f in frames for b in f.to_batches()], schema=schema
+    )
+
+
+# -- sampling --------------------------------------------------------------------------------
+
+
+def _x_order(table: pa.Table, x_axis: str) -> np.ndarray | None:
+    """Row indices in x-axis order (ties and nulls: by step, nulls last); None if as stored."""
+    names = [c for c in dict.fromkeys([x_axis, STEP]) if c in table.column_names]
+    if not names:
+        return None
+    if names[0] == STEP:
+        step = table.column(STEP)
+        if step.null_count == 0 and (np.diff(step.to_numpy()) >= 0).all():
+            return None
+    keys = [(c, "ascending") for c in names]
+    return pc.sort_indices(table, sort_keys=keys).to_numpy()  # nulls sort last by default
+
+
+def _is_numeric(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+
+
+def _values(column: pa.ChunkedArray, order: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """A column in x order as numpy, and where it holds a value (not null, not NaN)."""
+    if order is not None:
+        column = column.take(order)
+    if pa.types.is_boolean(column.type):
+        column = column.cast(pa.int8())
+    valid = column.is_valid().to_numpy(zero_copy_only=False)
+    values = column.fill_null(0).to_numpy()
+    if values.dtype.kind == "f":
+        valid &= ~np.isnan(values)
+    return values, valid
+
+
+def _bucket_extremes(values: np.ndarray, valid: np.ndarray, buckets: int) -> np.ndarray:
+    """Positions of the minimum, then the maximum, of each of `buckets` equal-count buckets."""
+    n = len(values)
+    bucket = np.arange(n, dtype=np.int64) * buckets // n
+    starts = (np.arange(buckets, dtype=np.int64) * n + buckets - 1) // buckets
+    if values.dtype.kind == "f":
+        high, low = np.inf, -np.inf
+    else:
+        high, low = np.iinfo(values.dtype).max, np.iinfo(values.dtype).min
+    found = []
+    for reduce, fill in ((np.minimum, high), (np.maximum, low)):
+        v = np.where(valid, values, fill)  # a filler never wins: `valid` is checked below
+        hit = np.flatnonzero(valid & (v == reduce.reduceat(v, starts)[bucket]))
+        if len(hit):  # the first hit of each bucket
+            hit = hit[np.r_[True, bucket[hit[1:]] != bucket[hit[:-1]]]]
+        found.append(hit)
+    return np.concatenate(found)
+
+
+def sample_indices(
+    table: pa.Table, samples: int, keys: Sequence[str] | None = None, x_axis: str = STEP
+) -> tuple[np.ndarray, int]:
+    """Row indices `sample` keeps, in x order, and the bucket count whose extremes they hold
+    (0: no bucket guarantee, because every row was kept or the budget was cut by key order)."""
+    if samples < 1:
+        raise ValueError(f"samples must be >= 1, got {samples}")
+    order = _x_order(table, x_axis)
+    n = table.num_rows
+    if n <= samples:
+        return (np.arange(n) if order is None else order), 0
+    if samples == 1:  # no room for both ends: the latest row, like a summary
+        chosen, buckets = np.array([n - 1]), 0
+    else:
+        names = table.column_names if keys is None else list(dict.fromkeys(keys))
+        numeric = [
+            c for c in names
+            if c in table.column_names and (keys is not None or not c.startswith("_"))
+            and _is_numeric(table.schema.field(c).type)
+        ]
+        chosen, buckets = _fit(table, order, numeric, samples)
+        room = samples - len(chosen)
+        if room > 0:  # spend what is left on evenly spaced rows
+            spread = np.linspace(0, n - 1, room + 2).round().astype(np.int64)[1:-1]
+            chosen = np.union1d(chosen, spread)
+    return (chosen if order is None else order[chosen]), buckets
+
+
+def _fit(
+    table: pa.Table, order: np.ndarray | None, columns: list[str], samples: int
+) -> tuple[np.ndarray, int]:
+    n = table.num_rows
+    ends = np.array([0, n - 1], dtype=np.int64)
+    if not columns:
+        return ends, 0
+    buckets = samples // 2
+    sure = max(1, (samples - 2) // (2 * len(columns)))  # 2 + 2*keys*sure rows always fit
+    while True:
+        found = [ends] + [
+            _bucket_extremes(*_values(table.column(c), order), buckets) for c in columns
+        ]
+        chosen = np.unique(np.concatenate(found))
+        if len(chosen) <= samples:
+            return chosen, buckets
+        if buckets == 1:
+            break
+        buckets = max(sure, min(buckets - 1, buckets * samples // len(chosen)))
+    # One bucket is already too many: ends first, then each key's min and max in key order.
+    ranked = np.concatenate(found)
+    _, first = np.unique(ranked, return_index=True)
+    return np.sort(ranked[np.sort(first)][:samples]), 0
+
+
+def sample(
+    table: pa.Table, samples: int, keys: Sequence[str] | None = None, x_axis: str = STEP
+) -> pa.Table:
+    """At most `samples` rows in x order that keep the ends and each bucket's spikes (see the
+    module docstring); every row, in x order, if the table has no more than `samples`."""
+    indices, _ = sample_indices(table, samples, keys, x_axis)
+    return table.take(indices)
+
+
+def history_rows_with_keys(table: pa.Table, keys: Sequence[str], x_axis: str = STEP) -> pa.Table:
+    """wandb's `history(keys=...)`: the rows where every key (and `x_axis`) has a value,
+    with only `_step`, `x_axis` and the keys; empty (those columns) if a key is not in the run."""
+    columns = list(dict.fromkeys([STEP, x_axis, *keys]))
+    if any(c not in table.column_names for c in columns):
+        return pa.table({
+            c: table.column(c).slice(0, 0) if c in table.column_names else pa.nulls(0)
+            for c in columns
+        })
+    mask = None
+    for c in dict.fromkeys([x_axis, *keys]):
+        present = pc.is_valid(table.column(c))  # NaN is a logged value: it counts
+        mask = present if mask is None else pc.and_(mask, present)
+    table = table.select(columns)
+    return table if mask is None else table.filter(mask)

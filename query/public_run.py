@@ -1,0 +1,162 @@
+"""The public-API `Run`: one run as the read side sees it (wandb's `wandb.Api().run(...)`).
+
+Metadata comes from the run index; history is read from the run's segments and, for a run
+still being logged, from the rows already durable in its write-ahead log.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Literal
+
+import pyarrow as pa
+
+from runlake.engine.errors import UsageError
+from runlake.engine.meta import RunMeta
+
+from . import history as _history
+from .index import loads
+
+if TYPE_CHECKING:
+    from .api import Api
+
+Format = Literal["pandas", "polars", "arrow", "records"]
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Run:
+    """A run in the store. Edit `name`, `tags`, `notes`, `group`, `config`, `summary`, then
+    `update()` to persist; `delete()` removes the run and its files."""
+
+    def __init__(self, api: Api, row: dict[str, Any]) -> None:
+        self._api = api
+        self.entity: str = row["entity"]
+        self.project: str = row["project"]
+        self.id: str = row["id"]
+        self.name: str | None = row["display_name"] or row["name"]
+        self.state: str | None = row["state"]
+        self.tags: list[str] = list(row["tags"] or [])
+        self.group: str | None = row["group"]
+        self.job_type: str | None = row["job_type"]
+        self.notes: str | None = row["notes"]
+        self.created_at = _iso(row["created_at"])
+        self.heartbeat_at = _iso(row["heartbeat_at"])
+        self.exit_code: int | None = row["exit_code"]
+        self.config: dict[str, Any] = loads(row["config_json"])
+        self.summary: dict[str, Any] = loads(row["summary_json"])
+        self.metrics: list[dict[str, Any]] = loads(row["metrics_json"]) or []
+        self._paths = api._paths(self.entity, self.project, self.id)
+
+    @property
+    def display_name(self) -> str | None:
+        return self.name
+
+    @property
+    def path(self) -> list[str]:
+        """[entity, project, id], as wandb's public Run has it."""
+        return [self.entity, self.project, self.id]
+
+    @property
+    def url(self) -> str:
+        return self._paths.run_dir.as_uri()
+
+    # -- history -------------------------------------------------------------------------------
+
+    def history(
+        self,
+        samples: int | None = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        pandas: bool = True,
+        stream: str = "default",
+        format: Format | None = None,  # noqa: A002 - the documented name
+    ) -> Any:
+        """At most `samples` rows (None: every row), keeping each bucket's spikes.
+
+        Unlike wandb's random sample, the rows kept always include the first and last row
+        and, for each requested key, its minimum and maximum within each of `samples // 2`
+        buckets along `x_axis`. `keys` keeps only rows where every requested key is present.
+        Returned as pandas (default), or `format="polars" | "arrow" | "records"`.
+        """
+        if stream != "default":
+            raise ValueError(f"stream {stream!r} is not recorded by runlake; use 'default'")
+        if samples is not None and (not isinstance(samples, int) or samples < 1):
+            raise ValueError(f"samples must be a positive int or None, got {samples!r}")
+        wanted = None if keys is None else list(dict.fromkeys([*keys, x_axis]))
+        table = _history.read_table(self._paths, keys=wanted)
+        if keys is not None:
+            table = _history.history_rows_with_keys(table, list(keys), x_axis=x_axis)
+        if samples is not None:
+            table = _history.sample(table, samples, keys, x_axis=x_axis)
+        return _convert(table, format or ("pandas" if pandas else "records"))
+
+    def scan_history(
+        self,
+        keys: list[str] | None = None,
+        page_size: int = 1000,
+        min_step: int | None = None,
+        max_step: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every row as a dict, streamed page by page without loading the run.
+
+        With `keys`, only rows where all of them are present, as wandb does. `max_step` is
+        exclusive, as in wandb.
+        """
+        if page_size < 1:
+            raise ValueError(f"page_size must be >= 1, got {page_size}")
+        wanted = None if keys is None else list(dict.fromkeys(["_step", *keys]))
+        last = None if max_step is None else max_step - 1
+        for batch in _history.iter_batches(self._paths, keys=wanted, page_size=page_size,
+                                           min_step=min_step, max_step=last):
+            if keys is not None:
+                batch = _history.history_rows_with_keys(pa.Table.from_batches([batch]), list(keys))
+            yield from batch.to_pylist()
+
+    # -- edits ---------------------------------------------------------------------------------
+
+    def _require_not_live(self, action: str) -> None:
+        if self.state == "running":
+            raise UsageError(
+                f"run {'/'.join(self.path)} is still being logged; {action} it after it finishes"
+            )
+
+    def update(self) -> None:
+        """Persist edits of name, tags, notes, group, config and summary to run.json."""
+        self._require_not_live("update")
+        meta = RunMeta.load(self._paths.meta_file)
+        meta.update(
+            name=self.name, display_name=self.name, tags=list(self.tags), notes=self.notes,
+            group=self.group, config=dict(self.config), summary=dict(self.summary),
+        )
+
+    def delete(self) -> None:
+        """Remove the run: its history, metadata, write-ahead log and files."""
+        self._require_not_live("delete")
+        shutil.rmtree(self._paths.history_dir, ignore_errors=True)
+        shutil.rmtree(self._paths.run_dir, ignore_errors=True)
+
+    def __repr__(self) -> str:
+        return f"<Run {'/'.join(self.path)} ({self.state})>"
+
+
+def _convert(table: pa.Table, format: str) -> Any:  # noqa: A002
+    if format == "arrow":
+        return table
+    if format == "records":
+        return table.to_pylist()
+    if format == "polars":
+        import polars as pl
+
+        return pl.from_arrow(table)
+    if format == "pandas":
+        return table.to_pandas()
+    raise ValueError(f"format must be 'pandas', 'polars', 'arrow' or 'records', got {format!r}")
