@@ -44,13 +44,18 @@ def validate_name(kind: str, value: object) -> str:
         raise InvalidNameError(
             f"{kind} must be a string, got {type(value).__name__} {value!r}"
         )
-    if not _NAME.fullmatch(value) or ".." in value:
+    if not is_valid_name(value):
         shown = value if len(value) <= 80 else value[:77] + "..."
         raise InvalidNameError(
             f"invalid {kind} {shown!r}: use 1-128 letters, digits, '-', '_' or '.', "
             "not starting with '.' or '-' and without '..'"
         )
     return value
+
+
+def is_valid_name(value: str) -> bool:
+    """`validate_name`'s rule as a test, for listings that skip what runlake could not have made."""
+    return _NAME.fullmatch(value) is not None and ".." not in value
 
 
 def default_entity() -> str:
@@ -125,12 +130,3 @@ def project_dir(root: Path, entity: str, project: str) -> Path:
 def seq_of(path: Path) -> int:
     """The sequence number in a WAL or segment file name (`000003.arrows`, `part-000003...`)."""
     return int(path.name.split(".")[0].rsplit("-", 1)[-1])
-
-
-def history_glob(root: Path) -> str:
-    """A glob over every history segment of the store, for DuckDB or polars."""
-    return str(root / "history" / "**" / "*.parquet")
-
-
-def meta_glob(root: Path) -> str:
-    return str(root / "runs" / "*" / "*" / "*" / "run.json")

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -18,14 +19,16 @@ import duckdb
 import pyarrow as pa
 
 from runlake.engine.errors import InvalidNameError, RunNotFoundError
-from runlake.engine.layout import RunPaths, default_entity, history_glob, resolve_root, validate_name
+from runlake.engine.layout import RunPaths, default_entity, resolve_root, validate_name
 
 from . import filters as _filters
+from .frames import histories_lazy, live_history
 from .index import RunIndex
 from .public_run import Run
+from .segments import SegmentIndex, Segments
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Project:
     entity: str
     name: str
@@ -36,32 +39,35 @@ class Project:
 
 
 class Api:
-    """The read side of a store (default: $RUNLAKE_DIR, else ./runlake)."""
+    """The read side of a store (default: $RUNLAKE_DIR, else ./runlake).
+
+    Every call sees the store as it is on disk at that moment (run.json files and history
+    segments are re-listed, only changed ones re-read); a `Runs` selection keeps the snapshot
+    it was made from. One Api is one in-memory DuckDB connection: use it from one thread.
+    """
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = resolve_root(root)
         self.default_entity = default_entity()
         self._index = RunIndex(self.root)
+        self._segments = SegmentIndex(self.root)
         self._con = duckdb.connect()
-        self._registered: pa.Table | None = None
+        self._registered: dict[str, pa.Table] = {}
+        self._runs_view_of: pa.Table | None = None
+
+    def _register(self, name: str, table: pa.Table) -> duckdb.DuckDBPyConnection:
+        if self._registered.get(name) is not table:
+            self._con.register(name, table)
+            self._registered[name] = table
+        return self._con
 
     # -- runs --------------------------------------------------------------------------------
 
-    def _runs_table(self) -> duckdb.DuckDBPyConnection:
-        """The connection with `runs_index` registered, current with the run files."""
-        table = self._index.table()
-        if table is not self._registered:
-            self._con.register("runs_index", table)
-            self._registered = table
-        return self._con
-
     def projects(self, entity: str | None = None) -> list[Project]:
         """The projects of an entity (every entity when None), by name."""
-        where, params = ("TRUE", []) if entity is None else ("entity = ?", [validate_name("entity", entity)])
-        rows = self._runs_table().execute(
-            f"SELECT DISTINCT entity, project FROM runs_index WHERE {where} ORDER BY 1, 2", params
-        ).fetchall()
-        return [Project(e, p) for e, p in rows]
+        if entity is not None:
+            validate_name("entity", entity)
+        return _projects_of(self._index.table(), entity)
 
     def runs(
         self,
@@ -75,11 +81,12 @@ class Api:
         `filters` are wandb's MongoDB-style dicts; `order` a field with a +/- prefix.
         """
         entity, project = self._project_path(path)
-        if not any(p.name == project for p in self.projects(entity)):
-            raise RunNotFoundError(f"project {entity}/{project} not found in store {self.root}")
         where, params = _filters.where_sql(filters)
         order_by, order_params = _filters.order_sql(order)
-        return Runs(self, entity, project, where, params, order_by, order_params, per_page)
+        table = self._index.table()
+        if Project(entity, project) not in _projects_of(table, entity):
+            raise RunNotFoundError(f"project {entity}/{project} not found in store {self.root}")
+        return Runs(self, table, entity, project, where, params, order_by, order_params, per_page)
 
     def run(self, path: str) -> Run:
         """One run by `entity/project/run_id` (or `project/run_id`, default entity)."""
@@ -90,8 +97,11 @@ class Api:
             raise InvalidNameError(
                 f"run path {path!r} must be 'entity/project/run_id' or 'project/run_id'"
             )
-        entity, project, run_id = (validate_name(k, v) for k, v in zip(("entity", "project", "run id"), parts))
-        rows = self._select("entity = ? AND project = ? AND id = ?", [entity, project, run_id])
+        entity, project, run_id = (
+            validate_name(k, v) for k, v in zip(("entity", "project", "run id"), parts)
+        )
+        rows = self._select(self._index.table(), "entity = ? AND project = ? AND id = ?",
+                            [entity, project, run_id])
         if not rows:
             raise RunNotFoundError(f"run {entity}/{project}/{run_id} not found in store {self.root}")
         return Run(self, rows[0])
@@ -104,9 +114,13 @@ class Api:
             raise InvalidNameError(f"project path {path!r} must be 'entity/project' or 'project'")
         return validate_name("entity", parts[0]), validate_name("project", parts[1])
 
-    def _select(self, where: str, params: list[Any], order: str = "id", limit: str = "") -> list[dict[str, Any]]:
-        con = self._runs_table()
-        cursor = con.execute(f"SELECT * FROM runs_index WHERE {where} ORDER BY {order} {limit}", params)
+    def _select(self, table: pa.Table, where: str, params: list[Any], order: str = "id",
+                limit: str = "") -> list[dict[str, Any]]:
+        """Rows of the run index `table`; `where` and `order` come from filters.py only."""
+        con = self._register("runs_index", table)
+        cursor = con.execute(
+            f"SELECT * FROM runs_index WHERE {where} ORDER BY {order} {limit}", params
+        )
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
@@ -120,37 +134,37 @@ class Api:
 
         Convert the result with `.pl()`, `.df()` or `.arrow()`; pass values in `params`.
         """
-        con = self._runs_table()
-        self._define_views(con)
-        return con.sql(query, params=params) if params is not None else con.sql(query)
+        self._define_runs(self._index.table())
+        self._define_history(self._segments.snapshot())
+        return self._con.sql(query, params=params) if params is not None else self._con.sql(query)
 
-    def _define_views(self, con: duckdb.DuckDBPyConnection) -> None:
-        structure = {
-            col: con.execute(
+    def _define_runs(self, table: pa.Table) -> None:
+        if self._runs_view_of is table:
+            return
+        con = self._register("runs_index", table)
+        # The structs' types are inferred from every run's values (a key that is an int in one
+        # run and a float in another is a DOUBLE); config_json/summary_json keep the JSON.
+        structure = [
+            con.execute(
                 f"SELECT coalesce(json_group_structure({col}::JSON), '\"JSON\"') FROM runs_index"
             ).fetchall()[0][0]
             for col in ("config_json", "summary_json")
-        }
+        ]
         con.execute(
             "CREATE OR REPLACE TEMP TABLE runs AS SELECT entity, project, id, name, display_name,"
             ' state, "group", job_type, tags, notes, created_at, heartbeat_at, finished_at,'
             " start_time, exit_code, error, host, pid, sweep_id,"
             " from_json(config_json::JSON, $1) AS config, from_json(summary_json::JSON, $2) AS summary,"
             " config_json::JSON AS config_json, summary_json::JSON AS summary_json FROM runs_index",
-            [structure["config_json"], structure["summary_json"]],
+            structure,
         )
-        from .frames import live_history
+        self._runs_view_of = table
 
-        live = live_history(self.root, self._live_runs())
-        parquet = any((self.root / "history").glob("*/*/*/part-*.parquet"))
-        parts = []
-        if parquet:
-            parts.append(
-                "SELECT * FROM read_parquet(" + _literal(history_glob(self.root))
-                + ", hive_partitioning = true, union_by_name = true)"
-            )
+    def _define_history(self, segments: Segments) -> None:
+        live = live_history([self._paths(*key) for key in segments.live])
+        parts = [_read_parquet(files) for files in _groups(segments.groups())]
         if live is not None:
-            con.register("history_live", live)
+            self._register("history_live", live)
             parts.append("SELECT * FROM history_live")
         if not parts:
             parts.append(
@@ -158,20 +172,9 @@ class Api:
                 " NULL::BIGINT AS _step, NULL::DOUBLE AS _runtime, NULL::DOUBLE AS _timestamp"
                 " WHERE false"
             )
-        con.execute("CREATE OR REPLACE TEMP VIEW history AS " + " UNION ALL BY NAME ".join(parts))
-
-    def _live_runs(self) -> list[RunPaths]:
-        """Runs whose WAL may hold rows not yet in a segment."""
-        runs_dir = self.root / "runs"
-        found = []
-        for wal in runs_dir.glob("entity=*/project=*/run_id=*/wal/*.arrows"):
-            run_dir = wal.parent.parent
-            entity, project, run_id = (p.name.split("=", 1)[1] for p in
-                                       (run_dir.parent.parent, run_dir.parent, run_dir))
-            paths = self._paths(entity, project, run_id)
-            if paths not in found:
-                found.append(paths)
-        return found
+        self._con.execute(
+            "CREATE OR REPLACE TEMP VIEW history AS " + " UNION ALL BY NAME ".join(parts)
+        )
 
     def history(
         self,
@@ -181,10 +184,11 @@ class Api:
     ):  # -> polars.LazyFrame
         """A polars LazyFrame over the histories of the selected runs, with entity, project
         and run_id columns (all runs of the project, or those matching `filters`)."""
-        from .frames import histories_lazy
-
-        runs = self.runs(path, filters=filters, order="+created_at")
-        return histories_lazy([self._paths(r.entity, r.project, r.id) for r in runs], keys)
+        runs = self.runs(path, filters=filters, order="+created_at", per_page=1000)
+        selected = {(r.entity, r.project, r.id) for r in runs}
+        segments = self._segments.snapshot()
+        live = [self._paths(*key) for key in segments.live if key in selected]
+        return histories_lazy(segments.files(selected), live, keys)
 
     def export(self, path: str, dest: str | os.PathLike[str], format: str | None = None,
                filters: Mapping[str, Any] | None = None) -> Path:
@@ -192,6 +196,37 @@ class Api:
         from .export import export
 
         return export(self, path, Path(dest), format=format, filters=filters)
+
+
+# A query binds one footer per group of same-schema segments; past this many groups, the
+# smallest are read together with union_by_name (which reads every footer of those).
+MAX_SCHEMA_GROUPS = 16
+
+
+def _groups(groups: list[list[Path]]) -> list[tuple[list[Path], bool]]:
+    """(files, union_by_name) for each read_parquet of the `history` view."""
+    if len(groups) <= MAX_SCHEMA_GROUPS:
+        return [(g, False) for g in groups]
+    rest = [f for g in groups[MAX_SCHEMA_GROUPS - 1:] for f in g]
+    return [(g, False) for g in groups[:MAX_SCHEMA_GROUPS - 1]] + [(rest, True)]
+
+
+def _read_parquet(group: tuple[list[Path], bool]) -> str:
+    files, by_name = group
+    # The paths are the store root (quoted) and names validated by layout.validate_name:
+    # DuckDB takes no parameters in a view's definition.
+    listed = "[" + ", ".join(_literal(str(f)) for f in files) + "]"
+    return (
+        f"SELECT * FROM read_parquet({listed}, hive_partitioning = true,"
+        " hive_types = {'entity': VARCHAR, 'project': VARCHAR, 'run_id': VARCHAR}"
+        + (", union_by_name = true)" if by_name else ")")
+    )
+
+
+def _projects_of(table: pa.Table, entity: str | None) -> list[Project]:
+    pairs = table.select(["entity", "project"]).group_by(["entity", "project"]).aggregate([])
+    return sorted(Project(r["entity"], r["project"]) for r in pairs.to_pylist()
+                  if entity is None or r["entity"] == entity)
 
 
 def _literal(text: str) -> str:
@@ -203,11 +238,11 @@ def _literal(text: str) -> str:
 class Runs:
     """A lazy, indexable, iterable selection of runs; pages are fetched on demand."""
 
-    def __init__(self, api: Api, entity: str, project: str, where: str, params: list[Any],
-                 order_by: str, order_params: list[Any], per_page: int) -> None:
+    def __init__(self, api: Api, table: pa.Table, entity: str, project: str, where: str,
+                 params: list[Any], order_by: str, order_params: list[Any], per_page: int) -> None:
         if per_page < 1:
             raise ValueError(f"per_page must be >= 1, got {per_page}")
-        self._api = api
+        self._api, self._table = api, table
         self.entity, self.project = entity, project
         self._where = f"entity = ? AND project = ? AND ({where})"
         self._params = [entity, project, *params]
@@ -218,7 +253,7 @@ class Runs:
 
     def __len__(self) -> int:
         if self._length is None:
-            con = self._api._runs_table()
+            con = self._api._register("runs_index", self._table)
             self._length = con.execute(
                 f"SELECT count(*) FROM runs_index WHERE {self._where}", self._params
             ).fetchall()[0][0]
@@ -228,7 +263,7 @@ class Runs:
         page = self._pages.get(n)
         if page is None:
             rows = self._api._select(
-                self._where, [*self._params, *self._order_params, self.per_page, n * self.per_page],
+                self._table, self._where, [*self._params, *self._order_params, self.per_page, n * self.per_page],
                 order=self._order, limit="LIMIT ? OFFSET ?",
             )
             page = self._pages[n] = [Run(self._api, row) for row in rows]
@@ -241,6 +276,8 @@ class Runs:
 
     def __getitem__(self, i: int | slice) -> Run | list[Run]:
         if isinstance(i, slice):
+            if all(v is None or v >= 0 for v in (i.start, i.stop)) and (i.step or 1) > 0:
+                return list(itertools.islice(self, i.start, i.stop, i.step))  # no count needed
             return [self[j] for j in range(*i.indices(len(self)))]
         if i < 0:
             i += len(self)

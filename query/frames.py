@@ -1,9 +1,10 @@
 """Many runs' histories at once: as a polars LazyFrame, and the live rows still in WAL files.
 
 Every frame has the partition columns `entity`, `project`, `run_id` beside the history
-columns. Segment files are scanned lazily with the union of their schemas (polars would
-otherwise take the first file's); rows of live runs that are only in the write-ahead log
-are read now and added, so a run being logged is visible up to its last durable frame.
+columns. Segment files are scanned lazily under the union of their schemas, taken from the
+segment index (polars would otherwise take the first file's, and opening every footer costs
+more than the scan for small runs); rows of live runs that are only in the write-ahead log are
+read now and added, so a run being logged is visible up to its last durable frame.
 """
 
 from __future__ import annotations
@@ -12,22 +13,22 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from runlake.engine.layout import RunPaths
-from runlake.engine.segment import list_segments
+from runlake.engine.layout import PARTITION_KEYS, RunPaths
 
 from . import history as _history
+
+BASE = ("entity", "project", "run_id", *_history.BASE)
 
 
 def _with_partition(table: pa.Table, paths: RunPaths) -> pa.Table:
     n = table.num_rows
-    for name, value in (("entity", paths.entity), ("project", paths.project), ("run_id", paths.run_id)):
-        table = table.append_column(name, pa.repeat(pa.scalar(value, pa.string()), n).cast(pa.string()))
+    for name, value in zip(PARTITION_KEYS, (paths.entity, paths.project, paths.run_id)):
+        table = table.append_column(name, pa.array([value] * n, pa.string()))
     return table
 
 
-def live_history(root: Path, runs: Sequence[RunPaths]) -> pa.Table | None:
+def live_history(runs: Sequence[RunPaths]) -> pa.Table | None:
     """Rows of these runs that are durable in a WAL but not yet in a segment (None if none)."""
     tables = []
     for paths in runs:
@@ -39,30 +40,56 @@ def live_history(root: Path, runs: Sequence[RunPaths]) -> pa.Table | None:
     return pa.concat_tables(tables, promote_options="permissive")
 
 
-def histories_lazy(runs: Sequence[RunPaths], keys: Sequence[str] | None = None):  # -> pl.LazyFrame
+def histories_lazy(files: Sequence[tuple[Path, pa.Schema]], live: Sequence[RunPaths],
+                   keys: Sequence[str] | None = None):  # -> pl.LazyFrame
+    """A LazyFrame over these segment files (path, schema) and the WAL rows of `live` runs."""
     import polars as pl
 
-    files = [str(f) for paths in runs for f in list_segments(paths.history_dir)]
     frames = []
     if files:
-        schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
-        polars_schema = dict(pl.from_arrow(schema.empty_table()).schema)
-        lazy = pl.scan_parquet(
-            files, schema=polars_schema, hive_partitioning=True,
-            hive_schema={"entity": pl.String, "project": pl.String, "run_id": pl.String},
-            missing_columns="insert", extra_columns="ignore",
-            cast_options=pl.ScanCastOptions(integer_cast="upcast", float_cast="upcast"),
-        )
-        frames.append(lazy)
-    live = live_history(runs[0].root if runs else Path("."), runs)
-    if live is not None:
-        frames.append(pl.from_arrow(live).lazy())
+        union = _history.union_schema([s for _, s in files], None)
+        direct = [str(f) for f, s in files if _scans_as(s, union)]
+        if direct:  # one scan; polars inserts missing columns and casts int to float
+            frames.append(_scan(pl, direct, union, pl.ScanCastOptions(integer_cast="allow-float")))
+        others: dict[pa.Schema, list[str]] = {}
+        for f, s in files:
+            if not _scans_as(s, union):
+                others.setdefault(s, []).append(str(f))
+        for schema, paths in others.items():  # a widening polars will not do in a scan (bool)
+            names = [n for n in schema.names if n in union.names]
+            frames.append(_scan(pl, paths, schema.empty_table().select(names).schema, None)
+                          .with_columns(_cast(pl, n, union.field(n).type) for n in names))
+    wal = live_history(live)
+    if wal is not None:
+        frames.append(pl.from_arrow(wal).lazy())
     if not frames:
         return pl.LazyFrame(schema={"entity": pl.String, "project": pl.String, "run_id": pl.String,
                                     "_step": pl.Int64, "_runtime": pl.Float64, "_timestamp": pl.Float64})
     lazy = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
     if keys is not None:
-        base = ["entity", "project", "run_id", "_step", "_runtime", "_timestamp"]
         have = set(lazy.collect_schema().names())
-        lazy = lazy.select([c for c in dict.fromkeys([*base, *keys]) if c in have])
+        lazy = lazy.select([c for c in dict.fromkeys([*BASE, *keys]) if c in have])
     return lazy
+
+
+def _scans_as(schema: pa.Schema, union: pa.Schema) -> bool:
+    """Whether a scan under `union` reads this file: same types, or int where union has float."""
+    for f in schema:
+        i = union.get_field_index(f.name)
+        if i >= 0 and f.type != union.field(i).type and not (
+            pa.types.is_integer(f.type) and pa.types.is_floating(union.field(i).type)
+        ):
+            return False
+    return True
+
+
+def _scan(pl, paths: list[str], schema: pa.Schema, cast):  # -> pl.LazyFrame
+    return pl.scan_parquet(
+        paths, schema=dict(pl.from_arrow(schema.empty_table()).schema), hive_partitioning=True,
+        hive_schema={"entity": pl.String, "project": pl.String, "run_id": pl.String},
+        missing_columns="insert", extra_columns="ignore", cast_options=cast,
+    )
+
+
+def _cast(pl, name: str, t: pa.DataType):  # -> pl.Expr
+    return pl.col(name).cast(pl.from_arrow(pa.nulls(0, t)).dtype)

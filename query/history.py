@@ -118,7 +118,9 @@ def _wider(a: pa.DataType, b: pa.DataType) -> pa.DataType:
     return pa.unify_schemas(one, promote_options="permissive").field(0).type
 
 
-def _union(schemas: Iterable[pa.Schema], keys: Sequence[str] | None) -> pa.Schema:
+def union_schema(schemas: Iterable[pa.Schema], keys: Sequence[str] | None) -> pa.Schema:
+    """One schema for all `schemas`: numbers widened as the format widens them, all-null
+    columns left out; with `keys`, only the base columns and those of the keys present."""
     types: dict[str, pa.DataType] = dict(zip(BASE, _BASE_TYPES))
     for schema in schemas:
         for f in schema:
@@ -211,7 +213,7 @@ def read_table(
     `keys` keeps `_step`, `_runtime`, `_timestamp` and those of the keys the run has.
     """
     planned = _plan(paths)
-    schema = _union((s for _, schemas, _ in planned for s in schemas), keys)
+    schema = union_schema((s for _, schemas, _ in planned for s in schemas), keys)
     batches = [b for _, _, part in planned for b in _batches(part, schema, min_step, max_step, None)]
     table = pa.Table.from_batches(batches, schema=schema)
     step = table.column(STEP).to_numpy()
@@ -232,7 +234,7 @@ def iter_batches(
     if page_size < 1:
         raise ValueError(f"page_size must be >= 1, got {page_size}")
     planned = _plan(paths)
-    schema = _union((s for _, schemas, _ in planned for s in schemas), keys)
+    schema = union_schema((s for _, schemas, _ in planned for s in schemas), keys)
     pending: list[pa.RecordBatch] = []
     held = 0
     for _, _, part in planned:
@@ -260,7 +262,7 @@ def wal_table(paths: RunPaths) -> pa.Table | None:
     frames = [f for src, _, part in _plan(paths) if src.kind == "wal" for f in part]
     if not frames:
         return None
-    schema = _union((f.schema for f in frames), None)
+    schema = union_schema((f.schema for f in frames), None)
     return pa.Table.from_batches(
         [_conform(b, schema) for f in frames for b in f.to_batches()], schema=schema
     )

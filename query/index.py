@@ -2,15 +2,10 @@
 
 `<root>/catalog/runs.parquet` holds every run.json's fields, flattened, plus the file's
 mtime and size. A refresh lists the run folders and stats each run.json (cheap); only new
-or changed files are parsed, and a changed index is written to a temporary file and renamed
-over the old one. So:
-
-- the per-run files stay the source of truth: delete the catalog folder and the next reader
-  rebuilds it;
-- no process ever holds a database file open: readers never block writers or each other
-  (DuckDB's file lock would: one read-write holder locks out every other process), and two
-  refreshing readers at once each write a whole, valid index (the last rename wins);
-- a read-only store still answers queries; the refreshed index is just not saved.
+or changed files are parsed, and a changed index is saved under the rules of catalog.py.
+The per-run files stay the source of truth: delete the catalog folder and the next reader
+rebuilds it. No DuckDB database file is kept: DuckDB's file lock (one read-write holder
+locks out every other process, readers included) would let a reader block a writer.
 
 Queries load the index into an in-memory DuckDB (see `api.py`), where filters run as SQL.
 """
@@ -19,15 +14,18 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from runlake.engine.layout import RunPaths
 from runlake.engine.meta import decode
+
+from . import catalog
+from .catalog import RunKey
 
 SCHEMA = pa.schema([
     ("entity", pa.string()), ("project", pa.string()), ("id", pa.string()),
@@ -49,28 +47,20 @@ def index_path(root: Path) -> Path:
     return root / "catalog" / "runs.parquet"
 
 
-def _listing(root: Path) -> dict[tuple[str, str, str], tuple[int, int]]:
-    """(entity, project, id) -> (mtime_ns, size) of every run.json under the root."""
-    found: dict[tuple[str, str, str], tuple[int, int]] = {}
-    runs = root / "runs"
-    for e in _subdirs(runs, "entity="):
-        for p in _subdirs(Path(e.path), "project="):
-            for r in _subdirs(Path(p.path), "run_id="):
-                try:
-                    st = os.stat(os.path.join(r.path, "run.json"))
-                except FileNotFoundError:  # a run being created or deleted right now
-                    continue
-                key = (e.name[7:], p.name[8:], r.name[7:])
-                found[key] = (st.st_mtime_ns, st.st_size)
+def _listing(root: Path) -> dict[RunKey, tuple[int, int]]:
+    """(entity, project, id) -> (mtime_ns, size) of every run.json under the root.
+
+    One stat per run is the whole cost of a refresh on a warm index: run.json is replaced by
+    rename, so its mtime and size change whenever its content does.
+    """
+    found: dict[RunKey, tuple[int, int]] = {}
+    for key, entry in catalog.run_dirs(root / "runs"):
+        try:
+            st = os.stat(entry.path + "/run.json")
+        except FileNotFoundError:  # a run being created or deleted right now
+            continue
+        found[key] = (st.st_mtime_ns, st.st_size)
     return found
-
-
-def _subdirs(path: Path, prefix: str) -> list[os.DirEntry[str]]:
-    try:
-        with os.scandir(path) as it:
-            return [d for d in it if d.name.startswith(prefix) and d.is_dir()]
-    except FileNotFoundError:
-        return []
 
 
 def _time(value: Any) -> datetime | None:
@@ -82,9 +72,9 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
-def _row(root: Path, key: tuple[str, str, str], stamp: tuple[int, int]) -> dict[str, Any] | None:
+def _row(root: Path, key: RunKey, stamp: tuple[int, int]) -> dict[str, Any] | None:
     entity, project, run_id = key
-    path = root / "runs" / f"entity={entity}" / f"project={project}" / f"run_id={run_id}" / "run.json"
+    path = RunPaths(root, entity, project, run_id).meta_file
     try:
         with open(path, encoding="utf-8") as f:
             raw = json.load(f)
@@ -115,55 +105,15 @@ class RunIndex:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._table: pa.Table | None = None
+        self._cache = catalog.Cache(index_path(root), SCHEMA, ("entity", "project", "id"),
+                                    ("meta_mtime_ns", "meta_size"), partial(_row, root))
 
     def table(self) -> pa.Table:
-        """The index, refreshed: only run.json files that changed since are parsed."""
-        listing = _listing(self.root)
-        table = self._table if self._table is not None else self._load()
-        stamps = _stamps(table)
-        if stamps == listing:
-            self._table = table
-            return table
-        keep = [i for i, (k, s) in enumerate(stamps.items()) if listing.get(k) == s]
-        rows = [
-            row for key, stamp in listing.items() if stamps.get(key) != stamp
-            if (row := _row(self.root, key, stamp)) is not None
-        ]
-        fresh = pa.Table.from_pylist(rows, schema=SCHEMA)
-        table = pa.concat_tables([table.take(keep), fresh]) if keep else fresh
-        self._table = table
-        self._save(table)
-        return table
+        """The index, refreshed: only run.json files that changed since are parsed.
 
-    def _load(self) -> pa.Table:
-        path = index_path(self.root)
-        try:
-            table = pq.read_table(path, partitioning=None)
-            if table.schema.equals(SCHEMA):
-                return table
-        except (FileNotFoundError, OSError, pa.ArrowInvalid):
-            pass  # missing, unreadable or of an older layout: rebuild from the run files
-        return SCHEMA.empty_table()
-
-    def _save(self, table: pa.Table) -> None:
-        path = index_path(self.root)
-        tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(table, tmp, compression="zstd")
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only store: the index still serves this process from memory
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-
-
-def _stamps(table: pa.Table) -> dict[tuple[str, str, str], tuple[int, int]]:
-    cols = [table.column(c).to_pylist() for c in ("entity", "project", "id", "meta_mtime_ns", "meta_size")]
-    return {(e, p, i): (m, s) for e, p, i, m, s in zip(*cols)}
-
+        The same table object is returned while nothing changed, so callers can cache on it.
+        """
+        return self._cache.refresh(_listing(self.root))
 
 def loads(text: str | None) -> Any:
     """A JSON column of the index back as Python values (non-finite floats decoded)."""
