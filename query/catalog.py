@@ -1,7 +1,8 @@
 """The `<root>/catalog/` folder: derived caches of the per-run files, and how they are kept.
 
-Each cache is one Parquet file, written whole under a temporary name and renamed over the
-old one, so no process ever holds a database file open or sees a torn cache: readers never
+Each cache is one Arrow IPC file (uncompressed: loading it is a copy, several times faster
+than Parquet, and it is no contract for other readers), written whole under a temporary name
+and renamed over the old one, so no process ever holds a database file open or sees a torn cache: readers never
 block writers or each other, and two refreshing readers each leave a whole, valid file (the
 last rename wins). A missing, unreadable or outdated cache is rebuilt from the run files;
 a read-only store still answers queries from memory. See docs/DESIGN.md, "The read side".
@@ -16,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from runlake.engine.layout import is_valid_name
 
@@ -62,7 +62,8 @@ class Cache:
 def load(path: Path, schema: pa.Schema) -> pa.Table:
     """The cache at `path`, or an empty table if it is missing, unreadable or of another schema."""
     try:
-        table = pq.read_table(path, partitioning=None)
+        with pa.OSFile(str(path)) as f:
+            table = pa.ipc.open_file(f).read_all()
         if table.schema.equals(schema):
             return table
     except (OSError, pa.ArrowInvalid):
@@ -75,7 +76,8 @@ def save(path: Path, table: pa.Table) -> None:
     tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, tmp, compression="zstd")
+        with pa.OSFile(str(tmp), "wb") as f, pa.ipc.new_file(f, table.schema) as w:
+            w.write_table(table)
         os.replace(tmp, path)
     except OSError:
         pass

@@ -1,6 +1,6 @@
 """The run index: one row per run, a derived and rebuildable cache of the per-run files.
 
-`<root>/catalog/runs.parquet` holds every run.json's fields, flattened, plus the file's
+`<root>/catalog/runs.arrow` holds every run.json's fields, flattened, plus the file's
 mtime and size. A refresh lists the run folders and stats each run.json (cheap); only new
 or changed files are parsed, and a changed index is saved under the rules of catalog.py.
 The per-run files stay the source of truth: delete the catalog folder and the next reader
@@ -44,7 +44,7 @@ _STR_FIELDS = ("name", "display_name", "state", "group", "job_type", "notes", "e
 
 
 def index_path(root: Path) -> Path:
-    return root / "catalog" / "runs.parquet"
+    return root / "catalog" / "runs.arrow"
 
 
 def _listing(root: Path) -> dict[RunKey, tuple[int, int]]:

@@ -158,5 +158,12 @@ def _convert(table: pa.Table, format: str) -> Any:  # noqa: A002
 
         return pl.from_arrow(table)
     if format == "pandas":
+        try:
+            import pandas  # noqa: F401 - an extra: runlake itself never needs it
+        except ImportError:
+            raise ImportError(
+                "history() returns pandas by default, like wandb, and pandas is not installed: "
+                "pip install 'runlake[pandas]', or pass format='polars' (or 'arrow', 'records')"
+            ) from None
         return table.to_pandas()
     raise ValueError(f"format must be 'pandas', 'polars', 'arrow' or 'records', got {format!r}")

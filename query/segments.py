@@ -2,7 +2,7 @@
 
 DuckDB's `union_by_name` and polars' unified schemas both need every file's schema before
 the first row is read; for thousands of runs that is thousands of footers per query.
-`<root>/catalog/segments.parquet` keeps each segment's Arrow schema with the file's size and
+`<root>/catalog/segments.arrow` keeps each segment's Arrow schema with the file's size and
 mtime, under the rules of catalog.py: refreshed by a listing and a stat per file; only new
 or changed files' footers are read. Segments are immutable once published except when rewritten under the
 same name by a schema widening, which changes their mtime and size.
@@ -37,7 +37,7 @@ _WAL = re.compile(r"\d{6,}\.arrows")
 
 
 def index_path(root: Path) -> Path:
-    return root / "catalog" / "segments.parquet"
+    return root / "catalog" / "segments.arrow"
 
 
 @dataclass(frozen=True)

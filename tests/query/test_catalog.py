@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 import runlake
 from runlake.engine.layout import RunPaths
 from runlake.engine.segment import write_segment
 from runlake.query import api as api_mod
-from runlake.query.catalog import Cache, run_dirs
-from runlake.query.segments import SegmentIndex, index_path
+from runlake.query.catalog import Cache, load, run_dirs
+from runlake.query.segments import SCHEMA, SegmentIndex, index_path
 
 
 def segment(paths: RunPaths, seq: int, **cols) -> None:
@@ -31,7 +30,7 @@ def test_cache_makes_rows_only_for_new_or_changed_keys(tmp_path):
         return None if key == ("bad",) else {"k": key[0], "v": stamp[0]}
 
     schema = pa.schema([("k", pa.string()), ("v", pa.int64())])
-    cache = Cache(tmp_path / "c.parquet", schema, ["k"], ["v"], row)
+    cache = Cache(tmp_path / "c.arrow", schema, ["k"], ["v"], row)
     t1 = cache.refresh({("a",): (1,), ("b",): (2,)})
     assert sorted(made) == ["a", "b"] and t1.num_rows == 2
     assert cache.refresh({("a",): (1,), ("b",): (2,)}) is t1  # unchanged: the same object
@@ -41,10 +40,10 @@ def test_cache_makes_rows_only_for_new_or_changed_keys(tmp_path):
     assert sorted(t2.to_pylist(), key=lambda r: r["k"]) == [{"k": "a", "v": 1}, {"k": "b", "v": 3}]
     # A new process starts from the saved file and only re-reads what changed since.
     made.clear()
-    again = Cache(tmp_path / "c.parquet", schema, ["k"], ["v"], row)
+    again = Cache(tmp_path / "c.arrow", schema, ["k"], ["v"], row)
     assert again.refresh({("a",): (1,), ("b",): (3,)}).num_rows == 2 and made == []
-    (tmp_path / "c.parquet").write_bytes(b"garbage")
-    assert Cache(tmp_path / "c.parquet", schema, ["k"], ["v"], row).refresh({("a",): (1,)}).num_rows == 1
+    (tmp_path / "c.arrow").write_bytes(b"garbage")
+    assert Cache(tmp_path / "c.arrow", schema, ["k"], ["v"], row).refresh({("a",): (1,)}).num_rows == 1
 
 
 def test_run_dirs_skip_names_runlake_could_not_have_made(root):
@@ -112,4 +111,4 @@ def test_run_ids_that_look_like_numbers_stay_strings(root, run_id):
     segment(RunPaths.of(root, "local", "p", run_id), 0, x=pa.array([1.0]))
     got = runlake.Api(root=root).sql("SELECT run_id, typeof(run_id) FROM history").fetchall()
     assert got == [(run_id, "VARCHAR")]
-    assert pq.read_table(index_path(root)).column("run_id").to_pylist() == [run_id]
+    assert load(index_path(root), SCHEMA).column("run_id").to_pylist() == [run_id]
