@@ -63,6 +63,11 @@ def default_entity() -> str:
     return os.environ.get("RUNLAKE_ENTITY") or os.environ.get("WANDB_ENTITY") or DEFAULT_ENTITY
 
 
+def default_project() -> str:
+    """$RUNLAKE_PROJECT, else $WANDB_PROJECT, else "uncategorized"."""
+    return os.environ.get("RUNLAKE_PROJECT") or os.environ.get("WANDB_PROJECT") or DEFAULT_PROJECT
+
+
 def resolve_root(root: str | os.PathLike[str] | None = None) -> Path:
     """The store root: the argument, else $RUNLAKE_DIR, else ./runlake."""
     chosen = root if root is not None else os.environ.get(ROOT_ENV) or DEFAULT_ROOT

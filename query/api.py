@@ -19,7 +19,13 @@ import duckdb
 import pyarrow as pa
 
 from runlake.engine.errors import InvalidNameError, RunNotFoundError
-from runlake.engine.layout import RunPaths, default_entity, resolve_root, validate_name
+from runlake.engine.layout import (
+    RunPaths,
+    default_entity,
+    default_project,
+    resolve_root,
+    validate_name,
+)
 
 from . import filters as _filters
 from .frames import histories_lazy, live_history
@@ -76,7 +82,8 @@ class Api:
         order: str | None = "-created_at",
         per_page: int = 50,
     ) -> Runs:
-        """The runs of `entity/project` (or `project`, default entity), lazily, in pages.
+        """The runs of `entity/project` (or `project`, default entity; None: the default
+        project, $RUNLAKE_PROJECT or "uncategorized"), lazily, in pages.
 
         `filters` are wandb's MongoDB-style dicts; `order` a field with a +/- prefix.
         """
@@ -107,7 +114,8 @@ class Api:
         return Run(self, rows[0])
 
     def _project_path(self, path: str | None) -> tuple[str, str]:
-        parts = [p for p in str(path or "").split("/") if p]
+        # None is the default project, as wandb.Api().runs() takes it from the settings.
+        parts = [p for p in str(path or default_project()).split("/") if p]
         if len(parts) == 1:
             parts = [self.default_entity, parts[0]]
         if len(parts) != 2:

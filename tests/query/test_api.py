@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import pytest
 
@@ -148,3 +149,22 @@ def test_summary_nonfinite_values_round_trip(root):
         run.log({"loss": math.nan, "inf": math.inf})
     public = runlake.Api(root=root).run(f"nan/{run.id}")
     assert math.isnan(public.summary["loss"]) and public.summary["inf"] == math.inf
+
+
+def test_runs_of_the_default_project(root, monkeypatch):
+    monkeypatch.delenv("RUNLAKE_PROJECT", raising=False)
+    monkeypatch.delenv("WANDB_PROJECT", raising=False)
+    make_runs(root, project="uncategorized", n=1)
+    make_runs(root, project="other", n=2)
+    assert len(runlake.Api(root=root).runs()) == 1
+    monkeypatch.setenv("RUNLAKE_PROJECT", "other")
+    assert len(runlake.Api(root=root).runs()) == 2
+
+
+def test_history_as_pandas_without_pandas_says_what_to_do(root, monkeypatch):
+    ids = make_runs(root, n=1)
+    run = runlake.Api(root=root).run(f"mnist/{ids[0]}")
+    monkeypatch.setitem(sys.modules, "pandas", None)  # as if not installed
+    with pytest.raises(ImportError, match="format='polars'"):
+        run.history()
+    assert run.history(format="polars").height == 20
