@@ -20,7 +20,9 @@ Fields:
 | `config.<key>` | `config_json` at `<key>` |
 | `summary_metrics.<key>`, `summary.<key>` | `summary_json` at `<key>` |
 
-A `<key>` with dots names either one flat key (`train.acc`) or nested keys (`optimizer.beta`,
+A summary key holding an aggregation object (`define_metric("val/acc", summary="max")` stores
+`{"max": 0.93}`) compares and orders as a number by its first aggregate of max, min, mean,
+last, first, best; `summary_metrics.val/acc.min` names one. A `<key>` with dots names either one flat key (`train.acc`) or nested keys (`optimizer.beta`,
 `val/acc.max` inside an aggregation object), so each split of it is a candidate JSON pointer
 and the first that exists wins, the fewest splits first. A trailing `.value` (wandb's
 `config.lr.value`) is tried as a key first and then without it.
@@ -63,6 +65,9 @@ _FIELDS = "id, entity, project, name, display_name, state, group, job_type, note
 _LOGICAL = ("$and", "$or", "$nor", "$not")
 _ORDERED = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _OPERATORS = ("$eq", "$ne", *_ORDERED, "$in", "$nin", "$regex", "$options", "$exists", "$not")
+# define_metric(summary=...) stores {"max": ..} (or min/mean/...) as a key's summary; a number
+# comparison or order on the key uses the first of these it holds.
+_AGGREGATES = ("max", "min", "mean", "last", "first", "best")
 _MAX_SPLIT = 4    # keys of up to 4 dot-segments try every split (at most 8 candidate paths)
 _MAX_DEPTH = 64   # deeper filters are surely not hand-written; refuse before recursion does
 
@@ -73,6 +78,7 @@ class _Field:
     kind: str            # "text", "time", "tags" or "json"
     column: str          # from the whitelist above only
     paths: tuple[str, ...] = ()
+    aggregates: tuple[str, ...] = ()  # summary only: pointers into an aggregation object
 
 
 def where_sql(filters: Mapping[str, Any] | None) -> Frag:
@@ -172,7 +178,9 @@ def _field(name: Any) -> _Field:
     if prefix in _JSON:
         if not key:
             raise FilterError(f"{name!r} needs a key: {prefix}.<key>")
-        return _Field(name, "json", _JSON[prefix], _paths(key))
+        paths = _paths(key)
+        aggregates = tuple(f"{p}/{a}" for p in paths for a in _AGGREGATES) if prefix != "config" else ()
+        return _Field(name, "json", _JSON[prefix], paths, aggregates)
     raise FilterError(f"unknown field {name!r}; allowed: {_FIELDS}")
 
 
@@ -222,11 +230,19 @@ def _typed(field: _Field, kind: str) -> Frag | None:
     if kind == "bool":
         return _fmt("CASE WHEN json_type({}) = 'BOOLEAN' THEN CAST({} AS BOOLEAN) END", v, v)
     if kind == "num":
-        # The JSON text of a number casts to DOUBLE; that of a string ("...") or bool does not.
-        # run.json writes NaN and ±inf as {"_nonfinite": "NaN" | "Infinity" | "-Infinity"}.
-        return _fmt("TRY_CAST(COALESCE(json_extract_string({}, '$._nonfinite'), CAST({} AS VARCHAR))"
-                    " AS DOUBLE)", v, v)
+        number = _number(v)
+        for pointer in field.aggregates:  # an aggregation object: its first aggregate held
+            number = _fmt("COALESCE({}, {})", number, _number((f"json_extract({field.column}, ?)",
+                                                                 [pointer])))
+        return number
     return None
+
+
+def _number(v: Frag) -> Frag:
+    # The JSON text of a number casts to DOUBLE; that of a string ("..."), bool or object does
+    # not. run.json writes NaN and ±inf as {"_nonfinite": "NaN" | "Infinity" | "-Infinity"}.
+    return _fmt("TRY_CAST(COALESCE(json_extract_string({}, '$._nonfinite'), CAST({} AS VARCHAR))"
+                " AS DOUBLE)", v, v)
 
 
 # -- operators -------------------------------------------------------------------------------
