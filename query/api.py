@@ -169,8 +169,10 @@ class Api:
         self._runs_view_of = table
 
     def _define_history(self, segments: Segments) -> None:
-        live = live_history([self._paths(*key) for key in segments.live])
-        parts = [_read_parquet(files) for files in _groups(segments.groups())]
+        groups = segments.groups()
+        live = live_history([self._paths(*key) for key in segments.live],
+                            {f for group in groups for f in group})
+        parts = [_read_parquet(files) for files in _groups(groups)]
         if live is not None:
             self._register("history_live", live)
             parts.append("SELECT * FROM history_live")

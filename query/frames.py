@@ -9,7 +9,7 @@ read now and added, so a run being logged is visible up to its last durable fram
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,11 +28,14 @@ def _with_partition(table: pa.Table, paths: RunPaths) -> pa.Table:
     return table
 
 
-def live_history(runs: Sequence[RunPaths]) -> pa.Table | None:
-    """Rows of these runs that are durable in a WAL but not yet in a segment (None if none)."""
+def live_history(runs: Sequence[RunPaths],
+                 known: Collection[Path] | None = None) -> pa.Table | None:
+    """Rows of these runs that are durable in a WAL but not yet in a segment (None if none);
+    with `known`, the segment files the caller reads, also the rows of segments that were
+    published since the caller listed them (see history.wal_table)."""
     tables = []
     for paths in runs:
-        live = _history.wal_table(paths)
+        live = _history.wal_table(paths, known)
         if live is not None and live.num_rows:
             tables.append(_with_partition(live, paths))
     if not tables:
@@ -59,7 +62,7 @@ def histories_lazy(files: Sequence[tuple[Path, pa.Schema]], live: Sequence[RunPa
             names = [n for n in schema.names if n in union.names]
             frames.append(_scan(pl, paths, schema.empty_table().select(names).schema, None)
                           .with_columns(_cast(pl, n, union.field(n).type) for n in names))
-    wal = live_history(live)
+    wal = live_history(live, {f for f, _ in files})
     if wal is not None:
         frames.append(pl.from_arrow(wal).lazy())
     if not frames:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Union
@@ -257,15 +257,20 @@ def _join(batches: list[pa.RecordBatch], schema: pa.Schema) -> pa.RecordBatch:
     return pa.Table.from_batches(batches, schema=schema).combine_chunks().to_batches()[0]
 
 
-def wal_table(paths: RunPaths) -> pa.Table | None:
-    """The rows only in WAL files (a live or crashed run's uncompacted tail), None if none."""
-    frames = [f for src, _, part in _plan(paths) if src.kind == "wal" for f in part]
-    if not frames:
+def wal_table(paths: RunPaths, known: Collection[Path] | None = None) -> pa.Table | None:
+    """The rows only in WAL files (a live or crashed run's uncompacted tail), None if none.
+
+    `known` are segment files the caller listed before and reads itself: the rows of the
+    run's segments not among them (compacted from a WAL since that listing, so no longer in
+    any WAL) are returned too, or they would be in neither of the caller's two reads.
+    """
+    planned = [(schemas, part) for src, schemas, part in _plan(paths)
+               if src.kind == "wal" or (known is not None and src.path not in known)]
+    schema = union_schema((s for schemas, _ in planned for s in schemas), None)
+    batches = [b for _, part in planned for b in _batches(part, schema, None, None, None)]
+    if not batches:
         return None
-    schema = union_schema((f.schema for f in frames), None)
-    return pa.Table.from_batches(
-        [_conform(b, schema) for f in frames for b in f.to_batches()], schema=schema
-    )
+    return pa.Table.from_batches(batches, schema=schema)
 
 
 # -- sampling --------------------------------------------------------------------------------

@@ -105,6 +105,11 @@ class SegmentIndex:
 
 
 def _listing(root: Path) -> tuple[dict[tuple[str, str, str, str], tuple[int, int]], list[RunKey]]:
+    # WAL files first: the writer publishes part-N before it deletes N.arrows, so a run whose
+    # WAL is compacted between the two listings is still live here and has part-N below (or,
+    # once past this listing, a segment its live reader finds: history.wal_table's `known`).
+    live = [key for key, entry in catalog.run_dirs(root / "runs")
+            if any(_WAL.fullmatch(f.name) for f in catalog.entries(entry.path + "/wal"))]
     segments: dict[tuple[str, str, str, str], tuple[int, int]] = {}
     for (e, p, r), entry in catalog.run_dirs(root / "history"):
         for f in catalog.entries(entry.path):
@@ -114,6 +119,4 @@ def _listing(root: Path) -> tuple[dict[tuple[str, str, str, str], tuple[int, int
                 except FileNotFoundError:
                     continue
                 segments[(e, p, r, f.name)] = (st.st_size, st.st_mtime_ns)
-    live = [key for key, entry in catalog.run_dirs(root / "runs")
-            if any(_WAL.fullmatch(f.name) for f in catalog.entries(entry.path + "/wal"))]
     return segments, live

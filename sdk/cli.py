@@ -25,7 +25,7 @@ SUMMARY_KEYS = 4  # summary columns shown by `runlake runs`
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_order_values(sys.argv[1:] if argv is None else argv))
     import duckdb
 
     from runlake.engine.errors import Error
@@ -81,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", parents=[store], help="write histories to Parquet or CSV")
     export.add_argument("path", help="entity/project or project (all runs), or a run path")
     export.add_argument("dest", help="the file to write (.parquet or .csv)")
-    export.add_argument("--format", choices=["parquet", "csv"], help="default: from dest's suffix")
+    # Checked by the export itself (not argparse `choices`), so a wrong one is one error line.
+    export.add_argument("--format", metavar="{parquet,csv}", help="default: from dest's suffix")
     export.add_argument("--filter", metavar="JSON", help="MongoDB-style filter of the runs")
     export.set_defaults(func=_export)
     return parser
@@ -160,6 +161,18 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
+
+
+def _order_values(argv: Sequence[str]) -> list[str]:
+    """`--order -created_at` as `--order=-created_at`: argparse takes a value starting with
+    "-" for an option and would stop with "expected one argument"."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] == "--order" and arg.startswith("-") and not arg.startswith("--"):
+            out[-1] = f"--order={arg}"
+        else:
+            out.append(arg)
+    return out
 
 
 def _filters(text: str | None) -> dict[str, Any] | None:

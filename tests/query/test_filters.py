@@ -391,6 +391,15 @@ def typed(value: Any) -> tuple[str, Any]:
     return "other", value
 
 
+def as_number(field: str, have: Any) -> Any:
+    """A summary aggregation object ({"max": ..}) compares as a number by its first aggregate."""
+    if field.startswith("summary") and isinstance(have, dict) and set(have) != {"_nonfinite"}:
+        for name in ("max", "min", "mean", "last", "first", "best"):
+            if name in have and typed(have[name])[0] == "num":
+                return have[name]
+    return have
+
+
 def equal(a: Any, b: Any) -> bool:
     (ta, va), (tb, vb) = typed(a), typed(b)
     return ta == tb != "other" and (va == vb or (ta == "num" and math.isnan(va) and math.isnan(vb)))
@@ -437,6 +446,8 @@ def op_matches(run: tuple[Any, ...], field: str, op: str, value: Any) -> bool:
         return present == value
     if op == "$in":
         return any(op_matches(run, field, "$eq", v) for v in value)
+    if typed(value)[0] == "num":
+        have = as_number(field, have)
     if op == "$eq":
         return have is None if value is None else equal(have, value)
     if op == "$regex":
