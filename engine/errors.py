@@ -35,5 +35,9 @@ class RunExistsError(Error, FileExistsError):
     """A run with this id already exists where a new one was asked for."""
 
 
+class RunInUseError(Error, RuntimeError):
+    """The run is being written by a live process; one process writes a run at a time."""
+
+
 class MissingExtraError(Error, ImportError):
     """An optional dependency is needed; the message names the extra to install."""

@@ -109,6 +109,10 @@ class RunPaths:
         return self.run_dir / "run.json"
 
     @property
+    def lock_file(self) -> Path:
+        return self.run_dir / "lock"
+
+    @property
     def wal_dir(self) -> Path:
         return self.run_dir / "wal"
 

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
 
+from runlake.engine import lock
 from runlake.engine.buffer import HistoryBuffer
 from runlake.engine.errors import InvalidValueError, UsageError
 from runlake.engine.layout import RunPaths
@@ -81,6 +82,7 @@ class Run:
         self._buffer = HistoryBuffer()
         self._meta: RunMeta | None = None
         self._writer: RunWriter | None = None
+        self._owner: lock.RunLock | None = None
         self._summary_version = -1
         self._last_heartbeat = self._start_time
         items = dict(config.items()) if isinstance(config, Config) else dict(config or {})
@@ -89,6 +91,7 @@ class Run:
             self._summary = Summary(self._metrics)
             return
         assert paths is not None
+        self._owner = lock.acquire(paths)  # held until finish(), or dropped by process death
         paths.files_dir.mkdir(parents=True, exist_ok=True)
         self._meta = RunMeta(paths.meta_file, self._initial_meta())
         self._meta.update()
@@ -399,6 +402,8 @@ class Run:
                         f"{self._writer.error!r}", RuntimeWarning, stacklevel=3,
                     )
         finally:
+            if self._owner is not None:
+                self._owner.release()
             if self._on_finish is not None:
                 self._on_finish(self)
 
