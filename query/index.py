@@ -37,6 +37,7 @@ SCHEMA = pa.schema([
     ("config_json", pa.string()), ("summary_json", pa.string()), ("metrics_json", pa.string()),
     ("host", pa.string()), ("pid", pa.int64()), ("sweep_id", pa.string()),
     ("format_version", pa.int64()), ("meta_mtime_ns", pa.int64()), ("meta_size", pa.int64()),
+    ("meta_ino", pa.int64()),
 ])
 
 _STR_FIELDS = ("name", "display_name", "state", "group", "job_type", "notes", "error", "host",
@@ -47,19 +48,20 @@ def index_path(root: Path) -> Path:
     return root / "catalog" / "runs.arrow"
 
 
-def _listing(root: Path) -> dict[RunKey, tuple[int, int]]:
-    """(entity, project, id) -> (mtime_ns, size) of every run.json under the root.
+def _listing(root: Path) -> dict[RunKey, tuple[int, int, int]]:
+    """(entity, project, id) -> (mtime_ns, size, inode) of every run.json under the root.
 
     One stat per run is the whole cost of a refresh on a warm index: run.json is replaced by
     rename, so its mtime and size change whenever its content does.
     """
-    found: dict[RunKey, tuple[int, int]] = {}
+    found: dict[RunKey, tuple[int, int, int]] = {}
     for key, entry in catalog.run_dirs(root / "runs"):
         try:
             st = os.stat(entry.path + "/run.json")
         except FileNotFoundError:  # a run being created or deleted right now
             continue
-        found[key] = (st.st_mtime_ns, st.st_size)
+        # The inode too: each replace is a new file, even within one mtime tick, same size.
+        found[key] = (st.st_mtime_ns, st.st_size, st.st_ino)
     return found
 
 
@@ -72,7 +74,7 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
-def _row(root: Path, key: RunKey, stamp: tuple[int, int]) -> dict[str, Any] | None:
+def _row(root: Path, key: RunKey, stamp: tuple[int, int, int]) -> dict[str, Any] | None:
     entity, project, run_id = key
     path = RunPaths(root, entity, project, run_id).meta_file
     try:
@@ -96,7 +98,7 @@ def _row(root: Path, key: RunKey, stamp: tuple[int, int]) -> dict[str, Any] | No
     row["config_json"] = json.dumps(raw.get("config") or {}, ensure_ascii=False)
     row["summary_json"] = json.dumps(raw.get("summary") or {}, ensure_ascii=False)
     row["metrics_json"] = json.dumps(raw.get("metrics") or [], ensure_ascii=False)
-    row["meta_mtime_ns"], row["meta_size"] = stamp
+    row["meta_mtime_ns"], row["meta_size"], row["meta_ino"] = stamp
     return row
 
 
@@ -106,7 +108,7 @@ class RunIndex:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._cache = catalog.Cache(index_path(root), SCHEMA, ("entity", "project", "id"),
-                                    ("meta_mtime_ns", "meta_size"), partial(_row, root))
+                                    ("meta_mtime_ns", "meta_size", "meta_ino"), partial(_row, root))
 
     def table(self) -> pa.Table:
         """The index, refreshed: only run.json files that changed since are parsed.
