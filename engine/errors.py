@@ -19,8 +19,9 @@ class InvalidNameError(Error, ValueError):
     """A project, entity, run id or key is not a valid name."""
 
 
-class InvalidValueError(Error, TypeError):
-    """A logged value has a type runlake cannot store."""
+class InvalidValueError(Error, TypeError, ValueError):
+    """A value runlake cannot store or use: of a type it cannot store (so a TypeError), or out
+    of range, like a negative step (so a ValueError); both `except`s catch it."""
 
 
 class ConfigError(Error, ValueError):
@@ -41,3 +42,8 @@ class RunInUseError(Error, RuntimeError):
 
 class MissingExtraError(Error, ImportError):
     """An optional dependency is needed; the message names the extra to install."""
+
+
+class ResumeError(Error, ValueError):
+    """`init(resume=..., resume_from=..., fork_from=...)` asked for something the run can't
+    give: a malformed "<run_id>?_step=<N>", or a step the run never reached."""

@@ -6,6 +6,7 @@ It mirrors docs/FORMAT.md; a change here is a change of `FORMAT_VERSION` there.
     <root>/runs/entity=<e>/project=<p>/run_id=<id>/run.json               run metadata
     <root>/runs/entity=<e>/project=<p>/run_id=<id>/wal/<seq>.arrows        write-ahead log
     <root>/runs/entity=<e>/project=<p>/run_id=<id>/files/                  the run's own files
+    <root>/runs/entity=<e>/project=<p>/run_id=<id>/rewound/<stamp>/        rows set aside by a rewind
 
 Every name that becomes a path component is validated first, so nothing a user passes can
 point outside the root.
@@ -120,6 +121,10 @@ class RunPaths:
     def files_dir(self) -> Path:
         return self.run_dir / "files"
 
+    def rewound_dir(self, stamp: str) -> Path:
+        """Where `init(resume_from=...)` sets aside the rows after the step it rewinds to."""
+        return self.run_dir / "rewound" / stamp
+
     def wal_file(self, seq: int) -> Path:
         return self.wal_dir / f"{seq:06d}.arrows"
 
@@ -134,6 +139,12 @@ def project_dir(root: Path, entity: str, project: str) -> Path:
         f"entity={validate_name('entity', entity)}",
         f"project={validate_name('project', project)}",
     )
+
+
+def auto_resume_file(root: Path, entity: str, project: str, key: str) -> Path:
+    """The marker `init(resume="auto")` keeps while a run started from one directory is
+    unfinished (`key` identifies the machine and working directory)."""
+    return project_dir(root, entity, project) / ".resume" / f"{key}.json"
 
 
 def seq_of(path: Path) -> int:

@@ -14,6 +14,7 @@ store is meant to be local (docs/DESIGN.md).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import threading
@@ -67,12 +68,20 @@ def is_live(paths: RunPaths) -> bool:
     with _GUARD:
         if key in _HELD:
             return True
+        mode = fcntl.LOCK_EX
         try:
             fd = os.open(key, os.O_RDWR | os.O_CLOEXEC)
         except FileNotFoundError:
             return False  # never owned under this format, or deleted
+        except OSError as e:
+            if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+            # A store this process may only read: a shared lock needs read access only and
+            # conflicts with the owner's exclusive one just the same.
+            fd = os.open(key, os.O_RDONLY | os.O_CLOEXEC)
+            mode = fcntl.LOCK_SH
         try:
-            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.lockf(fd, mode | fcntl.LOCK_NB)
         except OSError:
             return True
         finally:

@@ -25,27 +25,39 @@ FIELDS = (
     "format_version", "id", "entity", "project", "name", "display_name", "group", "job_type",
     "tags", "notes", "config", "summary", "metrics", "state", "exit_code", "error",
     "created_at", "start_time", "heartbeat_at", "finished_at", "host", "pid", "sweep_id",
+    "fork_from",
 )
 
 _NONFINITE = "_nonfinite"
 
 
 def encode(value: Any) -> Any:
-    """JSON-safe copy of a value: non-finite floats wrapped, numpy scalars made Python."""
+    """JSON-safe copy of a value: non-finite floats wrapped, numpy scalars made Python, lone
+    surrogates backslash-escaped (UTF-8 can't hold them; history stores them the same way)."""
     if isinstance(value, float):
         if math.isfinite(value):
             return float(value)
         return {_NONFINITE: "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")}
-    if isinstance(value, (str, bool, int)) or value is None:
+    if isinstance(value, str):
+        return value if value.isascii() else _utf8(value)
+    if isinstance(value, (bool, int)) or value is None:
         return value
     if isinstance(value, dict):
-        return {str(k): encode(v) for k, v in value.items()}
+        return {encode(str(k)): encode(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [encode(v) for v in value]
     item = getattr(value, "item", None)
     if item is not None:  # numpy scalars
         return encode(item())
     return repr(value)
+
+
+def _utf8(text: str) -> str:
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def decode(value: Any) -> Any:

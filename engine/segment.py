@@ -61,6 +61,17 @@ def _publish(tmp: Path, path: Path, fsync: bool) -> None:
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
     os.replace(tmp, path)
+    if fsync:  # the rename too: the WAL file is deleted next, trusting the segment is there
+        fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a folder's entries (a rename, a new file) survive a machine crash."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_segment(
@@ -136,11 +147,20 @@ class SegmentWriter:
         return self.path
 
     def abort(self) -> None:
-        """Drop the unpublished file (the rows stay in the write-ahead log)."""
-        if self._writer.is_open:
-            self._writer.close()
-        if self._tmp.exists():
-            self._tmp.unlink()
+        """Drop the unpublished file (the rows stay in the write-ahead log).
+
+        Never raises: on a full or read-only disk closing the file fails too, and the caller
+        is already handling the error that made it give up (readers ignore `.tmp-*` files).
+        """
+        try:
+            if self._writer.is_open:
+                self._writer.close()
+        except OSError:
+            pass
+        try:
+            self._tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def list_segments(history_dir: Path) -> list[Path]:

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from .segment import fsync_dir
+
 MAGIC = b"RLW1"
 _HEADER = struct.Struct("<4sIII")
 
@@ -45,11 +47,21 @@ class WalWriter:
         self.path = path
         self._fsync = fsync
         self._file = open(path, "ab", buffering=0)
+        if fsync:  # the new file's name too, or a machine crash may lose the fsynced frames
+            fsync_dir(path.parent)
         self.bytes = self._file.tell()
         self.rows = 0
+        self._torn = False  # a failed append left bytes after `self.bytes` that must go first
+
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
 
     def append(self, table: pa.Table) -> None:
         header, payload = encode_frame(table)
+        if self._torn:  # the cut-off after a failed append failed too (a read-only store)
+            self._file.truncate(self.bytes)
+            self._torn = False
         try:
             for part in (memoryview(header), memoryview(payload)):
                 while part:  # an unbuffered write may be short: write the rest
@@ -58,17 +70,25 @@ class WalWriter:
                 os.fsync(self._file.fileno())
         except BaseException:
             # A torn frame would hide every later frame from readers: cut it off, so the
-            # writer's retry appends after the last whole frame.
-            self._file.truncate(self.bytes)
+            # writer's retry appends after the last whole frame. If even that fails, the next
+            # append cuts it first (appending after it would hide the new frames).
+            self._torn = True
+            try:
+                self._file.truncate(self.bytes)
+                self._torn = False
+            except OSError:
+                pass
             raise
         self.bytes += len(header) + payload.size
         self.rows += table.num_rows
 
     def close(self) -> None:
         if not self._file.closed:
-            if self._fsync:
-                os.fsync(self._file.fileno())
-            self._file.close()
+            try:
+                if self._fsync:
+                    os.fsync(self._file.fileno())
+            finally:  # a failed fsync still lets go of the file
+                self._file.close()
 
 
 def read_frames(path: Path) -> Iterator[pa.Table]:

@@ -7,7 +7,10 @@ into the open Parquet segment (engine/segment.SegmentWriter). When the WAL file 
 `segment_bytes`, the segment is published and the WAL file deleted. So memory holds about a
 frame and a row group, whatever the run's length. `close()` does it all once more, publishes
 the last segment and rewrites segments whose column types were widened later in the run.
-A failing write is kept as `error`, reported once, and retried; the rows stay in memory.
+A failing write (disk full, read-only store) is kept as `error`, reported once as a warning
+that says which steps are only in memory, and retried with a growing pause (at most
+`RETRY_MAX` seconds); the rows stay in memory and nothing durable is touched. `close()` tries
+the last cycle `FINAL_TRIES` times, then gives up: `error_report()` says what was not written.
 """
 
 from __future__ import annotations
@@ -26,8 +29,11 @@ import pyarrow.parquet as pq
 from . import segment
 from .buffer import Chunk, HistoryBuffer
 from .convert import RunSchema, chunks_to_table, conform, drop_null_columns
-from .layout import RunPaths, seq_of
+from .layout import STEP, RunPaths, seq_of
 from .wal import WalWriter, read_frames
+
+RETRY_MAX = 2.0   # seconds: the longest pause between retries of a failing write
+FINAL_TRIES = 3   # attempts of the last cycle at close before its error is given up on
 
 
 @dataclass(frozen=True)
@@ -121,7 +127,8 @@ class RunWriter:
         self.rows_compacted = 0
         self.last_flush: float | None = None
         self.error: BaseException | None = None
-        self._reported = False
+        self._reported = 0  # what the last warning said: 1 history is durable, 2 it is not
+        self._in_history = True  # whether the last failure was in history (else run.json)
         self._thread = threading.Thread(
             target=self._loop, name=f"runlake-writer-{paths.run_id}", daemon=True
         )
@@ -170,6 +177,13 @@ class RunWriter:
         self._wake.set()
         self._thread.join()
         _switch_interval.release(self.options.switch_interval)
+        if self.error is not None:  # given up: let go of the files (their frames stay valid)
+            self._drop_segment()
+            if self._wal is not None:
+                try:
+                    self._wal.close()
+                except OSError:
+                    pass
 
     def status(self) -> WriterStatus:
         return WriterStatus(
@@ -180,30 +194,91 @@ class RunWriter:
     # -- the thread ----------------------------------------------------------------------------
 
     def _loop(self) -> None:
+        delay = self.options.flush_interval
+        final_tries = 0
         while True:
-            self._wake.wait(self.options.flush_interval)
+            self._wake.wait(delay)
             self._wake.clear()
             final = self._closing
             try:
                 self._cycle(final=final)
-                self.error = None
-            except Exception as exc:  # keep the data, report once, retry next cycle
+            except Exception as exc:  # keep the data, report once, retry
                 self.error = exc
-                if not self._reported:
-                    self._reported = True
-                    warnings.warn(
-                        f"runlake: writing run {self.paths.run_id} failed ({exc!r}); "
-                        f"{self.buffer.rows_logged - self.rows_durable} rows are not yet "
-                        "durable and are kept in memory while it retries",
-                        RuntimeWarning, stacklevel=1,
-                    )
+                # Once per failure, and again only if rows that were durable become memory-only.
+                report = self.error_report()
+                level = 2 if self._memory_only() else 1
+                quiet = final and not self._in_history  # run.json at close: the caller's to say
+                if report is not None and level > self._reported and not quiet:
+                    self._reported = level
+                    warnings.warn(report, RuntimeWarning, stacklevel=1)
                 if final:
-                    break
-                time.sleep(self.options.flush_interval)
+                    final_tries += 1
+                    if final_tries >= FINAL_TRIES:
+                        break
+                else:  # a full disk stays full for a while: don't rewrite the backlog every 50 ms
+                    delay = min(2 * delay, RETRY_MAX)
+                continue
+            delay = self.options.flush_interval
+            if self.error is not None:
+                self.error = None
+                if self._reported:  # a later failure is reported again
+                    self._reported = 0
+                    warnings.warn(
+                        f"runlake: writing run {self._name} works again; the rows kept in "
+                        "memory are being written", RuntimeWarning, stacklevel=1,
+                    )
             if final:
                 break
 
+    @property
+    def _name(self) -> str:
+        return f"{self.paths.entity}/{self.paths.project}/{self.paths.run_id}"
+
+    def error_report(self) -> str | None:
+        """The current write error and what it left unwritten, as one line.
+
+        None without an error, and at close once every row is in Parquet (a failed run.json
+        write is then left to the caller, which writes run.json last).
+        """
+        exc = self.error
+        if exc is None:
+            return None
+        first = self._first_unwritten_step()
+        if self._closing and not self._thread.is_alive():  # given up
+            if first is not None:
+                left = (f"{self.buffer.rows_logged - self.rows_durable} rows from step {first} "
+                        "on were not written and are lost when this process exits")
+            elif self._wal is not None:
+                left = ("every logged row is in the write-ahead log, which readers read; "
+                        "compacting it into Parquet failed")
+            else:
+                return None
+        elif self._memory_only():
+            left = (f"rows from step {first} on are only in memory; they are kept and the "
+                    "write is retried while logging goes on")
+        elif not self._in_history:
+            left = "history is written as usual; rewriting run.json failed and is retried"
+        else:
+            left = ("every logged row is in the write-ahead log, which readers read; "
+                    "compacting it into Parquet failed and is retried")
+        return f"runlake: writing run {self._name} failed ({type(exc).__name__}: {exc}); {left}"
+
+    def _memory_only(self) -> bool:
+        return self._in_history and self._first_unwritten_step() is not None
+
+    def _first_unwritten_step(self) -> int | None:
+        """The first step not in the WAL: in the converted backlog, else among taken chunks."""
+        for table in self._pending:
+            if table.num_rows:
+                return int(table.column(STEP)[0].as_py())
+        with self._drain_lock:
+            for chunk in self._taken:
+                if len(chunk):
+                    return int(chunk.steps[0])
+        return None
+
     def _cycle(self, final: bool) -> None:
+        self._in_history = True
         self.drain()
         with self._drain_lock:
             chunks, self._taken = self._taken, []
@@ -223,11 +298,12 @@ class RunWriter:
         )
         if self._pending and due:
             self._append()
-        if self._on_cycle is not None:
-            self._on_cycle(final)
-        if final:
+        if final:  # history first: a run.json that can't be written must not keep it back
             self._publish_segment()
             self._rewrite_widened()
+        if self._on_cycle is not None:
+            self._in_history = False
+            self._on_cycle(final)
 
     def _append(self) -> None:
         # Conversions queued since the last append may predate a widening (x int64, then
@@ -235,6 +311,8 @@ class RunWriter:
         tables = [conform(t, self.schema) for t in self._pending]
         table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
         rows = drop_null_columns(table)
+        if self._wal is not None and self._wal.closed:
+            self._publish_segment()  # a publish that failed after closing the WAL: finish it
         if self._segment is not None and not self._segment.accepts(rows.schema):
             self._publish_segment()  # a new key or a widened type: start the next segment
         if self._wal is None:
@@ -247,10 +325,14 @@ class RunWriter:
             self.last_flush = time.time()
             self._cond.notify_all()
         if self._segment is None and not self._rebuild:
-            self._segment = segment.SegmentWriter(
-                self.paths.segment_file(self._seq), rows.schema,
-                compact=self.options.compact, fsync=self.options.fsync,
-            )
+            try:
+                self._segment = segment.SegmentWriter(
+                    self.paths.segment_file(self._seq), rows.schema,
+                    compact=self.options.compact, fsync=self.options.fsync,
+                )
+            except Exception:
+                self._drop_segment()  # it would miss these rows: rebuild from the WAL instead
+                raise
         if self._segment is not None:
             try:
                 self._segment.write(rows)
@@ -265,10 +347,10 @@ class RunWriter:
 
     def _drop_segment(self) -> None:
         """Give up the streamed segment; the WAL file has every row, so rebuild from it."""
-        if self._segment is not None:
-            self._segment.abort()
-            self._segment = None
         self._rebuild = True
+        if self._segment is not None:
+            self._segment, dropped = None, self._segment
+            dropped.abort()
 
     def _publish_segment(self) -> None:
         """Publish the open segment, then drop the WAL file it makes redundant."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
@@ -18,7 +18,8 @@ from typing import Any, overload
 import duckdb
 import pyarrow as pa
 
-from runlake.engine.errors import InvalidNameError, RunNotFoundError
+from runlake.engine import lock, recovery
+from runlake.engine.errors import Error, InvalidNameError, RunNotFoundError
 from runlake.engine.layout import (
     RunPaths,
     default_entity,
@@ -50,10 +51,16 @@ class Api:
     Every call sees the store as it is on disk at that moment (run.json files and history
     segments are re-listed, only changed ones re-read); a `Runs` selection keeps the snapshot
     it was made from. One Api is one in-memory DuckDB connection: use it from one thread.
+
+    A run whose writer died reads "crashed". Reading its history (`run()`, `sql()`,
+    `history()`) also recovers it: its write-ahead log is compacted into Parquet and its
+    run.json says "crashed" (engine/recovery.py). `recover=False` never writes to the store.
     """
 
-    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, root: str | os.PathLike[str] | None = None, *,
+                 recover: bool = True) -> None:
         self.root = resolve_root(root)
+        self._recovers = recover
         self.default_entity = default_entity()
         self._index = RunIndex(self.root)
         self._segments = SegmentIndex(self.root)
@@ -107,6 +114,7 @@ class Api:
         entity, project, run_id = (
             validate_name(k, v) for k, v in zip(("entity", "project", "run id"), parts)
         )
+        self._recover_dead([self._paths(entity, project, run_id)])
         rows = self._select(self._index.table(), "entity = ? AND project = ? AND id = ?",
                             [entity, project, run_id])
         if not rows:
@@ -135,6 +143,23 @@ class Api:
     def _paths(self, entity: str, project: str, run_id: str) -> RunPaths:
         return RunPaths.of(self.root, entity, project, run_id)
 
+    def _recover_dead(self, runs: Iterable[RunPaths]) -> bool:
+        """Recover the runs whose writer died (engine/recovery.py); whether any changed.
+
+        Best effort: a store this process cannot write, or a run another process is
+        recovering right now, is read as it is (its WAL files included).
+        """
+        changed = False
+        if not self._recovers:
+            return changed
+        for paths in runs:
+            try:
+                if not lock.is_live(paths):
+                    changed = recovery.recover_run(paths) or changed
+            except (OSError, Error, pa.ArrowException):
+                continue
+        return changed
+
     # -- many runs ---------------------------------------------------------------------------
 
     def sql(self, query: str, params: Any = None) -> duckdb.DuckDBPyRelation:
@@ -142,8 +167,8 @@ class Api:
 
         Convert the result with `.pl()`, `.df()` or `.arrow()`; pass values in `params`.
         """
+        self._define_history(self._segments.snapshot())  # first: it may recover dead runs
         self._define_runs(self._index.table())
-        self._define_history(self._segments.snapshot())
         return self._con.sql(query, params=params) if params is not None else self._con.sql(query)
 
     def _define_runs(self, table: pa.Table) -> None:
@@ -169,6 +194,8 @@ class Api:
         self._runs_view_of = table
 
     def _define_history(self, segments: Segments) -> None:
+        if self._recover_dead(self._paths(*key) for key in segments.live):
+            segments = self._segments.snapshot()
         groups = segments.groups()
         live = live_history([self._paths(*key) for key in segments.live],
                             {f for group in groups for f in group})
@@ -198,6 +225,9 @@ class Api:
         selected = {(r.entity, r.project, r.id) for r in runs}
         segments = self._segments.snapshot()
         live = [self._paths(*key) for key in segments.live if key in selected]
+        if self._recover_dead(live):
+            segments = self._segments.snapshot()
+            live = [self._paths(*key) for key in segments.live if key in selected]
         return histories_lazy(segments.files(selected), live, keys)
 
     def export(self, path: str, dest: str | os.PathLike[str], format: str | None = None,

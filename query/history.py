@@ -180,7 +180,8 @@ def _batches(
     """One source's rows in [lo, hi] under `schema`; by pages if `page_size`, else whole."""
     if isinstance(part, Path):
         with pq.ParquetFile(part, buffer_size=1 << 20, pre_buffer=False) as pf:
-            columns = [n for n in schema.names if pf.schema_arrow.get_field_index(n) >= 0]
+            have = pf.schema_arrow  # a property that converts the footer's schema each time
+            columns = [n for n in schema.names if have.get_field_index(n) >= 0]
             groups = _row_groups(pf, lo, hi)
             if not groups:
                 return

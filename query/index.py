@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from runlake.engine.layout import RunPaths
 from runlake.engine.meta import decode
+from runlake.engine.recovery import owner_dead
 
 from . import catalog
 from .catalog import RunKey
@@ -109,13 +112,48 @@ class RunIndex:
         self.root = root
         self._cache = catalog.Cache(index_path(root), SCHEMA, ("entity", "project", "id"),
                                     ("meta_mtime_ns", "meta_size", "meta_ino"), partial(_row, root))
+        self._derived: tuple[pa.Table, frozenset[RunKey], pa.Table] | None = None
 
     def table(self) -> pa.Table:
         """The index, refreshed: only run.json files that changed since are parsed.
 
-        The same table object is returned while nothing changed, so callers can cache on it.
+        A run whose run.json says "running" but whose writer is dead reads "crashed"
+        (`_with_crashed`). The same table object is returned while nothing changed, so
+        callers can cache on it.
         """
-        return self._cache.refresh(_listing(self.root))
+        return self._with_crashed(self._cache.refresh(_listing(self.root)))
+
+    def _with_crashed(self, table: pa.Table) -> pa.Table:
+        """The table with each dead "running" run's state "crashed".
+
+        A killed writer never rewrites its run.json, so liveness is asked each time, never
+        cached: the run's lock on this host, the heartbeat's age for a run of another host
+        (engine.recovery.owner_dead). One lock test per running run; recovery, or a finish,
+        takes the run out of "running" for good.
+        """
+        running = pc.indices_nonzero(pc.equal(table.column("state"), "running")).to_pylist()
+        dead = set()
+        if running:
+            now = time.time()
+            rows = table.select(["entity", "project", "id", "host", "heartbeat_at"]).take(running)
+            for row in rows.to_pylist():
+                key = (row["entity"], row["project"], row["id"])
+                beat = row["heartbeat_at"]
+                if owner_dead(RunPaths(self.root, *key), row["host"],
+                              None if beat is None else beat.timestamp(), now):
+                    dead.add(key)
+        if not dead:
+            return table
+        dead = frozenset(dead)
+        if self._derived is not None and self._derived[0] is table and self._derived[1] == dead:
+            return self._derived[2]
+        keys = zip(*(table.column(c).to_pylist() for c in ("entity", "project", "id")))
+        states = [("crashed" if k in dead else s)
+                  for k, s in zip(keys, table.column("state").to_pylist())]
+        derived = table.set_column(table.schema.get_field_index("state"), SCHEMA.field("state"),
+                                   pa.array(states, pa.string()))
+        self._derived = (table, dead, derived)
+        return derived
 
 def loads(text: str | None) -> Any:
     """A JSON column of the index back as Python values (non-finite floats decoded)."""

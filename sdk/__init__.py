@@ -20,13 +20,15 @@ from runlake.engine.errors import (
     InvalidNameError,
     InvalidValueError,
     MissingExtraError,
+    ResumeError,
     RunExistsError,
+    RunInUseError,
     RunNotFoundError,
     UsageError,
 )
 
 from .metric import Metric
-from .live_run import Run
+from .live_run import Run, RunStatus
 from .session import define_metric, finish, init, log
 from .settings import Settings
 
@@ -40,9 +42,12 @@ __all__ = [
     "InvalidValueError",
     "Metric",
     "MissingExtraError",
+    "ResumeError",
     "Run",
     "RunExistsError",
+    "RunInUseError",
     "RunNotFoundError",
+    "RunStatus",
     "Settings",
     "UsageError",
     "__version__",

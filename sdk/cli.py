@@ -5,6 +5,7 @@
     runlake history mnist/3x9f2kq1 --keys train/loss,val/acc --samples 20
     runlake sql 'SELECT name, summary FROM runs'   SQL over the views `runs` and `history`
     runlake export mnist runs.parquet              histories to Parquet or CSV
+    runlake recover                                compact the runs of writers that died
 
 Every command takes `--dir ROOT` (default: $RUNLAKE_DIR, else ./runlake). A mistake such as
 an unknown run or bad filter JSON prints one `runlake: error: ...` line and exits with 2.
@@ -85,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", metavar="{parquet,csv}", help="default: from dest's suffix")
     export.add_argument("--filter", metavar="JSON", help="MongoDB-style filter of the runs")
     export.set_defaults(func=_export)
+
+    recover = sub.add_parser(
+        "recover", parents=[store],
+        help="compact the write-ahead logs of runs whose writer died and mark them crashed",
+    )
+    recover.set_defaults(func=_recover)
     return parser
 
 
@@ -151,6 +158,20 @@ def _export(args: argparse.Namespace) -> None:
     dest = Api(args.dir).export(args.path, args.dest, format=args.format,
                                 filters=_filters(args.filter))
     print(f"wrote {dest}")
+
+
+def _recover(args: argparse.Namespace) -> None:
+    from runlake.engine.layout import resolve_root
+    from runlake.engine.meta import read_json
+    from runlake.engine.recovery import recover_store
+
+    root = resolve_root(args.dir)
+    recovered = recover_store(root)
+    for paths in recovered:
+        state = read_json(paths.meta_file).get("state")
+        print(f"recovered {paths.entity}/{paths.project}/{paths.run_id} (state: {state})")
+    if not recovered:
+        print(f"nothing to recover in {root}", file=sys.stderr)
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -15,9 +15,10 @@ import time
 import traceback
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runlake.engine import lock
 from runlake.engine.buffer import HistoryBuffer
@@ -30,17 +31,35 @@ from .run_config import Config
 from .metric import Metric, MetricRegistry
 from .settings import Settings
 from .run_summary import Summary
+from .names import check_label, check_tags
 from .values import flatten
+
+if TYPE_CHECKING:
+    from .continuation import Continued
 
 # Seed API methods that later issues bring; calling one says which.
 _LATER = {
-    "status": 5, "mark_preempting": 5,
     "log_artifact": 6, "use_artifact": 6, "link_artifact": 6, "upsert_artifact": 6,
     "finish_artifact": 6, "log_model": 6, "use_model": 6, "link_model": 6, "log_code": 6,
     "save": 6, "restore": 6,
     "alert": 7, "watch": 7, "unwatch": 7, "plot_table": 7, "display": 7, "to_html": 7,
     "detach": 7,
 }
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """Where a run's rows are (`run.status()`), counted since `init()` in this process.
+
+    Rows go logged -> durable (in the write-ahead log: a killed process keeps them) ->
+    compacted (in a Parquet segment).
+    """
+
+    rows_logged: int  # steps committed by log()
+    rows_durable: int  # of those, in the write-ahead log or a segment
+    rows_compacted: int  # of those, in a published Parquet segment
+    last_flush: float | None  # Unix time of the last write-ahead-log append, None before one
+    error: str | None  # the writer's current write error (it keeps retrying), None if none
 
 
 def iso(ts: float) -> str:
@@ -64,6 +83,7 @@ class Run:
         config: Config | dict[str, Any] | None = None,
         paths: RunPaths | None = None,
         on_finish: Any = None,
+        continued: Continued | None = None,
     ) -> None:
         self._settings = settings
         self._id = run_id
@@ -75,11 +95,13 @@ class Run:
         self._log_lock = threading.RLock()
         self._pending: dict[str, object] = {}
         self._has_pending = False
-        self._start_time = time.time()
+        # A continued run (resumed, rewound, forked) starts from what sdk/continuation.py read.
+        self._continued = continued
+        self._start_time = time.time() if continued is None else continued.start_time
         self._tags = tuple(settings.tags or ())
         self._tmp_dir: str | None = None
-        self._metrics = MetricRegistry()
-        self._buffer = HistoryBuffer()
+        self._metrics = MetricRegistry() if continued is None else continued.metrics
+        self._buffer = HistoryBuffer(0 if continued is None else continued.step)
         self._meta: RunMeta | None = None
         self._writer: RunWriter | None = None
         self._owner: lock.RunLock | None = None
@@ -91,15 +113,25 @@ class Run:
             self._summary = Summary(self._metrics)
             return
         assert paths is not None
-        self._owner = lock.acquire(paths)  # held until finish(), or dropped by process death
+        # Held until finish(), or dropped by process death; a continued run's is taken already.
+        self._owner = lock.acquire(paths) if continued is None else continued.owner
         paths.files_dir.mkdir(parents=True, exist_ok=True)
-        self._meta = RunMeta(paths.meta_file, self._initial_meta())
+        meta = self._initial_meta()
+        if continued is not None:
+            meta.update(continued.meta)
+        self._meta = RunMeta(paths.meta_file, meta)
         self._meta.update()
         self._writer = RunWriter(
             paths, self._buffer, self._start_time, settings.writer_options(),
             observer=self._fold, on_cycle=self._persist,
+            first_seq=0 if continued is None else continued.first_seq,
         )
         self._summary = Summary(self._metrics, sync=self._writer.drain)
+        if continued is not None:
+            # New rows must land in the columns (and `@family` siblings) the run already has.
+            self._writer.schema = continued.schema
+            self._summary.restore(continued.last, continued.aggregates, continued.user,
+                                  continued.deleted)
         self._writer.start()
 
     def _initial_meta(self) -> dict[str, Any]:
@@ -112,6 +144,7 @@ class Run:
             "error": None, "created_at": iso(self._start_time), "start_time": self._start_time,
             "heartbeat_at": iso(self._start_time), "finished_at": None,
             "host": socket.gethostname(), "pid": os.getpid(), "sweep_id": None,
+            "fork_from": None,
         }
 
     # -- attributes (the seed's table) -----------------------------------------------------------
@@ -166,11 +199,13 @@ class Run:
 
     @property
     def starting_step(self) -> int:
-        return 0
+        """The first step this process logs: 0, or where a resumed/rewound/forked run goes on."""
+        return 0 if self._continued is None else self._continued.step
 
     @property
     def resumed(self) -> bool:
-        return False
+        """Whether init() continued an existing run (resume or resume_from; a fork is new)."""
+        return self._continued is not None and self._continued.resumed
 
     @property
     def step(self) -> int:
@@ -223,12 +258,10 @@ class Run:
 
     def _set_meta_field(self, field: str, value: Any) -> None:
         if field == "tags":
-            if isinstance(value, str) or not all(isinstance(t, str) for t in value):
-                raise TypeError("run.tags must be a list or tuple of strings")
-            value = tuple(value)
+            value = check_tags("run.tags", value)
             self._tags = value
-        elif value is not None and not isinstance(value, str):
-            raise TypeError(f"run.{field} must be a string, got {type(value).__name__}")
+        else:
+            check_label(f"run.{field}", value)
         if field == "name":
             self._name = value
         elif field != "tags":
@@ -237,7 +270,7 @@ class Run:
             changes = {field: list(value) if field == "tags" else value}
             if field == "name":
                 changes["display_name"] = value
-            self._meta.update(**changes)
+            self._write_meta(**changes)
 
     # -- logging -----------------------------------------------------------------------------------
 
@@ -279,6 +312,11 @@ class Run:
             # appending at it: disarm first (an append re-arms).
             self._buffer.disarm()
             current = self._buffer.step
+            if step is None and current > _MAX_STEP:
+                raise InvalidValueError(
+                    f"run {self._id}'s step counter is past 2**63 - 1 (the int64 `_step`); "
+                    "nothing more can be logged to it: start a new run"
+                )
             if step is not None and step < current:
                 warnings.warn(
                     f"runlake: tried to log to step {step}, which is less than the current step "
@@ -317,6 +355,8 @@ class Run:
         self._buffer.append(tuple(row), row.values(), step)
         self._pending = {}
         self._has_pending = False
+        if step == _MAX_STEP:  # the next step overflows int64: refuse it in _log, not the buffer
+            self._buffer.disarm()
 
     def define_metric(
         self,
@@ -343,7 +383,7 @@ class Run:
             )
             self._buffer.disarm()
         if self._meta is not None:
-            self._meta.update(metrics=self._metrics.to_json())
+            self._write_meta(metrics=self._metrics.to_json())
         return metric
 
     # -- persistence callbacks (writer thread) -----------------------------------------------------
@@ -361,12 +401,26 @@ class Run:
         if now - self._last_heartbeat >= self._settings.heartbeat_interval or final:
             self._last_heartbeat = now
             changes["heartbeat_at"] = iso(now)
-        if changes:
-            self._meta.update(**changes)
+        if changes or self._meta_stale:
+            self._meta_stale = True
+            self._meta.update(**changes)  # a failure is the writer's error: reported, retried
+            self._meta_stale = False
+
+    _meta_stale = False  # run.json lacks a change whose write failed (the writer retries it)
+
+    def _write_meta(self, **changes: Any) -> None:
+        """Write a change to run.json from the user's thread. A failed write (a full or
+        read-only store) must not stop training: the change is kept and the writer thread
+        rewrites the file on its next cycles, reporting the error as it does for history."""
+        assert self._meta is not None
+        try:
+            self._meta.update(**changes)  # keeps `changes` in memory even when the write fails
+        except OSError:
+            self._meta_stale = True
 
     def _config_changed(self, config: dict[str, Any]) -> None:
         if self._meta is not None:
-            self._meta.update(config=config)
+            self._write_meta(config=config)
 
     # -- finishing ---------------------------------------------------------------------------------
 
@@ -389,18 +443,27 @@ class Run:
             if self._writer is not None and self._meta is not None:
                 self._writer.close()
                 failed = bool(exit_code)
-                self._meta.update(
-                    state="failed" if failed else "finished",
-                    exit_code=0 if exit_code is None else int(exit_code),
-                    error=error,
-                    summary=self._summary.as_dict(),
-                    finished_at=iso(time.time()),
-                )
-                if self._writer.error is not None:
-                    warnings.warn(
-                        f"runlake: run {self._id} finished with a write error: "
-                        f"{self._writer.error!r}", RuntimeWarning, stacklevel=3,
+                # As in wandb: a preempted run that exits non-zero is resumable, not failed.
+                preempted = failed and self._meta.get("state") == "preempting"
+                # A write error the writer gave up on: a warning, and run.json's `error` if the
+                # run has none of its own. finish() returns either way (training is done).
+                report = self._writer.error_report()
+                try:
+                    self._meta.update(
+                        state="preempting" if preempted else "failed" if failed else "finished",
+                        exit_code=0 if exit_code is None else int(exit_code),
+                        error=error if error is not None else report,
+                        summary=self._summary.as_dict(),
+                        finished_at=iso(time.time()),
                     )
+                except OSError as exc:
+                    warnings.warn(
+                        f"runlake: could not write run {self.path}'s run.json at finish "
+                        f"({type(exc).__name__}: {exc}); it keeps the state it had",
+                        RuntimeWarning, stacklevel=3,
+                    )
+                if report is not None:
+                    warnings.warn(report, RuntimeWarning, stacklevel=3)
         finally:
             if self._owner is not None:
                 self._owner.release()
@@ -412,6 +475,37 @@ class Run:
         with self._log_lock:
             pass
         return self._writer.flush(timeout) if self._writer is not None else True
+
+    def status(self) -> RunStatus:
+        """How many rows are logged, durable and compacted; the last flush; a write error.
+
+        >>> import runlake
+        >>> with runlake.init(mode="disabled") as run:
+        ...     run.status().rows_logged
+        0
+        """
+        if self._writer is None:
+            return RunStatus(self._buffer.rows_logged, 0, 0, None, None)
+        st = self._writer.status()
+        error = None if st.error is None else f"{type(st.error).__name__}: {st.error}"
+        return RunStatus(st.rows_logged, st.rows_durable, st.rows_compacted, st.last_flush,
+                         error)
+
+    def mark_preempting(self) -> None:
+        """Record that the run is being preempted: state "preempting" in run.json.
+
+        A run that then dies stays "preempting" (resumable, as a wandb sweep reads it); one
+        that finishes becomes "finished" or "failed" as usual.
+        """
+        if self._meta is not None and not self._finished:
+            self._meta.update(state="preempting")
+
+    def _preempt(self, timeout: float) -> None:
+        """On SIGTERM (sdk/session.py): make every logged row durable, then mark_preempting."""
+        if self._finished:
+            return
+        self._flush(timeout)
+        self.mark_preempting()
 
     def __enter__(self) -> Run:
         return self
@@ -425,8 +519,7 @@ class Run:
         if exc_type is None:
             self._finish(0)
         else:
-            last = "".join(traceback.format_exception_only(exc_type, exc)).strip()
-            self._finish(1, error=last.splitlines()[-1] if last else exc_type.__name__)
+            self._finish(1, error=error_line(exc_type, exc))
         return False
 
     def __getattr__(self, name: str) -> Any:
@@ -447,6 +540,12 @@ class Run:
         return f"<runlake.Run {self.path} ({self._name})>"
 
 
+def error_line(exc_type: type[BaseException], exc: BaseException | None) -> str:
+    """The last line of the formatted exception (run.json `error`), as a traceback ends."""
+    last = "".join(traceback.format_exception_only(exc_type, exc)).strip()
+    return last.splitlines()[-1].strip() if last else exc_type.__name__
+
+
 def _check_step(step: Any) -> int:
     if isinstance(step, bool) or not isinstance(step, int):
         index = getattr(step, "__index__", None)
@@ -456,6 +555,12 @@ def _check_step(step: Any) -> int:
                 "integer step, or leave it out to use the run's own counter"
             )
         step = index()
-    if step < 0:
-        raise ValueError(f"log() step must be >= 0, got {step}")
+    if not 0 <= step <= _MAX_STEP:
+        raise InvalidValueError(
+            f"log() step must be >= 0 and < 2**63 (an int64), got {step}: pass a "
+            "non-negative step, or leave it out to use the run's own counter"
+        )
     return int(step)
+
+
+_MAX_STEP = 2**63 - 1  # `_step` is int64

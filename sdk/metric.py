@@ -11,6 +11,8 @@ import fnmatch
 from dataclasses import dataclass, replace
 from typing import Any
 
+from runlake.engine.errors import InvalidNameError, InvalidValueError
+
 SUMMARY_OPS = ("min", "max", "mean", "last", "best", "copy", "none", "first")
 GOALS = ("minimize", "maximize")
 
@@ -45,11 +47,14 @@ def parse_summary(summary: str | None) -> tuple[str, ...]:
     if summary is None:
         return ()
     if not isinstance(summary, str):
-        raise TypeError(f"define_metric summary must be a str like 'min,max', got {summary!r}")
+        raise InvalidValueError(
+            f"define_metric summary must be a str like 'min,max', got {type(summary).__name__} "
+            f"{summary!r}"
+        )
     ops = tuple(dict.fromkeys(s.strip().lower() for s in summary.split(",") if s.strip()))
     bad = [op for op in ops if op not in SUMMARY_OPS]
     if bad:
-        raise ValueError(
+        raise InvalidValueError(
             f"define_metric summary {bad[0]!r} is not supported; use a comma-separated list of "
             f"{', '.join(SUMMARY_OPS)}"
         )
@@ -75,15 +80,23 @@ class MetricRegistry:
         overwrite: bool | None = None,
     ) -> Metric:
         if not isinstance(name, str) or not name:
-            raise ValueError(f"define_metric name must be a non-empty string, got {name!r}")
+            raise InvalidNameError(
+                f"define_metric name must be a non-empty string, got {type(name).__name__} "
+                f"{name!r}: pass the metric's key, or a glob like 'train/*'"
+            )
         if step_metric is not None and not isinstance(step_metric, str):
             step_metric = getattr(step_metric, "name", step_metric)
             if not isinstance(step_metric, str):
-                raise TypeError("define_metric step_metric must be a metric name or a Metric")
+                raise InvalidValueError(
+                    f"define_metric({name!r}) step_metric must be a metric name or a Metric, "
+                    f"got {type(step_metric).__name__} {step_metric!r}"
+                )
         if goal is not None:
             goal = str(goal).lower()
             if goal not in GOALS:
-                raise ValueError(f"define_metric goal must be 'minimize' or 'maximize', got {goal!r}")
+                raise InvalidValueError(
+                    f"define_metric({name!r}) goal must be 'minimize' or 'maximize', got {goal!r}"
+                )
         ops = parse_summary(summary)
         old = self._defs.get(name)
         if old is None or overwrite:
@@ -98,7 +111,9 @@ class MetricRegistry:
                 goal=old.goal if goal is None else goal,
             )
         if "best" in new.summary and new.goal is None:
-            raise ValueError(f"define_metric({name!r}, summary='best') needs goal='minimize' or 'maximize'")
+            raise InvalidValueError(
+                f"define_metric({name!r}, summary='best') needs goal='minimize' or 'maximize'"
+            )
         self._defs[name] = new
         self._cache.clear()
         if new.step_metric is not None:

@@ -59,20 +59,30 @@ def _load_file(path: Path) -> dict[str, Any]:
     }
 
 
-def clean(key: str, value: Any) -> Any:
+_MAX_DEPTH = 64  # nesting deeper than this (or a dict that contains itself) is refused
+
+
+def clean(key: str, value: Any, depth: int = 0) -> Any:
     """A JSON-safe copy of a config value, or a clear error naming the key."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
+    if isinstance(value, np.generic):  # a datetime64's or complex's item() is checked too
+        return clean(key, value.item(), depth)
+    if isinstance(value, np.ndarray):  # numbers, bools and str as lists; others checked
+        items = value.tolist()
+        return items if value.dtype.kind in "biufU" else clean(key, items, depth)
+    if depth >= _MAX_DEPTH and isinstance(value, (Mapping, list, tuple, argparse.Namespace)):
+        shown = key if len(key) <= 200 else key[:197] + "..."
+        raise InvalidValueError(
+            f"config key {shown!r}: values nested more than {_MAX_DEPTH} levels deep (or a "
+            "dict or list that contains itself) can't be stored in config; flatten it"
+        )
     if isinstance(value, Mapping):
-        return {_key(k, key): clean(f"{key}.{k}", v) for k, v in value.items()}
+        return {_key(k, key): clean(f"{key}.{k}", v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [clean(f"{key}[{i}]", v) for i, v in enumerate(value)]
+        return [clean(f"{key}[{i}]", v, depth + 1) for i, v in enumerate(value)]
     if isinstance(value, argparse.Namespace):
-        return clean(key, vars(value))
+        return clean(key, vars(value), depth + 1)
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     raise InvalidValueError(

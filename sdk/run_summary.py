@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -106,6 +106,25 @@ class Summary:
                     if agg is None:
                         agg = self._aggs[key] = _Agg(float(column[0]))
                     agg.add(column)
+            self.version += 1
+
+    def restore(
+        self,
+        last: Mapping[str, Any],
+        aggregates: Mapping[str, tuple[float, float, float, float, int]],
+        user: Mapping[str, Any] | None = None,
+        deleted: Iterable[str] = (),
+    ) -> None:
+        """Start from a resumed, rewound or forked run's state (sdk/continuation.py): last
+        values, (first, min, max, total, count) per aggregated key, values set by hand and
+        keys deleted by hand. Logging then continues the aggregations."""
+        with self._lock:
+            self._last.update(last)
+            for key, (first, lo, hi, total, count) in aggregates.items():
+                agg = self._aggs[key] = _Agg(first)
+                agg.min, agg.max, agg.total, agg.count = lo, hi, total, count
+            self._user.update(user or {})
+            self._deleted.update(deleted)
             self.version += 1
 
     def last_value(self, key: str) -> Any:
@@ -220,6 +239,7 @@ class Summary:
             self.version += 1
 
     def __delitem__(self, key: str) -> None:
+        self._drain()  # a key logged just before is in the buffer, not yet in `_last`
         with self._lock:
             found = self._user.pop(key, _NONE) is not _NONE or key in self._last
             if not found:

@@ -7,21 +7,26 @@ as failed if an unhandled exception or a nonzero `sys.exit()` is what ended the 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
+import signal
 import sys
 import threading
 import warnings
 from collections.abc import Sequence
+from types import FrameType
 from typing import Any, Literal
 
-from runlake.engine.errors import RunExistsError, UsageError
+from runlake.engine import recovery
+from runlake.engine.errors import UsageError
 from runlake.engine.layout import RunPaths, project_dir, resolve_root, validate_name
 
 from .run_config import Config, config_source
 from .metric import Metric
-from .names import new_run_id, new_run_name
-from .live_run import Run
-from .settings import Settings, resolve
+from .names import check_label, check_tags, new_run_id, new_run_name
+from .live_run import Run, error_line
+from .settings import Settings, env, resolve
+from . import continuation
 
 _lock = threading.RLock()
 _active: Run | None = None
@@ -60,23 +65,24 @@ def init(
     """Start a run and make it the active one.
 
     `dir` is the store root (else $RUNLAKE_DIR, else ./runlake); everything of the run is
-    written under it.
+    written under it. `resume` ("allow", "must", "never", "auto" or True), `resume_from` and
+    `fork_from` ("<run_id>?_step=<N>") continue, rewind or fork a run (sdk/continuation.py).
 
     >>> import runlake
     >>> with runlake.init(project="demo", mode="disabled", config={"lr": 0.01}) as run:
     ...     run.log({"loss": 0.5})
     """
     global _active
-    for arg, value in (("resume", resume), ("resume_from", resume_from), ("fork_from", fork_from)):
-        if value not in (None, False):
-            raise NotImplementedError(f"init({arg}=...) arrives with issue #5 (resume and fork)")
-    if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
-        raise TypeError("init(tags=...) must be a list of strings")
+    if tags is not None:
+        tags = check_tags("init(tags=...)", tags)
     s = resolve(
         settings, project=project, entity=entity, name=name, notes=notes, tags=tags,
         group=group, job_type=job_type, mode=mode, run_id=id,
         root=None if dir is None else os.fspath(dir),
     )
+    if resume is None and resume_from is None and fork_from is None:
+        resume = env("RESUME")  # $RUNLAKE_RESUME, else $WANDB_RESUME, as wandb reads it
+    request = continuation.request(resume, resume_from, fork_from, s.run_id)
     with _lock:
         if _active is not None:
             if reinit in (True, "finish_previous"):
@@ -93,9 +99,12 @@ def init(
                 )
                 return _active
         items = _filter_config(config_source(config), config_include_keys, config_exclude_keys)
-        run = _create(s, Config(items), bool(allow_val_change))
+        run = _create(s, Config(items), bool(allow_val_change), request)
         _active = run
         _install_exit_hooks()
+        if not run.disabled:
+            _install_sigterm()
+            _recover_project(run)
         return run
 
 
@@ -111,9 +120,15 @@ def _filter_config(
     return items
 
 
-def _create(s: Settings, config: Config, allow_val_change: bool) -> Run:
-    if s.name is not None and not isinstance(s.name, str):
-        raise TypeError(f"init(name=...) must be a string, got {type(s.name).__name__}")
+def _create(
+    s: Settings, config: Config, allow_val_change: bool,
+    request: continuation.Request | None = None,
+) -> Run:
+    request = request or continuation.Request()
+    for field in ("name", "group", "job_type", "notes"):
+        check_label(f"init({field}=...)", getattr(s, field))
+    if s.tags is not None:  # also from Settings(tags=...)
+        check_tags("init(tags=...)", s.tags)
     run_id = validate_name("run id", s.run_id) if s.run_id is not None else new_run_id()
     if s.mode == "disabled":
         run = Run(s, run_id=run_id, name=s.name or new_run_name(1), config=config,
@@ -121,18 +136,21 @@ def _create(s: Settings, config: Config, allow_val_change: bool) -> Run:
     else:
         root = resolve_root(s.root)
         s = s.replace(root=str(root))
+        run_id = continuation.run_id_for(request, s, root) or run_id
         paths = RunPaths.of(root, s.entity or "", s.project or "", run_id)
-        pdir = project_dir(root, paths.entity, paths.project)
-        name = s.name or new_run_name(_count_runs(pdir) + 1)
-        try:
-            paths.run_dir.mkdir(parents=True, exist_ok=False)
-        except FileExistsError:
-            raise RunExistsError(
-                f"run {paths.entity}/{paths.project}/{run_id} already exists in {root}; "
-                "use a new id (resuming a run arrives with issue #5)"
-            ) from None
-        run = Run(s, run_id=run_id, name=name, config=config, paths=paths,
-                  on_finish=_finished)
+        if continuation.continues(request, paths):
+            run = continuation.resume_run(s, paths, config, allow_val_change, request, _finished)
+        else:
+            pdir = project_dir(root, paths.entity, paths.project)
+            name = s.name or new_run_name(_count_runs(pdir) + 1)
+            if request.mode == "fork":
+                run = continuation.fork_run(s, paths, name, config, allow_val_change, request,
+                                            _finished)
+            else:
+                continuation.claim_new(paths, request)
+                run = Run(s, run_id=run_id, name=name, config=config, paths=paths,
+                          on_finish=_finished)
+        continuation.remember_auto(run, request, root)
     if allow_val_change:
         object.__setattr__(run.config, "_allow_val_change", True)
     return run
@@ -147,6 +165,7 @@ def _count_runs(pdir: Any) -> int:
 
 def _finished(run: Run) -> None:
     global _active
+    continuation.forget_auto(run, run._meta.get("exit_code") if run._meta is not None else None)
     with _lock:
         if _active is run:
             _active = None
@@ -226,7 +245,89 @@ def _finish_at_exit() -> None:
     if run is None:
         return
     if _unhandled is not None:
-        line = f"{type(_unhandled).__name__}: {_unhandled}"
-        run._finish(1, error=line)
+        run._finish(1, error=error_line(type(_unhandled), _unhandled))
     else:
         run._finish(_exit_code)
+
+
+# -- crashes and preemption (docs/DESIGN.md, "Crash safety and run states") -------------------
+
+
+def _recover_project(run: Run) -> None:
+    """The next writer of a project recovers its runs whose writer died (compacts their WAL
+    files, marks them crashed), in a thread so init() does not wait. Not a daemon: exit waits
+    for it rather than stop it mid-write (harmless, but it would leave the work undone)."""
+    paths = run._paths
+    if paths is None:
+        return
+
+    def work() -> None:
+        # Best effort, silently: the next reader or `runlake recover` tries again.
+        with contextlib.suppress(Exception):
+            for other in recovery.list_runs(paths.root, paths.entity, paths.project):
+                if not recovery.has_wal(other):  # (a run.json read per run is too dear here)
+                    continue
+                # One run at a time under the session lock: a recovery holds the run's lock,
+                # which an init() resuming that run in this process must not find taken.
+                with _lock:
+                    recovery.recover_run(other)
+
+    threading.Thread(target=work, name="runlake-recover", daemon=False).start()
+
+
+_PREEMPT_TIMEOUT = 20.0  # seconds SIGTERM waits for rows to be durable (grace is usually >= 30 s)
+_RETRY_DELAY = 0.01  # seconds before a SIGTERM that interrupted runlake itself is taken again
+_MAX_RETRIES = 300
+_sigterm_previous: Any = None
+_sigterm_pid = 0
+_sigterm_retries = 0
+
+
+def _install_sigterm() -> None:
+    """Handle SIGTERM as a preemption notice (`_on_sigterm`): from the main thread only (the
+    only one that may), in front of whatever handler was there."""
+    global _sigterm_previous, _sigterm_pid
+    if threading.current_thread() is not threading.main_thread():
+        return
+    current = signal.getsignal(signal.SIGTERM)
+    if current is _on_sigterm or current is None or current == signal.SIG_IGN:
+        return  # ours already; set outside Python (could not be restored); ignored on purpose
+    _sigterm_previous, _sigterm_pid = current, os.getpid()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """Make the active run's rows durable and record it "preempting", then restore the
+    previous handler and raise the signal again: the process ends (or not) as it would have
+    without runlake, by default killed by SIGTERM."""
+    global _sigterm_retries
+    run = _active
+    if run is not None and os.getpid() == _sigterm_pid:  # not a forked child (a DataLoader worker)
+        if _in_runlake(frame):
+            # The main thread was stopped inside runlake, maybe holding a lock the flush needs
+            # (flushing here could deadlock): let it leave, and take the signal again.
+            if _sigterm_retries < _MAX_RETRIES:
+                _sigterm_retries += 1
+                threading.Timer(_RETRY_DELAY, os.kill, (os.getpid(), signum)).start()
+                return
+        else:
+            with contextlib.suppress(Exception):  # dying anyway; what is durable stays readable
+                run._preempt(_PREEMPT_TIMEOUT)
+    _sigterm_retries = 0
+    signal.signal(signum, _sigterm_previous)
+    signal.raise_signal(signum)
+
+
+# Modules whose frames hold no lock a flush needs: entry points (`runlake demo` logs from
+# inside one) and the read side.
+_LOCK_FREE = ("runlake.cli", "runlake.demo", "runlake.__main__", "runlake.query")
+
+
+def _in_runlake(frame: FrameType | None) -> bool:
+    """Whether the interrupted thread is inside runlake code that may hold a run's lock."""
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if (name == "runlake" or name.startswith("runlake.")) and not name.startswith(_LOCK_FREE):
+            return True
+        frame = frame.f_back
+    return False

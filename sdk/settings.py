@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from runlake.engine.errors import UsageError
+from runlake.engine.errors import InvalidValueError, UsageError
 from runlake.engine.layout import DEFAULT_ENTITY, DEFAULT_PROJECT
 from runlake.engine.writer import WriterOptions
 
@@ -95,7 +95,7 @@ def resolve(settings: Settings | dict[str, Any] | None, **given: Any) -> Setting
     elif isinstance(settings, dict):
         settings = Settings(**settings)
     elif not isinstance(settings, Settings):
-        raise TypeError(
+        raise InvalidValueError(
             f"settings must be a runlake.Settings or a dict, got {type(settings).__name__}"
         )
     changes: dict[str, Any] = {}

@@ -19,6 +19,14 @@ from runlake.engine.kinds import KIND_OF_TYPE, FloatList, IntList, StrList
 
 _SCALARS = frozenset(t for t in KIND_OF_TYPE if t not in (IntList, FloatList, StrList))
 
+# Nested dicts deeper than this are refused: far below Python's recursion limit, far above
+# any real metrics dict. (A dict that contains itself is refused as such.)
+MAX_DEPTH = 64
+
+
+def _shown(key: str) -> str:
+    return repr(key) if len(key) <= 200 else repr(key[:197] + "...")
+
 
 def check_key(key: object, where: str = "") -> str:
     """A history key must be a non-empty str not starting with '_' (reserved)."""
@@ -33,37 +41,75 @@ def check_key(key: object, where: str = "") -> str:
         raise InvalidNameError(f"log() got an empty key{where}: give every metric a name")
     if key[0] == "_":
         raise InvalidNameError(
-            f"log() key {key!r} starts with '_', which runlake reserves for its own columns "
-            "(_step, _runtime, _timestamp): rename it"
+            f"log() key {_shown(key)} starts with '_', which runlake reserves for its own "
+            "columns (_step, _runtime, _timestamp): rename it"
         )
+    if not key.isascii():
+        _check_text(key, where)
     return key
+
+
+def _check_text(key: str, where: str = "") -> None:
+    """Column names are UTF-8: a key holding a lone surrogate (bad decoding) is refused."""
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidNameError(
+            f"log() key {_shown(key)}{where} is not valid Unicode text (it holds a lone "
+            "surrogate, e.g. from decoding bytes with errors='surrogateescape'): decode the "
+            "name properly, or use key.encode('utf-8', 'backslashreplace').decode()"
+        ) from None
 
 
 def flatten(data: Mapping[Any, Any], out: dict[str, object], errors: list[Exception]) -> None:
     """Normalise `data` into `out` (flat key -> storable value); bad entries go to `errors`."""
     for key, value in data.items():
         try:
-            _put(check_key(key), value, out, errors)
+            if type(key) is not str or not key or key[0] == "_" or not key.isascii():
+                key = check_key(key)
+            if type(value) in _SCALARS and key not in out:  # the usual metric, inline
+                out[key] = value
+            else:
+                _put(key, value, out, errors)
         except (InvalidNameError, InvalidValueError) as exc:
             errors.append(exc)
 
 
-def _put(key: str, value: object, out: dict[str, object], errors: list[Exception]) -> None:
+def _put(
+    key: str, value: object, out: dict[str, object], errors: list[Exception],
+    outer: tuple[int, ...] = (),
+) -> None:
     t = type(value)
-    if t in _SCALARS:
-        out[key] = value
-        return
-    if isinstance(value, Mapping):
+    if t not in _SCALARS and isinstance(value, Mapping):
+        if id(value) in outer:
+            raise InvalidValueError(
+                f"log() key {_shown(key)}: a dict that contains itself can't be stored; log "
+                "its values, not the dict that holds them"
+            )
+        if len(outer) >= MAX_DEPTH:
+            raise InvalidValueError(
+                f"log() key {_shown(key)}: dicts nested more than {MAX_DEPTH} levels deep "
+                "can't be stored; log a flatter dict"
+            )
+        outer = (*outer, id(value))
         for sub, sub_value in value.items():
-            where = f" (inside {key!r})"
             try:
-                if type(sub) is not str or not sub:
-                    sub = check_key(sub, where)
-                _put(f"{key}.{sub}", sub_value, out, errors)
+                if type(sub) is not str or not sub or not sub.isascii():
+                    where = f" (inside {_shown(key)})"
+                    if type(sub) is str and sub:
+                        _check_text(sub, where)  # "_" is fine inside: "a._b" is not reserved
+                    else:
+                        sub = check_key(sub, where)
+                _put(f"{key}.{sub}", sub_value, out, errors, outer)
             except (InvalidNameError, InvalidValueError) as exc:
                 errors.append(exc)
         return
-    out[key] = scalar_or_list(key, value)
+    if key in out:  # {"a.b": 1, "a": {"b": 2}} or a str enum key beside its value
+        raise InvalidNameError(
+            f"log() key {_shown(key)} is given twice in one call (a nested dict flattens to the "
+            "same name); the first value was kept: rename one of them"
+        )
+    out[key] = value if t in _SCALARS else scalar_or_list(key, value)
 
 
 def scalar_or_list(key: str, value: object) -> object:
@@ -72,6 +118,8 @@ def scalar_or_list(key: str, value: object) -> object:
     if module.startswith("torch"):
         value = _torch_to_numpy(key, value)
     if isinstance(value, np.ndarray):
+        if value.dtype.kind in "mM":
+            _refuse_datetime(key, value)
         if value.ndim == 0:
             return _scalar(key, value.item())
         if value.ndim == 1:
@@ -89,6 +137,8 @@ def _scalar(key: str, value: object) -> object:
     if type(value) in _SCALARS:
         return value
     if isinstance(value, np.generic):
+        if isinstance(value, (np.datetime64, np.timedelta64)):
+            _refuse_datetime(key, value)
         return _scalar(key, value.item())
     # Subclasses of the builtins (IntEnum, str enums, ...) are stored as their base value.
     if isinstance(value, bool):
@@ -105,6 +155,15 @@ def _scalar(key: str, value: object) -> object:
         f"log() key {key!r}: values of type {type(value).__module__}.{type(value).__qualname__} "
         "can't be stored in history; log a number, bool, string, None, a list of numbers or "
         "strings, a numpy array, or a dict of these"
+    )
+
+
+def _refuse_datetime(key: str, value: Any) -> None:
+    # .item() would give a datetime for some units and an int of nanoseconds for others.
+    raise InvalidValueError(
+        f"log() key {_shown(key)}: numpy {value.dtype} values can't be stored in history; log "
+        "a number (e.g. `t.astype('datetime64[s]').astype(int)` for Unix seconds, "
+        "`d / np.timedelta64(1, 's')` for seconds) or a string (`str(t)`)"
     )
 
 

@@ -223,13 +223,19 @@ def test_rows_of_a_killed_writer_stay_readable(root, start_writer, segment_bytes
     else:  # (killed right after publishing a segment, the run has no WAL until its next frame)
         assert "segment" in left
 
-    # FORMAT.md: `state` is written by the process that owns the run; a killed one never
-    # writes it again, so the run stays "running" ("crashed" is listed as a later state).
+    # A killed writer never rewrites its run.json, which still says "running"; its lock is
+    # free, so a reader reports it "crashed" (docs/FORMAT.md, "Run states").
+    untouched = runlake.Api(root=root, recover=False)
+    assert untouched.run(writer.path).state == "crashed"
+    assert {s.kind for s in h.sources(paths)} == left  # ...and that reader wrote nothing
+    n = scanned(untouched, writer.path)  # segments and WAL, a torn last frame skipped
+    # A reader that may write recovers the run: WAL compacted, run.json says "crashed".
     run = api.run(writer.path)
-    assert run.state == "running" and run.exit_code is None
-    # Every row durable before the kill is still there, read from segments and the WAL (whose
-    # torn last frame, if any, is skipped): a gapless prefix with the logged values.
-    n = scanned(api, writer.path)
+    assert run.state == "crashed" and run.exit_code is None
+    assert {s.kind for s in h.sources(paths)} == {"segment"}
+    # Every row durable before the kill is still there, once each: a gapless prefix with the
+    # logged values, the same before and after recovery.
+    assert scanned(api, writer.path) == n
     assert n >= seen
     frame = run.history(samples=None, format="polars")
     assert frame.height == n and frame["i"].to_list() == list(range(n))

@@ -1,5 +1,6 @@
 """Property: any sequence of log()/commit/step calls reads back as a simple model of wandb's
-step rules says (hypothesis), through the real write path and plain pyarrow."""
+step rules says (hypothesis), through the real write path and plain pyarrow; and so do such
+sequences split by finish(), resume and rewind (a hypothesis state machine)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 import runlake
 from tests.helpers import rows
@@ -89,3 +93,93 @@ def _normalise(row: dict[str, object]) -> dict[str, object]:
     # A bool or int column widens to float when floats appear under the key in the run (the
     # documented rule), so compare numbers by value.
     return {k: float(v) if isinstance(v, (bool, int)) and k != "_step" else v for k, v in row.items()}
+
+
+class FinishResumeRewind(RuleBasedStateMachine):
+    """Log calls in sessions ended by finish() and continued by init(resume="must") or rewound
+    by init(resume_from=...), against the model: the history read back is the model's rows,
+    each resume goes on at the model's step, and every row a rewind removed is set aside."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tmp = tempfile.TemporaryDirectory()
+        self.root = Path(self._tmp.name)
+        self.model = Model()
+        self.aside: list[dict[str, object]] = []  # the model's rows that rewinds removed
+        self.run = runlake.init(dir=self.root, id="m")
+        self.live = True
+
+    @precondition(lambda self: self.live)
+    @rule(call=call, repeats=st.sampled_from([1, 1, 3]))
+    def log(self, call, repeats):
+        d, step, commit = call
+        if step is not None or commit is not None:
+            repeats = 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # steps below the current are dropped
+            for _ in range(repeats):  # repeated shapes exercise the buffer's fast path
+                self.run.log(dict(d), step=step, commit=commit)
+                self.model.log(dict(d), step, commit)
+
+    @precondition(lambda self: self.live)
+    @rule()
+    def finish(self):
+        self.run.finish()
+        self.model.finish()
+        self.live = False
+
+    @precondition(lambda self: not self.live)
+    @rule()
+    def resume(self):
+        self.run = runlake.init(dir=self.root, id="m", resume="must")
+        self.live = True
+        # A resume goes on after the last step in the history (after a finish that is the
+        # model's step, but a rewind to a step without a row may leave it lower).
+        self.model.step = self.model.rows[-1]["_step"] + 1 if self.model.rows else 0
+        assert self.run.resumed and self.run.step == self.model.step
+
+    @precondition(lambda self: not self.live and self.model.rows)
+    @rule(data=st.data())
+    def rewind(self, data):
+        n = data.draw(st.integers(0, self.model.rows[-1]["_step"]), label="step")
+        self.run = runlake.init(dir=self.root, resume_from=f"m?_step={n}")
+        self.live = True
+        self.aside += [r for r in self.model.rows if r["_step"] > n]
+        self.model.rows = [r for r in self.model.rows if r["_step"] <= n]
+        self.model.step = n + 1
+        assert self.run.step == self.model.step
+
+    def teardown(self):
+        try:
+            if self.live:
+                self.run.finish()
+                self.model.finish()
+            got = _read_rows(self.root.glob("history/*/*/run_id=m/part-*.parquet"))
+            assert got == [_normalise(r) for r in self.model.rows]
+            aside = _read_rows(self.root.glob("runs/*/*/run_id=m/rewound/*/part-*.parquet"))
+            assert sorted(_canonical(r) for r in aside) == sorted(
+                _canonical(_normalise(r)) for r in self.aside)
+        finally:
+            self.run.finish()  # a no-op if finished; else the next example's init would get it
+            self._tmp.cleanup()
+
+
+def _canonical(row: dict[str, object]) -> str:
+    return repr(sorted(row.items()))
+
+
+def _read_rows(files) -> list[dict[str, object]]:
+    tables = [pq.read_table(f, partitioning=None) for f in sorted(files)]
+    if not tables:
+        return []
+    table = pa.concat_tables(tables, promote_options="permissive").sort_by("_step")
+    return [_normalise({k: v for k, v in r.items()
+                        if v is not None and k not in ("_runtime", "_timestamp")})
+            for r in table.to_pylist()]
+
+
+TestFinishResumeRewind = FinishResumeRewind.TestCase
+TestFinishResumeRewind.settings = settings(
+    max_examples=30, stateful_step_count=30, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)

@@ -361,7 +361,6 @@ def test_default_names_are_two_words_and_the_run_number(root):
 
 @pytest.mark.parametrize("method, issue", [
     ("log_artifact", 6), ("use_artifact", 6), ("save", 6), ("alert", 7), ("watch", 7),
-    ("mark_preempting", 5),
 ])
 def test_methods_of_later_issues_say_which_issue(root, method, issue):
     with runlake.init(dir=root) as run:
@@ -376,7 +375,9 @@ def test_methods_of_later_issues_say_which_issue(root, method, issue):
 
 
 @pytest.mark.parametrize("arg", ["resume", "resume_from", "fork_from"])
-def test_resume_and_fork_arguments_say_which_issue(root, arg):
-    with pytest.raises(NotImplementedError, match="issue #5"):
-        runlake.init(dir=root, **{arg: "must" if arg == "resume" else "abc?_step=1"})
+def test_resuming_or_forking_a_missing_run_fails_and_writes_nothing(root, arg):
+    # (tests/sdk/test_resume.py has the rest of resume, rewind and fork)
+    extra = {"id": "abc"} if arg == "resume" else {}
+    with pytest.raises(runlake.RunNotFoundError, match="abc"):
+        runlake.init(dir=root, **extra, **{arg: "must" if arg == "resume" else "abc?_step=1"})
     assert runlake.run is None and not root.exists()
