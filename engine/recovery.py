@@ -22,6 +22,7 @@ by the next one.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Iterable
@@ -43,8 +44,24 @@ from .writer import compact_wal
 # A run logged on another host (whose lock this host may not see, e.g. over NFS), or one
 # written before runs had locks, counts as dead once its heartbeat (written every
 # `Settings.heartbeat_interval`, 10 s) is older than this. Generous, as wandb's ~5 minutes:
-# the heartbeat is the other host's clock, and clocks drift.
+# the heartbeat is the other host's clock, and clocks drift. Readers do not see a writer's
+# Settings, so the reader's environment sets it: $RUNLAKE_HEARTBEAT_STALE (seconds).
 STALE_AFTER = 300.0
+STALE_ENV = "RUNLAKE_HEARTBEAT_STALE"
+
+
+def stale_after() -> float:
+    """Seconds without a heartbeat after which another host's run counts as dead."""
+    text = os.environ.get(STALE_ENV) or os.environ.get("WANDB_HEARTBEAT_STALE")
+    if not text:
+        return STALE_AFTER
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ValueError(f"${STALE_ENV} must be a positive number of seconds, got {text!r}")
+    return value
 
 _LIVE_STATES = ("running", "preempting")
 _TMP = ".tmp-"
@@ -66,7 +83,7 @@ def owner_dead(paths: RunPaths, host: str | None, heartbeat: float | None,
 
     On the run's own host its lock answers: the kernel drops it when the owner dies, however
     it dies. A run of another host, or one without a lock file, is dead once its heartbeat
-    (Unix seconds) is older than STALE_AFTER.
+    (Unix seconds) is older than `stale_after()`.
     """
     try:
         if lock.is_live(paths):
@@ -76,7 +93,7 @@ def owner_dead(paths: RunPaths, host: str | None, heartbeat: float | None,
     except OSError:
         pass  # the lock cannot be tested here (permissions): the heartbeat decides
     now = time.time() if now is None else now
-    return heartbeat is None or now - heartbeat > STALE_AFTER
+    return heartbeat is None or now - heartbeat > stale_after()
 
 
 def recover_run(paths: RunPaths) -> bool:
@@ -171,7 +188,7 @@ def _owner_gone(paths: RunPaths, meta: dict[str, Any]) -> bool:
     if meta.get("state") not in _LIVE_STATES:
         return True  # finished (with WAL files left by a failed write at finish)
     heartbeat = parse_time(meta.get("heartbeat_at"))
-    return heartbeat is None or time.time() - heartbeat > STALE_AFTER
+    return heartbeat is None or time.time() - heartbeat > stale_after()
 
 
 def _run_schema(schemas: Iterable[pa.Schema]) -> RunSchema:

@@ -231,6 +231,19 @@ def test_a_run_without_a_lock_to_test_goes_by_its_heartbeat(paths, case):
     del w
 
 
+def test_the_staleness_threshold_is_a_reader_setting(paths, monkeypatch):
+    host = "elsewhere.example"
+    w = dead_run(paths, 10, host=host, lock_file=True)
+    beat = time.time() - 60
+    assert not recovery.owner_dead(paths, host, beat)  # 60 s < the 300 s default
+    monkeypatch.setenv(recovery.STALE_ENV, "30")
+    assert recovery.owner_dead(paths, host, beat)
+    monkeypatch.setenv(recovery.STALE_ENV, "soon")
+    with pytest.raises(ValueError, match="RUNLAKE_HEARTBEAT_STALE must be a positive number"):
+        recovery.owner_dead(paths, host, beat)
+    del w
+
+
 @pytest.mark.parametrize("state", ["preempting", "finished", "failed"])
 def test_recovery_compacts_runs_in_other_states_and_keeps_the_state(paths, state):
     """A preempted run that died stays "preempting" (resumable, as a wandb sweep reads it);
