@@ -1,8 +1,11 @@
-"""Reading a store back with plain pyarrow (no runlake reader), for assertions."""
+"""Reading a store back with plain pyarrow (no runlake reader), for assertions; polling."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -31,3 +34,21 @@ def run_json(root: Path, run_id: str, entity: str = "local", project: str = "unc
     path = root / "runs" / f"entity={entity}" / f"project={project}" / f"run_id={run_id}" / "run.json"
     with open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+T = TypeVar("T")
+
+
+def wait_for(what: str, probe: Callable[[], T], deadline: float, pause: float = 0.02) -> T:
+    """Poll `probe` until it returns something truthy; fail after `deadline` seconds (a
+    bound that is never reached when all is well: tests assert no timing)."""
+    import pytest
+
+    end = time.monotonic() + deadline
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > end:
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(pause)

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +21,7 @@ from runlake.engine.layout import RunPaths
 from runlake.query import history as h
 
 import runlake
+from tests import helpers
 
 T = TypeVar("T")
 DEADLINE = 120.0  # seconds any one wait may take before the test fails (never reached when well)
@@ -111,15 +111,7 @@ def start_writer(tmp_path, root):
 
 
 def wait_for(what: str, probe: Callable[[], T]) -> T:
-    """Poll `probe` until it returns something truthy; fail after DEADLINE seconds."""
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.02)
+    return helpers.wait_for(what, probe, DEADLINE, 0.02)
 
 
 def check_prefix(rows: list[dict[str, Any]]) -> int:

@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import threading
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from runlake.engine import meta, wal
 from runlake.engine.layout import RunPaths
 
 from tests.helpers import run_json
+from tests import helpers
 
 T = TypeVar("T")
 DEADLINE = 60.0  # seconds a wait may take before the test fails (never reached when well)
@@ -33,14 +33,7 @@ SETTINGS = runlake.Settings(wal_interval=0.02)
 
 
 def wait_for(what: str, probe: Callable[[], T]) -> T:
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.01)
+    return helpers.wait_for(what, probe, DEADLINE, 0.01)
 
 
 def log_steps(run: runlake.Run, start: int, stop: int) -> None:
