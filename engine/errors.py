@@ -47,3 +47,11 @@ class MissingExtraError(Error, ImportError):
 class ResumeError(Error, ValueError):
     """`init(resume=..., resume_from=..., fork_from=...)` asked for something the run can't
     give: a malformed "<run_id>?_step=<N>", or a step the run never reached."""
+
+
+class ArtifactNotFoundError(RunNotFoundError):
+    """An artifact, version or alias that was looked up does not exist."""
+
+
+class CorruptObjectError(Error, ValueError):
+    """A stored or downloaded file does not have the digest its artifact's manifest records."""

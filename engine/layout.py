@@ -7,6 +7,7 @@ It mirrors docs/FORMAT.md; a change here is a change of `FORMAT_VERSION` there.
     <root>/runs/entity=<e>/project=<p>/run_id=<id>/wal/<seq>.arrows        write-ahead log
     <root>/runs/entity=<e>/project=<p>/run_id=<id>/files/                  the run's own files
     <root>/runs/entity=<e>/project=<p>/run_id=<id>/rewound/<stamp>/        rows set aside by a rewind
+    <root>/artifacts/...                                                 artifacts: engine/objects.py
 
 Every name that becomes a path component is validated first, so nothing a user passes can
 point outside the root.

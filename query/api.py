@@ -17,7 +17,6 @@ from typing import Any, overload
 
 import duckdb
 import pyarrow as pa
-
 from runlake.engine import lock, recovery
 from runlake.engine.errors import Error, InvalidNameError, RunNotFoundError
 from runlake.engine.layout import (
@@ -27,8 +26,10 @@ from runlake.engine.layout import (
     resolve_root,
     validate_name,
 )
+from runlake.engine.objects import ArtifactNotFoundError, ArtifactStore, lineage_edges
 
 from . import filters as _filters
+from .artifacts import ArtifactBase, load_artifact, parse_artifact_path
 from .frames import histories_lazy, live_history
 from .index import RunIndex
 from .public_run import Run
@@ -43,6 +44,12 @@ class Project:
     @property
     def path(self) -> str:
         return f"{self.entity}/{self.name}"
+
+
+_LINEAGE = pa.schema([(c, pa.string()) for c in (
+    "artifact_entity", "artifact_project", "artifact_name", "version", "type", "digest",
+    "role", "run_entity", "run_project", "run_id",
+)])
 
 
 class Api:
@@ -162,13 +169,39 @@ class Api:
 
     # -- many runs ---------------------------------------------------------------------------
 
+    def artifact(self, name: str, type: str | None = None) -> ArtifactBase:
+        """An artifact version by `[entity/]project/name[:version-or-alias]` (default latest);
+        `name:alias` alone uses the default entity and project."""
+        entity, project, art, ref = parse_artifact_path(name, self.default_entity)
+        found = load_artifact(self.root, entity, project, art, ref)
+        if type is not None and found.type != type:
+            raise InvalidNameError(f"artifact {found.qualified_name} has type {found.type!r}, not {type!r}")
+        return found
+
+    def artifact_versions(self, type_name: str, name: str) -> list[ArtifactBase]:
+        """Every version of `[entity/]project/name` whose type is `type_name`, oldest first."""
+        entity, project, art, _ = parse_artifact_path(name.partition(":")[0], self.default_entity)
+        store = ArtifactStore(self.root)
+        versions = store.versions(entity, project, art)
+        if not versions:
+            raise ArtifactNotFoundError(f"artifact {entity}/{project}/{art} does not exist")
+        found = [load_artifact(self.root, entity, project, art, f"v{v}") for v in versions]
+        return [a for a in found if a.type == type_name]
+
+    def artifacts(self, type_name: str, name: str) -> list[ArtifactBase]:
+        """wandb's newer name for `artifact_versions`."""
+        return self.artifact_versions(type_name, name)
+
     def sql(self, query: str, params: Any = None) -> duckdb.DuckDBPyRelation:
-        """DuckDB over the views `runs` (one row per run) and `history` (every row of every run).
+        """DuckDB over the views `runs` (one row per run), `history` (every row of every run)
+        and `lineage` (one row per artifact version and run that produced or used it: role
+        "producer" or "consumer").
 
         Convert the result with `.pl()`, `.df()` or `.arrow()`; pass values in `params`.
         """
         self._define_history(self._segments.snapshot())  # first: it may recover dead runs
         self._define_runs(self._index.table())
+        self._register("lineage", pa.Table.from_pylist(lineage_edges(self.root), schema=_LINEAGE))
         return self._con.sql(query, params=params) if params is not None else self._con.sql(query)
 
     def _define_runs(self, table: pa.Table) -> None:

@@ -144,6 +144,18 @@ class Run:
         shutil.rmtree(self._paths.history_dir, ignore_errors=True)
         shutil.rmtree(self._paths.run_dir, ignore_errors=True)
 
+    def logged_artifacts(self) -> list[Any]:
+        """The artifact versions this run logged (was the producer of)."""
+        from .artifacts import logged_by
+
+        return logged_by(self._paths.root, self.entity, self.project, self.id)
+
+    def used_artifacts(self) -> list[Any]:
+        """The artifact versions this run used (was a consumer of)."""
+        from .artifacts import used_by
+
+        return used_by(self._paths.root, self.entity, self.project, self.id)
+
     def __repr__(self) -> str:
         return f"<Run {'/'.join(self.path)} ({self.state})>"
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from runlake.engine.errors import (
+    ArtifactNotFoundError,
     ConfigError,
     Error,
     InvalidNameError,
@@ -27,8 +28,9 @@ from runlake.engine.errors import (
     UsageError,
 )
 
-from .metric import Metric
+from .artifact import Artifact
 from .live_run import Run, RunStatus
+from .metric import Metric
 from .session import define_metric, finish, init, log
 from .settings import Settings
 
@@ -36,6 +38,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Api",
+    "Artifact",
+    "ArtifactNotFoundError",
     "ConfigError",
     "Error",
     "InvalidNameError",

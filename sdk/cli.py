@@ -6,6 +6,7 @@
     runlake sql 'SELECT name, summary FROM runs'   SQL over the views `runs` and `history`
     runlake export mnist runs.parquet              histories to Parquet or CSV
     runlake recover                                compact the runs of writers that died
+    runlake gc                                     delete artifact objects no version uses
 
 Every command takes `--dir ROOT` (default: $RUNLAKE_DIR, else ./runlake). A mistake such as
 an unknown run or bad filter JSON prints one `runlake: error: ...` line and exits with 2.
@@ -92,6 +93,13 @@ def _parser() -> argparse.ArgumentParser:
         help="compact the write-ahead logs of runs whose writer died and mark them crashed",
     )
     recover.set_defaults(func=_recover)
+
+    gc = sub.add_parser(
+        "gc", parents=[store], help="delete artifact objects that no artifact version references"
+    )
+    gc.add_argument("--grace", type=float, default=3600.0, metavar="SECONDS",
+                    help="spare objects newer than this: a log may be in progress (default 3600)")
+    gc.set_defaults(func=_gc)
     return parser
 
 
@@ -158,6 +166,14 @@ def _export(args: argparse.Namespace) -> None:
     dest = Api(args.dir).export(args.path, args.dest, format=args.format,
                                 filters=_filters(args.filter))
     print(f"wrote {dest}")
+
+
+def _gc(args: argparse.Namespace) -> None:
+    from runlake.engine.layout import resolve_root
+    from runlake.engine.objects import gc
+
+    removed, freed = gc(resolve_root(args.dir), args.grace)
+    print(f"removed {removed} unreferenced object(s), {freed} bytes")
 
 
 def _recover(args: argparse.Namespace) -> None:

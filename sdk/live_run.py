@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 # Seed API methods that later issues bring; calling one says which.
 _LATER = {
-    "log_artifact": 6, "use_artifact": 6, "link_artifact": 6, "upsert_artifact": 6,
+    "link_artifact": 6, "upsert_artifact": 6,
     "finish_artifact": 6, "log_model": 6, "use_model": 6, "link_model": 6, "log_code": 6,
     "save": 6, "restore": 6,
     "alert": 7, "watch": 7, "unwatch": 7, "plot_table": 7, "display": 7, "to_html": 7,
@@ -506,6 +506,22 @@ class Run:
             return
         self._flush(timeout)
         self.mark_preempting()
+
+    # -- artifacts (sdk/run_artifacts.py) ------------------------------------------------------
+
+    def log_artifact(self, artifact_or_path: Any, name: str | None = None,
+                     type: str | None = None, aliases: Any = None, tags: Any = None) -> Any:
+        """Log an artifact (or a file, folder or URI) as this run's output."""
+        from . import run_artifacts
+
+        return run_artifacts.log_artifact(self, artifact_or_path, name, type, aliases, tags)
+
+    def use_artifact(self, artifact_or_name: Any, type: str | None = None, aliases: Any = None,
+                     use_as: str | None = None) -> Any:
+        """Declare an artifact version ("name:alias", "project/name:v3", ...) as an input."""
+        from . import run_artifacts
+
+        return run_artifacts.use_artifact(self, artifact_or_name, type, aliases, use_as)
 
     def __enter__(self) -> Run:
         return self

@@ -464,3 +464,13 @@ def test_export_progress_on_a_real_terminal(root, store, tmp_path):
                           text=True, timeout=300)
     assert (proc.returncode, proc.stderr) == (0, "")
     assert len(pcsv.read_csv(tmp_path / "p.csv").column("_step")) == total
+
+
+def test_gc_deletes_unreferenced_artifact_objects(capsys, root):
+    from runlake.engine.objects import ObjectStore
+
+    objects = ObjectStore(root)
+    objects.put_bytes(b"nobody uses me")
+    code, out, _ = cli(capsys, root, "gc", "--grace", "0")
+    assert code == 0 and "removed 1 unreferenced object(s), 14 bytes" in out
+    assert not [p for p in objects.dir.rglob("*") if p.is_file()]
