@@ -7,8 +7,10 @@ queries the store in a loop (`Api.sql` over `history`, `Api.history` as polars) 
 any error, on a run whose rows are not a gapless prefix of its steps with the logged values
 (a partial or doubled segment would show here), or on a count that goes down. The phases are
 sequenced by messages, not by sleeps: every writer logs HALF steps and waits; the reader must
-see all those rows; then the writers go on logging while the reader makes READS more rounds,
-then they finish (at MAX_STEPS at most), and the reader must see every row.
+see all those rows; then the writers log HALF more while the reader makes READS more rounds,
+and wait again until the reader has seen those; then they log a last HALF and finish, and
+the reader must see every row. So the reader sees at least three totals, however slow the
+machine is (it once saw only two, when writers ran free to a step limit).
 """
 
 from __future__ import annotations
@@ -30,20 +32,19 @@ from tests import helpers
 
 T = TypeVar("T")
 DEADLINE = 300.0  # seconds any one wait may take before the test fails (2 cores, 17 processes)
-HALF = 1500  # steps every writer logs before the reader must have seen them
-MAX_STEPS = 6000
+HALF = 1500  # steps every writer logs per phase (three phases)
 READS = 5  # reader rounds while every writer is logging its second part
 SEGMENT_BYTES = 32 * 1024  # a few segments per run: compactions happen while the reader reads
 
-# argv: root project run_id group half max_steps segment_bytes. Prints "ready" after init,
-# "half" once its first `half` steps are durable; on a line ("go") logs on until a second line
-# ("stop") or max_steps, finishes, and prints "done <steps>".
+# argv: root project run_id group half segment_bytes. Prints "ready" after init, "half" once
+# its first `half` steps are durable; on a line ("go") logs `half` more and prints "more" once
+# durable; on a second line ("stop") logs a last `half`, finishes, and prints "done <steps>".
 WRITER = """
     import sys, threading, time
     import runlake
 
-    root, project, run_id, group, half, max_steps, segment_bytes = sys.argv[1:]
-    half, max_steps = int(half), int(max_steps)
+    root, project, run_id, group, half, segment_bytes = sys.argv[1:]
+    half = int(half)
     go, stop = threading.Event(), threading.Event()
     threading.Thread(target=lambda: (sys.stdin.readline(), go.set(), sys.stdin.readline(),
                                      stop.set()), daemon=True).start()
@@ -53,11 +54,15 @@ WRITER = """
                        job_type="train" if group != "-" else None, config={"run": run_id})
     print("ready", flush=True)
     step = 0
-    while step < max_steps and not (step >= half and stop.is_set()):
+    while step < 3 * half:
         if step == half:
-            assert run._flush(120), "the first half did not become durable"
+            assert run._flush(120), "the first part did not become durable"
             print("half", flush=True)
             go.wait()
+        elif step == 2 * half:
+            assert run._flush(120), "the second part did not become durable"
+            print("more", flush=True)
+            stop.wait()
         run.log({"loss": step / 2, "i": step, "phase": "a" if step < half else "b"})
         step += 1
         if step % 5 == 0:
@@ -144,13 +149,8 @@ class Procs:
         assert got == line, f"{proc.name} said {got!r}, not {line!r}: {self.stderr(proc)}"  # type: ignore[attr-defined]
 
     def tell(self, proc: subprocess.Popen[str], line: str = "go") -> None:
-        try:
-            proc.stdin.write(line + "\n")
-            proc.stdin.flush()
-        except BrokenPipeError:
-            # A writer that reached max_steps before "stop" (a slow, loaded machine) has
-            # closed stdin and is finishing: finish() still checks how it ended.
-            pass
+        proc.stdin.write(line + "\n")
+        proc.stdin.flush()
 
     def finish(self, proc: subprocess.Popen[str]) -> str:
         out, _ = proc.communicate(timeout=DEADLINE)
@@ -186,7 +186,7 @@ def run_writers_with_a_reader(procs: Procs, root: Path, runs: list[tuple[str, st
     """Start a writer per (project, run_id, group) and a reader; sequence them; return the
     steps each run logged. Every process must exit 0 without a warning."""
     writers = [procs.start(f"writer-{run_id}", WRITER, root, project, run_id, group, HALF,
-                           MAX_STEPS, SEGMENT_BYTES) for project, run_id, group in runs]
+                           SEGMENT_BYTES) for project, run_id, group in runs]
     for w in writers:
         procs.expect(w, "ready")
     seen = procs.tmp / "reader.jsonl"
@@ -209,6 +209,9 @@ def run_writers_with_a_reader(procs: Procs, root: Path, runs: list[tuple[str, st
              lambda: len(observations(seen)) >= rounds_before + READS
              or any(w.poll() is not None for w in writers))
     for w in writers:
+        procs.expect(w, "more")
+    wait_for("the reader to see every second part", reader_saw(lambda o: o["sql"] >= 2 * half))
+    for w in writers:  # the last part, while the reader keeps reading
         procs.tell(w, "stop")
     steps = {}
     for (_, run_id, _), w in zip(runs, writers):
@@ -227,7 +230,7 @@ def run_writers_with_a_reader(procs: Procs, root: Path, runs: list[tuple[str, st
     assert counts == sorted(counts) and counts[-1] == total
     assert [o["polars"] for o in seen_all] == sorted(o["polars"] for o in seen_all)
     assert len(set(counts)) >= 3  # the halves, counts while they logged, everything
-    assert all(HALF < n <= MAX_STEPS for n in steps.values()), steps
+    assert all(n == 3 * HALF for n in steps.values()), steps
     return steps
 
 
