@@ -92,8 +92,7 @@ def owner_dead(paths: RunPaths, host: str | None, heartbeat: float | None,
             return True
     except OSError:
         pass  # the lock cannot be tested here (permissions): the heartbeat decides
-    now = time.time() if now is None else now
-    return heartbeat is None or now - heartbeat > stale_after()
+    return _stale(heartbeat, now)
 
 
 def recover_run(paths: RunPaths) -> bool:
@@ -187,8 +186,13 @@ def _owner_gone(paths: RunPaths, meta: dict[str, Any]) -> bool:
         return True  # acquiring the lock tells a live owner from a dead one
     if meta.get("state") not in _LIVE_STATES:
         return True  # finished (with WAL files left by a failed write at finish)
-    heartbeat = parse_time(meta.get("heartbeat_at"))
-    return heartbeat is None or time.time() - heartbeat > stale_after()
+    return _stale(parse_time(meta.get("heartbeat_at")))
+
+
+def _stale(heartbeat: float | None, now: float | None = None) -> bool:
+    """Whether a heartbeat (Unix seconds) is missing or older than `stale_after()`."""
+    now = time.time() if now is None else now
+    return heartbeat is None or now - heartbeat > stale_after()
 
 
 def _run_schema(schemas: Iterable[pa.Schema]) -> RunSchema:
