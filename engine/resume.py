@@ -87,12 +87,9 @@ def run_schema(paths: RunPaths) -> RunSchema:
         for f in pq.read_schema(path):
             if f.name in _BASE or pa.types.is_null(f.type):
                 continue
-            kind = kinds.kind_of_arrow(f.type)
-            have = schema.columns.get(f.name)
-            if have is None:
-                schema.columns[f.name] = kind
-            elif have != kind:
-                schema.columns[f.name] = kinds.wider(have, kind)
+            had = schema.arrow_type(f.name) if f.name in schema.columns else None
+            schema.absorb(f.name, f.type)
+            if had is not None and schema.arrow_type(f.name) != had:
                 schema.widened.add(f.name)
     return schema
 

@@ -29,6 +29,9 @@ from runlake.engine.errors import (
 )
 
 from .artifact import Artifact
+from .figures import Plotly
+from .histogram import Histogram
+from .image import Image
 from .live_run import Run, RunStatus
 from .metric import Metric
 from .session import define_metric, finish, init, log
@@ -42,10 +45,13 @@ __all__ = [
     "ArtifactNotFoundError",
     "ConfigError",
     "Error",
+    "Histogram",
+    "Image",
     "InvalidNameError",
     "InvalidValueError",
     "Metric",
     "MissingExtraError",
+    "Plotly",
     "ResumeError",
     "Run",
     "RunExistsError",

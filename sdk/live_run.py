@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from runlake.engine import lock
 from runlake.engine.buffer import HistoryBuffer
 from runlake.engine.errors import InvalidValueError, UsageError
+from runlake.engine.files import FileQueue
 from runlake.engine.layout import RunPaths
 from runlake.engine.meta import RunMeta
 from runlake.engine.writer import RunWriter
@@ -32,6 +33,7 @@ from .metric import Metric, MetricRegistry
 from .settings import Settings
 from .run_summary import Summary
 from .names import check_label, check_tags
+from .media_store import MediaStore, encode_row
 from .values import flatten
 
 if TYPE_CHECKING:
@@ -105,6 +107,7 @@ class Run:
         self._meta: RunMeta | None = None
         self._writer: RunWriter | None = None
         self._owner: lock.RunLock | None = None
+        self._media: MediaStore | None = None
         self._summary_version = -1
         self._last_heartbeat = self._start_time
         items = dict(config.items()) if isinstance(config, Config) else dict(config or {})
@@ -121,10 +124,12 @@ class Run:
             meta.update(continued.meta)
         self._meta = RunMeta(paths.meta_file, meta)
         self._meta.update()
+        self._media = MediaStore(FileQueue())
         self._writer = RunWriter(
             paths, self._buffer, self._start_time, settings.writer_options(),
             observer=self._fold, on_cycle=self._persist,
             first_seq=0 if continued is None else continued.first_seq,
+            files=self._media.files,
         )
         self._summary = Summary(self._metrics, sync=self._writer.drain)
         if continued is not None:
@@ -330,6 +335,8 @@ class Run:
                 self._buffer.step = step
             if commit is None:
                 commit = step is None
+            if self._media is not None:  # files and references, once the step is known
+                encode_row(self._media, row, self._buffer.step, errors)
             self._pending.update(row)
             self._has_pending = True
             if commit:
