@@ -29,9 +29,13 @@ from runlake.engine.errors import (
 )
 
 from .artifact import Artifact
+from .audio import Audio
 from .figures import Plotly
 from .histogram import Histogram
+from .html import Html
 from .image import Image
+from .object3d import Object3D
+from .video import Video
 from .live_run import Run, RunStatus
 from .metric import Metric
 from .session import define_metric, finish, init, log
@@ -42,15 +46,18 @@ __version__ = "0.1.0"
 __all__ = [
     "Api",
     "Artifact",
+    "Audio",
     "ArtifactNotFoundError",
     "ConfigError",
     "Error",
     "Histogram",
+    "Html",
     "Image",
     "InvalidNameError",
     "InvalidValueError",
     "Metric",
     "MissingExtraError",
+    "Object3D",
     "Plotly",
     "ResumeError",
     "Run",
@@ -60,6 +67,7 @@ __all__ = [
     "RunStatus",
     "Settings",
     "UsageError",
+    "Video",
     "__version__",
     "config",
     "define_metric",

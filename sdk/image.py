@@ -189,13 +189,18 @@ def to_uint8(data: Any) -> np.ndarray:
         raise InvalidValueError(
             f"Image of shape {array.shape} can't be stored: use HxW (gray), HxWx1, HxWx3 (RGB) "
             "or HxWx4 (RGBA), or CxHxW for a torch tensor")
+    return scale_to_uint8(array, "Image")
+
+
+def scale_to_uint8(array: np.ndarray, what: str) -> np.ndarray:
+    """Numeric pixels of any shape as uint8, by the rules of `to_uint8`."""
     if array.dtype == np.uint8:
         return np.ascontiguousarray(array)
     if array.dtype.kind == "b":
         return array.astype(np.uint8) * 255
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise InvalidValueError(
-            "Image pixels hold NaN or infinity: replace them (np.nan_to_num) before logging")
+            f"{what} pixels hold NaN or infinity: replace them (np.nan_to_num) before logging")
     values = array.astype(np.float64)
     lo, hi = float(values.min()), float(values.max())
     if lo < 0:

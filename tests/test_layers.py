@@ -186,7 +186,7 @@ def test_histograms_and_media_classes_do_not_load_media_libraries(tmp_path):
         "with runlake.init() as run:\n"
         "    run.log({'h': runlake.Histogram(np.arange(100)), 'auto': np.arange(100.0)})\n"
         "    run.log({'h': runlake.Histogram([1, 2, 3]), 'auto': list(range(50))})\n"
-        "print(runlake.Image, runlake.Plotly)\n"
+        "print(runlake.Image, runlake.Video, runlake.Audio, runlake.Object3D, runlake.Html, runlake.Plotly)\n"
     )
     out = _probe(body, tmp_path)
     assert "tried: []" in out and "loaded: []" in out, out

@@ -61,15 +61,3 @@ def test_a_nan_in_an_automatic_histogram_names_the_key(root):
         with pytest.raises(runlake.InvalidValueError, match="'g'.*histogram.*NaN"):
             run.log({"g": data, "ok": 1})
     assert rows(root)[0]["ok"] == 1
-
-
-def test_seed_example_histogram(root):
-    import runlake as wandb
-
-    # Sample gradients at random from a normal distribution
-    gradients = np.random.randn(100, 100)
-    run = wandb.init(dir=root)
-    run.log({"gradients": wandb.Histogram(gradients)})
-    run.finish()
-    ref = rows(root)[0]["gradients"]
-    assert len(ref["values"]) == 64 and sum(ref["values"]) == 10_000

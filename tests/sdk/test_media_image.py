@@ -19,7 +19,7 @@ def logged(root: Path, image: runlake.Image) -> tuple[dict, PILImage.Image]:
     """Log `image`, return its reference and the stored file opened with PIL."""
     with runlake.init(dir=root) as run:
         run.log({"img": image})
-    ref = rows(root)[-1]["img"]
+    ref = rows(root, run.id)[-1]["img"]
     pic = PILImage.open(Path(run.dir) / ref["path"])
     pic.load()
     return ref, pic
@@ -114,38 +114,3 @@ def test_unknown_modes_file_types_and_paths_are_refused(tmp_path):
     (tmp_path / "not.png").write_text("text")
     with pytest.raises(runlake.InvalidValueError, match="not an image"):
         runlake.Image(str(tmp_path / "not.png"))
-
-
-def test_seed_example_images_from_numpy(root):
-    # The seed's log() example, verbatim but for the store.
-    import runlake as wandb
-
-    run = wandb.init(dir=root)
-    examples = []
-    for i in range(3):
-        pixels = np.random.randint(low=0, high=256, size=(100, 100, 3))
-        image = wandb.Image(pixels, caption=f"random field {i}")
-        examples.append(image)
-    run.log({"examples": examples})
-    run.finish()
-    entry = rows(root)[0]["examples"]
-    assert entry["count"] == 3 and [i["caption"] for i in entry["items"]] == [
-        f"random field {i}" for i in range(3)]
-    assert all((i["width"], i["height"]) == (100, 100) for i in entry["items"])
-
-
-def test_seed_example_images_from_pil(root):
-    import runlake as wandb
-
-    run = wandb.init(dir=root)
-    examples = []
-    for i in range(3):
-        pixels = np.random.randint(low=0, high=256, size=(100, 100, 3), dtype=np.uint8)
-        pil_image = PILImage.fromarray(pixels, mode="RGB")
-        image = wandb.Image(pil_image, caption=f"random field {i}")
-        examples.append(image)
-    run.log({"examples": examples})
-    run.finish()
-    entry = rows(root)[0]["examples"]
-    paths = [Path(run.dir) / i["path"] for i in entry["items"]]
-    assert len(set(paths)) == 3 and all(p.is_file() for p in paths)

@@ -13,7 +13,7 @@ import pytest
 
 import runlake
 from runlake.media_base import Media  # the contract every media type implements
-from tests.helpers import history, rows, run_json
+from tests.helpers import rows, run_json
 
 PIXELS = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
 
@@ -155,9 +155,16 @@ def test_the_files_are_on_disk_once_the_rows_are_durable(root):
 def _durable_rows(root: Path) -> list[dict]:
     from runlake.engine import wal
 
+    import pyarrow.parquet as pq
+
+    # Segments first: the writer may publish one (and delete its WAL file) while we list.
+    segments = [pq.read_table(f) for f in sorted(root.glob("history/*/*/*/part-*.parquet"))]
     frames = [t for f in sorted(root.glob("runs/*/*/*/wal/*.arrows")) for t in wal.read_frames(f)]
-    out = [r for t in frames for r in t.to_pylist()]
-    return out + [r for r in history(root).to_pylist()] if list(root.glob("history/*/*/*/*")) else out
+    steps = {}
+    for table in segments + frames:
+        for r in table.to_pylist():
+            steps[r["_step"]] = r
+    return [steps[s] for s in sorted(steps)]
 
 
 def test_more_than_32_numbers_become_a_histogram_and_32_stay_a_list(root):
