@@ -138,6 +138,8 @@ class RunWriter:
 
     def start(self) -> None:
         _switch_interval.acquire(self.options.switch_interval)
+        if self.files is not None:
+            self.files.start(self.paths.files_dir, fsync=self.options.fsync)
         self._thread.start()
 
     # -- called from the logging side -------------------------------------------------------
@@ -179,6 +181,8 @@ class RunWriter:
             return
         self._wake.set()
         self._thread.join()
+        if self.files is not None:
+            self.files.close()
         _switch_interval.release(self.options.switch_interval)
         if self.error is not None:  # given up: let go of the files (their frames stay valid)
             self._drop_segment()
@@ -285,9 +289,9 @@ class RunWriter:
         self.drain()
         with self._drain_lock:
             chunks, self._taken = self._taken, []
-        if self.files is not None and len(self.files):
+        if self.files is not None:
             try:  # after taking the rows: every file they refer to was queued before them
-                self.files.write(self.paths.files_dir, fsync=self.options.fsync)
+                self.files.settle(self.paths.files_dir, fsync=self.options.fsync)
             except Exception:
                 with self._drain_lock:
                     self._taken[:0] = chunks
