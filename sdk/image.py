@@ -6,8 +6,9 @@
 (6, 4, 'RGB')
 
 Accepts numpy arrays (uint8; floats in [0, 1] or [0, 255]; 2-D gray, HxWx1, RGB, RGBA),
-PIL images, file paths, torch tensors (CHW) and other Images. Pillow is the `media` extra
-and is imported only when an image is made.
+PIL images, file paths, torch tensors (CHW) and other Images; `boxes`, `masks` and
+`classes` are wandb's annotation dicts (sdk/image_annotations.py). Pillow is the `media`
+extra and is imported only when an image is made.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from runlake.engine.errors import InvalidValueError, MissingExtraError
 
+from .image_annotations import check_boxes, check_classes, check_masks
 from .media_base import Media, MediaContext
 
 # file_type -> (PIL format, suffix)
@@ -56,11 +58,8 @@ class Image(Media):
         masks: Any = None,
         file_type: str | None = None,
     ) -> None:
-        for name, given in (("classes", classes), ("boxes", boxes), ("masks", masks)):
-            if given is not None:
-                raise NotImplementedError(
-                    f"Image({name}=...) is not available yet: it arrives with issue #7's "
-                    "annotation work; log the image, and the annotations as a Table")
+        self.boxes = None if boxes is None else check_boxes(boxes)
+        self.classes = None if classes is None else check_classes(classes)
         self.caption = _optional_str("caption", caption)
         if grouping is not None and (isinstance(grouping, bool) or not isinstance(grouping, int)):
             raise InvalidValueError(f"Image grouping must be an int, got {type(grouping).__name__}")
@@ -84,6 +83,10 @@ class Image(Media):
             self.file_type = self._own_type or "png"
         self.width, self.height = self._pil.size
         self.mode = self._pil.mode
+        if masks is not None:
+            self._masks = check_masks(masks, self.width, self.height)
+
+    _masks: list[tuple[dict[str, Any], Any]] = []  # (fields, Mask) per group
 
     _own_type: str | None = None  # the format of a file given by path
 
@@ -95,6 +98,9 @@ class Image(Media):
             self.caption = other.caption
         if self.grouping is None:
             self.grouping = other.grouping
+        self.boxes = other.boxes if self.boxes is None else self.boxes
+        self.classes = other.classes if self.classes is None else self.classes
+        self._masks = other._masks
 
     def _from_path(self, path: str | os.PathLike[str], mode: str | None) -> None:
         try:
@@ -127,6 +133,12 @@ class Image(Media):
         }
         if self.grouping is not None:
             fields["grouping"] = self.grouping
+        if self.boxes is not None:
+            fields["boxes"] = self.boxes
+        if self._masks:
+            fields["masks"] = [{**f, **ctx.store(mask)} for f, mask in self._masks]
+        if self.classes is not None:
+            fields["classes"] = self.classes
         return data, suffix, fields
 
     def image(self) -> Any:

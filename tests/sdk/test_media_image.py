@@ -114,3 +114,66 @@ def test_unknown_modes_file_types_and_paths_are_refused(tmp_path):
     (tmp_path / "not.png").write_text("text")
     with pytest.raises(runlake.InvalidValueError, match="not an image"):
         runlake.Image(str(tmp_path / "not.png"))
+
+
+def test_boxes_masks_and_classes_are_stored_and_unnest_in_duckdb(root):
+    import duckdb
+
+    mask = np.zeros((6, 9), dtype=np.int64)
+    mask[2:4, 3:7] = 2
+    image = runlake.Image(
+        RGB,
+        boxes={"predictions": {
+            "box_data": [
+                {"position": {"minX": 0.1, "maxX": 0.4, "minY": 0.2, "maxY": 0.6}, "class_id": 1,
+                 "box_caption": "cat", "scores": {"acc": 0.9}},
+                {"position": {"middle": [4, 3], "width": 2, "height": 4}, "domain": "pixel",
+                 "class_id": 2},
+            ],
+            "class_labels": {1: "cat", 2: "dog"},
+        }},
+        masks={"ground_truth": {"mask_data": mask, "class_labels": {0: "bg", 2: "dog"}}},
+        classes=[{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}],
+    )
+    with runlake.init(dir=root) as run:
+        run.log({"img": image})
+    ref = rows(root, run.id)[0]["img"]
+    [group] = ref["boxes"]
+    assert group["group"] == "predictions"
+    assert group["class_labels"] == [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]
+    first, second = group["box_data"]
+    assert (first["minX"], first["maxY"], first["box_caption"], first["scores"]) == (
+        0.1, 0.6, "cat", [{"name": "acc", "value": 0.9}])
+    assert (second["minX"], second["maxX"], second["minY"], second["maxY"], second["domain"]) == (
+        3.0, 5.0, 1.0, 5.0, "pixel")
+    [m] = ref["masks"]
+    assert m["group"] == "ground_truth" and m["path"].startswith("media/images/mask/")
+    with PILImage.open(Path(run.dir) / m["path"]) as stored:
+        assert np.array_equal(np.asarray(stored), mask.astype(np.uint8))
+    assert ref["classes"] == [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]
+    glob = str(root / "history" / "**" / "*.parquet")
+    got = duckdb.sql(
+        f"SELECT b.class_id, b.minX FROM (SELECT unnest(g.box_data) AS b FROM "
+        f"(SELECT unnest(img.boxes) AS g FROM read_parquet('{glob}')))").fetchall()
+    assert got == [(1, 0.1), (2, 3.0)]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"boxes": {"p": {"box_data": [{"position": {"minX": 0}, "class_id": 1}]}}}, "position needs"),
+    ({"boxes": {"p": {"box_data": [{"position": {"minX": 1, "maxX": 0, "minY": 0, "maxY": 1},
+                                    "class_id": 1}]}}}, "min is greater"),
+    ({"boxes": {"p": {"box_data": [{"position": {"minX": 0, "maxX": 1, "minY": 0, "maxY": 1}}]}}},
+     "class_id"),
+    ({"boxes": {"p": {"box_data": [{"position": {"minX": 0, "maxX": float("nan"), "minY": 0,
+                                                 "maxY": 1}, "class_id": 1}]}}}, "finite"),
+    ({"boxes": [1, 2]}, "dict of group name"),
+    ({"masks": {"m": {"mask_data": np.zeros((2, 2), dtype=int)}}}, "the image 9x6"),
+    ({"masks": {"m": {"mask_data": np.zeros((6, 9))}}}, "class ids"),
+    ({"masks": {"m": {"mask_data": np.full((6, 9), 300)}}}, "0..255"),
+    ({"masks": {"m": {}}}, "mask_data"),
+    ({"classes": [{"name": "x"}]}, "classes"),
+    ({"boxes": {"p": {"box_data": [], "class_labels": {"a": "b"}}}}, "keys must be ints"),
+])
+def test_bad_annotations_are_refused_clearly(kwargs, match):
+    with pytest.raises(runlake.InvalidValueError, match=match):
+        runlake.Image(RGB, **kwargs)

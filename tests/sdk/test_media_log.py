@@ -207,3 +207,21 @@ def test_the_api_reads_media_keys_across_runs_of_different_reference_types(root)
     assert sorted(lazy["_type"].to_list()) == ["histogram", "image-file"]
     df = api.run(f"p/{run.id}").history()
     assert df["m"].iloc[0]["_type"] == "image-file"
+
+
+def test_export_keeps_references_in_parquet_and_writes_them_as_json_in_csv(root, tmp_path):
+    import csv
+    import json
+
+    import pyarrow.parquet as pq
+
+    with runlake.init(dir=root, project="p") as run:
+        run.log({"img": runlake.Image(PIXELS), "x": 1})
+        run.log({"h": runlake.Histogram([1, 2, 3], num_bins=2), "x": 2})
+    api = runlake.Api(root=root)
+    table = pq.read_table(api.export("p", tmp_path / "out.parquet"))
+    assert table.column("img").to_pylist()[0]["width"] == 5
+    with open(api.export("p", tmp_path / "out.csv"), newline="") as f:
+        got = list(csv.DictReader(f))
+    assert json.loads(got[0]["img"])["path"] == rows(root)[0]["img"]["path"]
+    assert json.loads(got[1]["h"]) == {"_type": "histogram", "bins": [1.0, 2.0, 3.0], "values": [1, 2]}
