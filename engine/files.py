@@ -129,6 +129,30 @@ class FileQueue:
                 self._written += 1
 
 
+def link_media(parent_files: Path, child_files: Path) -> int:
+    """Give a fork the parent's media files (its copied rows name them): hard links, as the
+    files never change, or copies across filesystems. Returns the files linked."""
+    import shutil
+
+    source = parent_files / "media"
+    done = 0
+    for folder, _, names in os.walk(source):
+        rel = Path(folder).relative_to(source)
+        for name in names:
+            if name.startswith(_TMP):
+                continue
+            target = child_files / "media" / rel / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(Path(folder) / name, target)
+            except FileExistsError:
+                continue
+            except OSError:
+                shutil.copy2(Path(folder) / name, target)
+            done += 1
+    return done
+
+
 _made: set[Path] = set()  # folders this process made (a mkdir per file costs as much as the file)
 
 

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from . import kinds, segment
 from .convert import RunSchema, drop_null_columns
+from .files import link_media
 from .layout import RUNTIME, STEP, TIMESTAMP, RunPaths, seq_of
 from .wal import read_frames
 
@@ -214,9 +215,10 @@ def rewind(paths: RunPaths, step: int, stamp: str, *, compact: bool = False,
 
 def copy_prefix(parent: RunPaths, child: RunPaths, step: int, *, compact: bool = False,
                 fsync: bool = False) -> int:
-    """Write the parent's durable rows up to `step` as the child's first segments; returns
-    the rows copied. One segment per parent source, so memory holds one source at a time.
-    The parent is only read (its WAL too, if it is live or crashed)."""
+    """Write the parent's durable rows up to `step` as the child's first segments, and link
+    the parent's media files into the child's files; returns the rows copied. One segment per
+    parent source, so memory holds one source at a time. The parent is only read (its WAL
+    too, if it is live or crashed)."""
     rows = seq = 0
     for src_seq, path, is_segment in _sources(parent):
         table = _read(parent, src_seq, path, is_segment)
@@ -228,4 +230,5 @@ def copy_prefix(parent: RunPaths, child: RunPaths, step: int, *, compact: bool =
         segment.write_segment(table, child.segment_file(seq), compact=compact, fsync=fsync)
         seq += 1
         rows += table.num_rows
+    link_media(parent.files_dir, child.files_dir)  # the copied rows' media references
     return rows

@@ -225,3 +225,21 @@ def test_export_keeps_references_in_parquet_and_writes_them_as_json_in_csv(root,
         got = list(csv.DictReader(f))
     assert json.loads(got[0]["img"])["path"] == rows(root)[0]["img"]["path"]
     assert json.loads(got[1]["h"]) == {"_type": "histogram", "bins": [1.0, 2.0, 3.0], "values": [1, 2]}
+
+
+def test_a_fork_and_a_resume_keep_their_media_references_valid(root):
+    with runlake.init(dir=root, id="parent") as run:
+        for i in range(3):
+            run.log({"img": runlake.Image(PIXELS + i)})
+    with runlake.init(dir=root, fork_from="parent?_step=1") as child:
+        child.log({"img": runlake.Image(PIXELS + 9)})
+    got = rows(root, child.id)
+    assert [r["_step"] for r in got] == [0, 1, 2]
+    assert all((Path(child.dir) / r["img"]["path"]).is_file() for r in got)
+    assert child.summary["img"]["path"] == got[-1]["img"]["path"]
+    with runlake.init(dir=root, id="parent", resume="must") as again:
+        assert again.summary["img"]["path"] == rows(root, "parent")[-1]["img"]["path"]
+        again.log({"img": runlake.Image(PIXELS + 1)})  # bytes the run has: the same file again
+    final = rows(root, "parent")
+    assert final[-1]["img"]["sha256"] == final[1]["img"]["sha256"]
+    assert all((Path(again.dir) / r["img"]["path"]).is_file() for r in final)
