@@ -34,7 +34,7 @@ from .settings import Settings
 from .run_summary import Summary
 from .names import check_label, check_tags
 from .media_store import MediaStore, encode_row
-from .values import flatten
+from .values import flatten, media_of
 
 if TYPE_CHECKING:
     from .continuation import Continued
@@ -131,7 +131,8 @@ class Run:
             first_seq=0 if continued is None else continued.first_seq,
             files=self._media.files,
         )
-        self._summary = Summary(self._metrics, sync=self._writer.drain)
+        self._summary = Summary(self._metrics, sync=self._writer.drain,
+                                encode=self._summary_media)
         if continued is not None:
             # New rows must land in the columns (and `@family` siblings) the run already has.
             self._writer.schema = continued.schema
@@ -364,6 +365,15 @@ class Run:
         self._has_pending = False
         if step == _MAX_STEP:  # the next step overflows int64: refuse it in _log, not the buffer
             self._buffer.disarm()
+
+    def _summary_media(self, key: str, value: Any) -> Any:
+        """`summary[key] = Image(...)`: the value stored as a file, the summary holds its
+        reference (as wandb does); other values unchanged."""
+        media = media_of(key, value)
+        if media is None or self._media is None:
+            return value
+        with self._log_lock:  # the file is named by the current step
+            return dict(self._media.reference(key, self._buffer.step, media))
 
     def define_metric(
         self,

@@ -243,3 +243,14 @@ def test_a_fork_and_a_resume_keep_their_media_references_valid(root):
     final = rows(root, "parent")
     assert final[-1]["img"]["sha256"] == final[1]["img"]["sha256"]
     assert all((Path(again.dir) / r["img"]["path"]).is_file() for r in final)
+
+
+def test_a_media_value_set_in_the_summary_is_stored_as_a_file(root):
+    with runlake.init(dir=root) as run:
+        run.log({"loss": 1.0})
+        run.summary["best"] = runlake.Image(PIXELS, caption="best")
+        run.summary.update({"hist": runlake.Histogram([1, 2], num_bins=1), "note": "text"})
+    saved = run_json(root, run.id)["summary"]
+    assert saved["best"]["caption"] == "best" and saved["note"] == "text"
+    assert (Path(run.dir) / saved["best"]["path"]).is_file()
+    assert saved["hist"] == {"_type": "histogram", "bins": [1.0, 2.0], "values": [2]}
