@@ -22,6 +22,7 @@ from runlake.engine.errors import (
     InvalidValueError,
     MissingExtraError,
     ResumeError,
+    RunFileError,
     RunExistsError,
     RunInUseError,
     RunNotFoundError,
@@ -31,7 +32,7 @@ from runlake.engine.errors import (
 from .artifact import Artifact
 from .live_run import Run, RunStatus
 from .metric import Metric
-from .session import define_metric, finish, init, log
+from .session import define_metric, finish, init, log, restore, save
 from .settings import Settings
 
 __version__ = "0.1.0"
@@ -49,6 +50,7 @@ __all__ = [
     "ResumeError",
     "Run",
     "RunExistsError",
+    "RunFileError",
     "RunInUseError",
     "RunNotFoundError",
     "RunStatus",
@@ -60,7 +62,9 @@ __all__ = [
     "finish",
     "init",
     "log",
+    "restore",
     "run",
+    "save",
     "summary",
 ]
 

@@ -360,7 +360,7 @@ def test_default_names_are_two_words_and_the_run_number(root):
 
 
 @pytest.mark.parametrize("method, issue", [
-    ("link_artifact", 6), ("log_model", 6), ("save", 6), ("alert", 7), ("watch", 7),
+    ("link_artifact", 6), ("log_model", 6), ("to_html", 7), ("alert", 7), ("watch", 7),
 ])
 def test_methods_of_later_issues_say_which_issue(root, method, issue):
     with runlake.init(dir=root) as run:
