@@ -4,8 +4,8 @@
 
 - a file's *name* is its path relative to the files folder, `/`-separated, never absolute,
   never with `..` or `.` parts, NUL or a backslash; anything else is refused before a path
-  is built, and the resolved target must still be inside the folder (a symlink placed in it
-  cannot redirect a write);
+  is built, and the target's folder, resolved, must still be inside the files folder (a
+  symlink placed in it cannot redirect a write);
 - a file appears whole: it is written under a hidden `.tmp-*` name in its folder and renamed
   into place, so readers never see a partial copy (and skip `.tmp-*` names);
 - only regular files are listed (a symlink someone put there is not the run's file).
@@ -55,9 +55,11 @@ def validate_file_name(name: object) -> str:
 
 
 def file_path(files_dir: Path, name: str) -> Path:
-    """`files_dir / name`, checked to stay inside `files_dir` once symlinks are resolved."""
+    """`files_dir / name`, its folder checked to stay inside `files_dir` once symlinks are
+    resolved. (The name itself may be a symlink: a copy renames over it rather than follow it,
+    and a reader does not take it for a file.)"""
     target = Path(files_dir, *validate_file_name(name).split("/"))
-    inside(files_dir, target)
+    inside(files_dir, target.parent)
     return target
 
 
@@ -71,7 +73,7 @@ def inside(folder: Path, target: Path) -> None:
 def copy_into(src: Path, target: Path, folder: Path) -> None:
     """Copy `src` to `target` (inside `folder`) so that `target` only ever holds a whole file."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    inside(folder, target)
+    inside(folder, target.parent)
     tmp = target.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}")
     try:
         shutil.copyfile(src, tmp)
