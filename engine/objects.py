@@ -249,7 +249,14 @@ class ArtifactStore:
             write_json(path, current)
 
     def resolve(self, entity: str, project: str, name: str, ref: str) -> int:
-        """The version `ref` ("v3" or an alias) names."""
+        """The version `ref` ("v3", an alias, or a version's digest) names."""
+        if _HEX.fullmatch(ref):
+            for version in reversed(self.versions(entity, project, name)):
+                if self.manifest(entity, project, name, version).get("digest") == ref:
+                    return version
+            raise ArtifactNotFoundError(
+                f"artifact {entity}/{project}/{name} has no version with digest {ref}"
+            )
         if _VERSION.fullmatch(ref):
             version = int(ref[1:])
             if version not in self.versions(entity, project, name):
@@ -261,6 +268,20 @@ class ArtifactStore:
                 f"artifact {entity}/{project}/{name} has no version with alias {ref!r}"
             )
         return found
+
+    def link(self, source: tuple[str, str, str, int], target: tuple[str, str, str],
+             aliases: list[str]) -> tuple[int, bool]:
+        """Link a version into a portfolio (a collection of promoted versions, such as a
+        registered model): a version of the portfolio whose manifest names the same objects
+        (nothing is copied) and `linked_from`. Linking contents the portfolio already holds
+        returns that version, with `aliases` moved onto it."""
+        e, p, n, v = source
+        manifest = self.manifest(e, p, n, v)
+        keep = ("type", "description", "metadata", "tags", "entries", "digest", "producer")
+        body = {k: manifest.get(k) for k in keep}
+        body["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        body["linked_from"] = {"entity": e, "project": p, "name": n, "version": f"v{v}"}
+        return self.commit(*target, body, aliases)
 
     def add_consumer(self, entity: str, project: str, name: str, version: int,
                      run: tuple[str, str, str]) -> None:
@@ -279,8 +300,10 @@ class ArtifactStore:
 
 def validate_alias(alias: object) -> str:
     name = validate_name("artifact alias", alias)
-    if _VERSION.fullmatch(name):
-        raise InvalidNameError(f"alias {name!r} looks like a version; pick another alias")
+    if _VERSION.fullmatch(name) or _HEX.fullmatch(name):
+        raise InvalidNameError(
+            f"alias {name!r} looks like a version or a digest; pick another alias"
+        )
     return name
 
 
@@ -359,10 +382,18 @@ def gc(root: Path, grace_seconds: float = 3600.0) -> tuple[int, int]:
     returns (files removed, bytes freed)."""
     base = Path(root) / "artifacts"
     referenced = set()
-    for manifest in base.glob("entity=*/project=*/name=*/v*.json"):
-        if _VERSION.fullmatch(manifest.stem):
-            referenced.update(e["digest"] for e in read_json(manifest)["entries"].values()
-                              if e.get("digest"))
+    # Staged parts of distributed versions (engine/staging.py) reference objects too. Parts
+    # are listed first: one committed meanwhile has its version manifest by the time those
+    # are listed.
+    manifests = list(base.glob("entity=*/project=*/name=*/staging/*/part-*.json"))
+    manifests += [m for m in base.glob("entity=*/project=*/name=*/v*.json")
+                  if _VERSION.fullmatch(m.stem)]
+    for manifest in manifests:
+        try:
+            entries = read_json(manifest)["entries"]
+        except FileNotFoundError:  # a part committed meanwhile: its manifest is counted
+            continue
+        referenced.update(e["digest"] for e in entries.values() if e.get("digest"))
     cutoff = time.time() - grace_seconds
     removed = freed = 0
     for path in (base / "objects").glob("*/*"):
