@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlparse
 
 from runlake.engine.errors import InvalidValueError, UsageError
 from runlake.engine import staging
+from runlake.engine.remote import s3_etag
 from runlake.engine.objects import (
     ArtifactStore,
     hash_file,
@@ -35,9 +36,10 @@ class Artifact(ArtifactBase):
     >>> art.state
     'PENDING'
 
-    References: `file://` URIs are hashed (sha256 of the bytes) and never copied; any other
-    scheme (`s3://`, ...) is recorded by URI alone, without a checksum, because runlake has no
-    object-store client (boto3 is not a dependency).
+    References are never copied: `file://` URIs are hashed (sha256 of the bytes); `s3://`
+    objects are recorded with their ETag and size when an anonymous HEAD request can read them
+    (the AWS_ENDPOINT_URL(_S3) variables name an S3-compatible server), else by URI alone;
+    other schemes by URI alone (boto3 is not a dependency).
     """
 
     def __init__(self, name: str, type: str, description: str | None = None,
@@ -94,12 +96,16 @@ class Artifact(ArtifactBase):
 
     def add_reference(self, uri: str, name: str | None = None) -> list[dict[str, Any]]:
         """Record a URI without copying it: file:// with its sha256 and size (a folder adds
-        each file under it), other schemes by URI only."""
+        each file under it), s3:// with its ETag and size when readable, others by URI."""
         self._check_pending()
         parsed = urlparse(uri)
         if parsed.scheme != "file":
             path = validate_entry_path(name or parsed.path.rsplit("/", 1)[-1] or parsed.netloc)
-            self._entries[path] = {"ref": uri, "checksum": None, "size": None}
+            checksum = size = None
+            if parsed.scheme == "s3":
+                # The ETag makes the version digest follow the remote object's contents.
+                checksum, size, _ = s3_etag(uri)
+            self._entries[path] = {"ref": uri, "checksum": checksum, "size": size}
             self._sources.pop(path, None)
             return [self.get_entry(path)]
         local = Path(unquote(parsed.path))
