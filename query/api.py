@@ -29,6 +29,7 @@ from runlake.engine.layout import (
 from runlake.engine.objects import ArtifactNotFoundError, ArtifactStore, lineage_edges
 
 from . import filters as _filters
+from . import urls
 from .artifacts import ArtifactBase, load_artifact, parse_artifact_path
 from .frames import histories_lazy, live_history
 from .index import RunIndex
@@ -65,8 +66,10 @@ class Api:
     """
 
     def __init__(self, root: str | os.PathLike[str] | None = None, *,
-                 recover: bool = True) -> None:
+                 recover: bool = True, base_url: str | None = None) -> None:
         self.root = resolve_root(root)
+        # Runs link to a dashboard only when one is named (query/urls.py): else `url` is None.
+        self.base_url = urls.base_url(base_url)
         self._recovers = recover
         self.default_entity = default_entity()
         self._index = RunIndex(self.root)

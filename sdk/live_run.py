@@ -26,6 +26,7 @@ from runlake.engine.errors import InvalidValueError, UsageError
 from runlake.engine.layout import RunPaths
 from runlake.engine.meta import RunMeta
 from runlake.engine.writer import RunWriter
+from runlake.query import urls
 
 from .run_config import Config
 from .metric import Metric, MetricRegistry
@@ -225,17 +226,31 @@ class Run:
 
     @property
     def url(self) -> str | None:
+        """The run's dashboard link; None unless a base URL is set (query/urls.py)."""
         return self.get_url()
 
     def get_url(self) -> str | None:
-        """A file:// URL of the run's folder in the store (None when disabled)."""
-        return self._paths.run_dir.as_uri() if self._paths is not None else None
+        """`<base_url>/<entity>/<project>/runs/<id>`, or None: a local run has no URL until
+        `Settings(base_url=...)` or $RUNLAKE_BASE_URL names a dashboard (as wandb's offline
+        runs have none).
+
+        >>> import runlake
+        >>> with runlake.init(mode="disabled") as run:
+        ...     print(run.get_url())
+        None
+        """
+        return urls.run_url(self._base_url(), self.entity, self.project, self._id)
 
     def get_project_url(self) -> str | None:
-        return self._paths.run_dir.parent.as_uri() if self._paths is not None else None
+        """`<base_url>/<entity>/<project>`, or None without a base URL."""
+        return urls.project_url(self._base_url(), self.entity, self.project)
 
     def get_sweep_url(self) -> str | None:
-        return None
+        """The sweep's link; None without a base URL or a sweep (runlake has no sweeps yet)."""
+        return urls.sweep_url(self._base_url(), self.entity, self.project, self.sweep_id)
+
+    def _base_url(self) -> str | None:
+        return None if self._disabled else self._settings.base_url
 
     def _editable(field: str, doc: str) -> property:  # noqa: N805 - property factory
         def get(self: Run) -> Any:
