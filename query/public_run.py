@@ -147,6 +147,13 @@ class Run:
         shutil.rmtree(self._paths.history_dir, ignore_errors=True)
         shutil.rmtree(self._paths.run_dir, ignore_errors=True)
 
+    def alerts(self) -> list[dict[str, Any]]:
+        """The run's alerts, oldest first, as dicts: time (UTC datetime), step, level, title,
+        text, wait_duration (seconds), suppressed (repeats of the title dropped just before)."""
+        from .alerts import records
+
+        return records(self._paths.alerts_file)
+
     def logged_artifacts(self) -> list[Any]:
         """The artifact versions this run logged (was the producer of)."""
         from .artifacts import logged_by

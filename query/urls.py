@@ -18,14 +18,16 @@ from runlake.engine.errors import InvalidValueError
 BASE_URL_ENV = "RUNLAKE_BASE_URL"  # not WANDB_BASE_URL: that is wandb's API server, not a dashboard
 
 
-def check_http_url(what: str, value: object) -> str:
-    """`value` if it is an absolute http(s) URL, else a clear InvalidValueError."""
+def check_http_url(what: str, value: object, *, secret: bool = False) -> str:
+    """`value` if it is an absolute http(s) URL, else a clear InvalidValueError (which does
+    not repeat a `secret` one: a webhook URL holds its token)."""
     if not isinstance(value, str):
         raise InvalidValueError(f"{what} must be a string URL, got {type(value).__name__}")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidValueError(
-            f"{what} must be an absolute http:// or https:// URL, got {value!r}"
+            f"{what} must be an absolute http:// or https:// URL, got "
+            + (f"one starting {value[:8]!r}" if secret else repr(value))
         )
     return value
 

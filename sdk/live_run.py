@@ -16,7 +16,7 @@ import traceback
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,7 @@ from .names import check_label, check_tags
 from .values import flatten
 
 if TYPE_CHECKING:
+    from .alerts import AlertLevel, Alerts
     from .continuation import Continued
 
 # Seed API methods that later issues bring; calling one says which.
@@ -43,7 +44,7 @@ _LATER = {
     "link_artifact": 6, "upsert_artifact": 6,
     "finish_artifact": 6, "log_model": 6, "use_model": 6, "link_model": 6, "log_code": 6,
     "save": 6, "restore": 6,
-    "alert": 7, "watch": 7, "unwatch": 7, "plot_table": 7, "display": 7, "to_html": 7,
+    "watch": 7, "unwatch": 7, "plot_table": 7, "display": 7, "to_html": 7,
     "detach": 7,
 }
 
@@ -106,6 +107,7 @@ class Run:
         self._meta: RunMeta | None = None
         self._writer: RunWriter | None = None
         self._owner: lock.RunLock | None = None
+        self._alerts: Alerts | None = None  # made by the first alert()
         self._summary_version = -1
         self._last_heartbeat = self._start_time
         items = dict(config.items()) if isinstance(config, Config) else dict(config or {})
@@ -480,6 +482,8 @@ class Run:
                 if report is not None:
                     warnings.warn(report, RuntimeWarning, stacklevel=3)
         finally:
+            if self._alerts is not None:
+                self._alerts.close()
             if self._owner is not None:
                 self._owner.release()
             if self._on_finish is not None:
@@ -537,6 +541,26 @@ class Run:
         from . import run_artifacts
 
         return run_artifacts.use_artifact(self, artifact_or_name, type, aliases, use_as)
+
+    # -- alerts (sdk/alerts.py) ----------------------------------------------------------------
+
+    def alert(self, title: str, text: str, level: str | AlertLevel | None = None,
+              wait_duration: int | float | timedelta | None = None) -> None:
+        """Raise an alert: recorded in the store, printed, and posted to the webhook if one
+        is configured. A repeat of a title within `wait_duration` seconds (default 60) is
+        suppressed. Does nothing more than check its arguments in mode="disabled".
+
+        >>> import runlake
+        >>> with runlake.init(mode="disabled") as run:
+        ...     run.alert("Low accuracy", "accuracy 0.21 is below 0.3", level="WARN")
+        """
+        if self._alerts is None:
+            from .alerts import Alerts
+
+            with self._log_lock:
+                if self._alerts is None:
+                    self._alerts = Alerts(self)
+        self._alerts.alert(title, text, level, wait_duration)
 
     def __enter__(self) -> Run:
         return self

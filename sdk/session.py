@@ -209,6 +209,11 @@ def define_metric(
     return _require().define_metric(name, step_metric, step_sync, hidden, summary, goal, overwrite)
 
 
+def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
+    """`Run.alert` on the active run (wandb's `wandb.alert`)."""
+    _require().alert(title, text, level, wait_duration)
+
+
 def _install_exit_hooks() -> None:
     global _exit_hooks_installed
     if _exit_hooks_installed:

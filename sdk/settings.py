@@ -127,7 +127,8 @@ def resolve(settings: Settings | dict[str, Any] | None, **given: Any) -> Setting
             where = f"$RUNLAKE_{suffix}"
         else:
             where = f"Settings({name}=...)"
-        changes[name] = None if value is None else check_http_url(where, value)
+        changes[name] = (None if value is None
+                         else check_http_url(where, value, secret=name == "alert_webhook"))
     timeout = settings.alert_timeout
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         raise InvalidValueError(
