@@ -44,7 +44,7 @@ _LATER = {
     "link_artifact": 6, "upsert_artifact": 6,
     "finish_artifact": 6, "log_model": 6, "use_model": 6, "link_model": 6, "log_code": 6,
     "save": 6, "restore": 6,
-    "watch": 7, "unwatch": 7, "plot_table": 7, "display": 7, "to_html": 7,
+    "watch": 7, "unwatch": 7, "plot_table": 7,
     "detach": 7,
 }
 
@@ -561,6 +561,30 @@ class Run:
                 if self._alerts is None:
                     self._alerts = Alerts(self)
         self._alerts.alert(title, text, level, wait_duration)
+
+    # -- notebooks (sdk/html.py) -------------------------------------------------------------
+
+    def to_html(self, height: int = 420, hidden: bool = False) -> str:
+        """A self-contained HTML card of the run: name, state, config, summary and SVG
+        sparklines of its main metrics (no script, no external asset).
+
+        >>> import runlake
+        >>> with runlake.init(mode="disabled", name="<b>x</b>") as run:
+        ...     "&lt;b&gt;x&lt;/b&gt;" in run.to_html()
+        True
+        """
+        from . import html
+
+        return html.to_html(self, height, hidden)
+
+    def display(self, height: int = 420, hidden: bool = False) -> bool:
+        """Show `to_html()` in Jupyter; False (showing nothing) outside a notebook kernel."""
+        from . import html
+
+        return html.display(self, height, hidden)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
 
     def __enter__(self) -> Run:
         return self
