@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from runlake.engine.alertlog import AlertLog
-from runlake.engine.errors import InvalidValueError, UsageError
+from runlake.engine.errors import InvalidValueError
 
 from .webhook import WebhookSender
 
@@ -115,7 +115,7 @@ class Alerts:
         wait = check_wait(wait_duration)
         run = self._run
         if run._finished:
-            raise UsageError(f"run {run.id} is finished; alert() needs a new runlake.init()")
+            raise run._closed("alert()")
         if self._log is None:  # mode="disabled": a no-op once the arguments are checked
             return
         now = time.monotonic()

@@ -45,7 +45,6 @@ _LATER = {
     "finish_artifact": 6, "log_model": 6, "use_model": 6, "link_model": 6, "log_code": 6,
     "save": 6, "restore": 6,
     "watch": 7, "unwatch": 7, "plot_table": 7,
-    "detach": 7,
 }
 
 
@@ -94,6 +93,7 @@ class Run:
         self._disabled = settings.mode == "disabled"
         self._on_finish = on_finish
         self._finished = False
+        self._detached = False  # detach() let go of the run: it is finished for this process
         self._log_lock = threading.RLock()
         self._pending: dict[str, object] = {}
         self._has_pending = False
@@ -312,7 +312,7 @@ class Run:
 
     def _log(self, data: Any, step: Any, commit: bool | None) -> None:
         if self._finished:
-            raise UsageError(f"run {self._id} is finished; log() needs a new runlake.init()")
+            raise self._closed("log()")
         if self._disabled:
             return
         if not isinstance(data, Mapping):
@@ -430,6 +430,8 @@ class Run:
         read-only store) must not stop training: the change is kept and the writer thread
         rewrites the file on its next cycles, reporting the error as it does for history."""
         assert self._meta is not None
+        if self._detached:  # another process may own run.json now
+            raise self._closed(f"changing {', '.join(changes)}")
         try:
             self._meta.update(**changes)  # keeps `changes` in memory even when the write fails
         except OSError:
@@ -488,6 +490,30 @@ class Run:
                 self._owner.release()
             if self._on_finish is not None:
                 self._on_finish(self)
+
+    def _closed(self, what: str) -> UsageError:
+        """The error for a call that needs the run live in this process."""
+        if self._detached:
+            return UsageError(
+                f"run {self._id} was detached from this process; {what} needs it back: "
+                f"runlake.init(id={self._id!r}, project={self.project!r}, resume='must')"
+            )
+        return UsageError(f"run {self._id} is finished; {what} needs a new runlake.init()")
+
+    def detach(self) -> None:
+        """Let go of the run without finishing it: flush and compact everything, stop the
+        writer, record state "detached" and release the run's lock, so another process can
+        continue it with `init(id=..., resume="must")`. `log()` then raises UsageError.
+        A no-op in mode="disabled" and on a detached run (sdk/detach.py).
+
+        >>> import runlake
+        >>> run = runlake.init(mode="disabled")
+        >>> run.detach()
+        >>> run.finish()
+        """
+        from .detach import detach
+
+        detach(self)
 
     def _flush(self, timeout: float | None = None) -> bool:
         """Block until everything logged so far is in the write-ahead log."""

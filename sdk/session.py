@@ -171,6 +171,15 @@ def _finished(run: Run) -> None:
             _active = None
 
 
+def _detached(run: Run) -> None:
+    """After run.detach(): no longer the active run, so exit leaves it alone. Its
+    resume="auto" marker stays: the run is unfinished, and auto-resume should find it."""
+    global _active
+    with _lock:
+        if _active is run:
+            _active = None
+
+
 def _require() -> Run:
     run = _active
     if run is None:
