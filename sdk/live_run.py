@@ -41,9 +41,7 @@ if TYPE_CHECKING:
 
 # Seed API methods that later issues bring; calling one says which.
 _LATER = {
-    "link_artifact": 6, "upsert_artifact": 6,
-    "finish_artifact": 6, "log_model": 6, "use_model": 6, "link_model": 6, "log_code": 6,
-    "save": 6, "restore": 6,
+    "log_code": 6, "save": 6, "restore": 6,
     "watch": 7, "unwatch": 7, "plot_table": 7,
 }
 
@@ -567,6 +565,50 @@ class Run:
         from . import run_artifacts
 
         return run_artifacts.use_artifact(self, artifact_or_name, type, aliases, use_as)
+
+    def upsert_artifact(self, artifact_or_path: Any, name: str | None = None,
+                        type: str | None = None, aliases: Any = None,
+                        distributed_id: str | None = None) -> Any:
+        """Add files to a version built by several processes (committed by finish_artifact)."""
+        from . import run_artifacts
+
+        return run_artifacts.upsert_artifact(self, artifact_or_path, name, type, aliases,
+                                             distributed_id)
+
+    def finish_artifact(self, artifact_or_path: Any, name: str | None = None,
+                        type: str | None = None, aliases: Any = None,
+                        distributed_id: str | None = None) -> Any:
+        """Commit the version upsert_artifact() calls with this distributed_id built."""
+        from . import run_artifacts
+
+        return run_artifacts.finish_artifact(self, artifact_or_path, name, type, aliases,
+                                             distributed_id)
+
+    def link_artifact(self, artifact: Any, target_path: str, aliases: Any = None) -> None:
+        """Link a logged artifact into a portfolio: "portfolio", "project/portfolio" or
+        "entity/project/portfolio"."""
+        from . import run_artifacts
+
+        run_artifacts.link_artifact(self, artifact, target_path, aliases)
+
+    def log_model(self, path: Any, name: str | None = None, aliases: Any = None) -> None:
+        """Log the files at `path` as a model artifact."""
+        from . import run_models
+
+        run_models.log_model(self, path, name, aliases)
+
+    def use_model(self, name: str) -> str:
+        """Download a logged model artifact ("name:alias") and return its path."""
+        from . import run_models
+
+        return run_models.use_model(self, name)
+
+    def link_model(self, path: Any, registered_model_name: str, name: str | None = None,
+                   aliases: Any = None) -> None:
+        """Log a model artifact and link it to a registered model (project model-registry)."""
+        from . import run_models
+
+        run_models.link_model(self, path, registered_model_name, name, aliases)
 
     # -- alerts (sdk/alerts.py) ----------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import runlake
+from runlake.live_run import _LATER
 from tests import helpers
 from tests.helpers import rows
 
@@ -358,9 +359,7 @@ def test_default_names_are_two_words_and_the_run_number(root):
         assert run.name.endswith("-1")
 
 
-@pytest.mark.parametrize("method, issue", [
-    ("link_artifact", 6), ("log_model", 6), ("save", 6), ("alert", 7), ("watch", 7),
-])
+@pytest.mark.parametrize("method, issue", sorted(_LATER.items()))
 def test_methods_of_later_issues_say_which_issue(root, method, issue):
     with runlake.init(dir=root) as run:
         with pytest.raises(NotImplementedError, match=f"issue #{issue}"):
