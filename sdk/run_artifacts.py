@@ -33,7 +33,7 @@ def _store_of(run: Run, what: str) -> Path:
     if run._paths is None:
         raise UsageError(f"{what} needs a store: this run is in mode='disabled'")
     if run._finished:
-        raise UsageError(f"run {run.id} is finished; {what} needs a new runlake.init()")
+        raise run._closed(what)
     return run._paths.root
 
 
