@@ -29,15 +29,17 @@ from runlake.engine.errors import (
     UsageError,
 )
 
+from .alerts import AlertLevel
 from .artifact import Artifact
 from .live_run import Run, RunStatus
 from .metric import Metric
-from .session import define_metric, finish, init, log, restore, save
+from .session import alert, define_metric, finish, init, log, restore, save
 from .settings import Settings
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlertLevel",
     "Api",
     "Artifact",
     "ArtifactNotFoundError",
@@ -57,6 +59,7 @@ __all__ = [
     "Settings",
     "UsageError",
     "__version__",
+    "alert",
     "config",
     "define_metric",
     "finish",

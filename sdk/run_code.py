@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runlake.engine.errors import InvalidValueError, UsageError
+from runlake.engine.errors import InvalidValueError
 
 from .artifact import Artifact
 
@@ -115,7 +115,7 @@ def log_code(run: Run, root: str | os.PathLike[str] | None = ".", name: str | No
     if run._paths is None:
         return None  # mode="disabled": a no-op
     if run._finished:
-        raise UsageError(f"run {run.id} is finished; log_code() needs a new runlake.init()")
+        raise run._closed("log_code()")
     include = _caller(is_code_file if include_fn is None else include_fn, "include_fn")
     exclude = _caller(exclude_wandb_fn if exclude_fn is None else exclude_fn, "exclude_fn")
     artifact = Artifact(default_name(run) if name is None else name, "code")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import IO, TYPE_CHECKING, Any, Literal
 
-from runlake.engine.errors import InvalidValueError, RunFileError, UsageError
+from runlake.engine.errors import InvalidValueError, RunFileError
 from runlake.engine.files import copy_into, file_path, validate_file_name
 from runlake.engine.layout import RunPaths, default_entity, resolve_root
 
@@ -162,7 +162,7 @@ def save(run: Run, glob_str: Any = None, base_path: Any = None,
     if run._paths is None:
         return []  # mode="disabled": a no-op
     if run._finished:
-        raise UsageError(f"run {run.id} is finished; save() needs a new runlake.init()")
+        raise run._closed("save()")
     files_dir = run._paths.files_dir
     glob_path, base = _glob_and_base(glob_str, base_path, files_dir)
     relative = glob_path.parts[len(base.parts):]

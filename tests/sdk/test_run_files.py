@@ -346,3 +346,15 @@ def test_save_before_init_says_what_to_do():
 
 def test_invalid_value_error_is_both_builtins():
     assert issubclass(InvalidValueError, TypeError) and issubclass(InvalidValueError, ValueError)
+
+
+def test_detach_makes_the_last_copies_and_stops_watching(root):
+    src = _file("log.txt", "v0")
+    run = runlake.init(dir=root, settings=FAST)
+    run.save("log.txt")
+    src.write_text("at detach")
+    run.detach()
+    assert _stored(run) == {"log.txt": "at detach"}
+    assert not run._files._thread.is_alive()
+    with pytest.raises(UsageError, match="detached"):
+        run.save("log.txt")
