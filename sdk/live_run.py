@@ -547,10 +547,13 @@ class Run:
             self._meta.update(state="preempting")
 
     def _preempt(self, timeout: float) -> None:
-        """On SIGTERM (sdk/session.py): make every logged row durable, then mark_preempting."""
+        """On SIGTERM (sdk/session.py): make every logged row durable and every saved file
+        current, then mark_preempting."""
         if self._finished:
             return
         self._flush(timeout)
+        if self._files is not None:  # the process is about to end without finish()
+            self._files.flush()
         self.mark_preempting()
 
     # -- artifacts (sdk/run_artifacts.py) ------------------------------------------------------

@@ -7,8 +7,8 @@ the folder). The three policies:
 - "now": copied once, when save() is called;
 - "live": copied at once, then again whenever it changes while the run lives (a daemon
   thread compares each file's (mtime, size, inode) every `Settings.file_poll_interval`
-  seconds, 0.5 by default), and a last time at finish;
-- "end": copied at finish.
+  seconds, 0.5 by default), and a last time at finish (or detach, or SIGTERM);
+- "end": copied at finish (or detach, or SIGTERM: the process ends without finish()).
 
 Globs are expanded when save() is called: a file created later needs another save().
 """
@@ -113,18 +113,24 @@ class FileSync:
             return
         entry.stamp, entry.copied_at = stamp, started
 
+    def flush(self) -> None:
+        """Copy the "end" files and the changed "live" ones now (at finish, detach, SIGTERM)."""
+        with self._lock:
+            for target, entry in self._saved.items():
+                if entry.policy == "end" and not entry.source.exists():
+                    message = f"{entry.source}: saved with policy='end', gone at finish"
+                    if message not in self._errors:
+                        self._errors.append(message)
+                elif entry.policy == "end" or self._changed(entry):
+                    self._copy(entry, target, strict=False)
+
     def close(self) -> None:
-        """At finish: stop watching, then copy the "end" files and changed "live" files."""
+        """At finish: stop watching, make the last copies, warn about what could not be."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        self.flush()
         with self._lock:
-            for target, entry in self._saved.items():
-                if entry.policy == "end" or self._changed(entry):
-                    if entry.policy == "end" and not entry.source.exists():
-                        self._errors.append(f"{entry.source}: saved with policy='end', gone at finish")
-                        continue
-                    self._copy(entry, target, strict=False)
             self._saved.clear()
         if self._errors:
             warnings.warn(

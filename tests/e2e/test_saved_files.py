@@ -49,3 +49,33 @@ def test_live_file_ends_with_the_last_content(tmp_path: Path) -> None:
     [code] = [a for a in run.logged_artifacts() if a.type == "code"]
     assert code.name == "source-files-train.py:v0" and code.files() == ["train.py"]
     assert run.history(format="records")[-1]["epoch"] == 3
+
+
+PREEMPTED = """
+    import os, signal, time
+    import runlake as wandb
+
+    run = wandb.init(project="files", settings=wandb.Settings(file_poll_interval=3600))
+    print("RUN", run.id, flush=True)
+    for name in ("live.txt", "end.txt"):
+        with open(name, "w") as f:
+            f.write("before")
+    run.save("live.txt")                          # the watcher never looks again in this test
+    run.save("end.txt", policy="end")
+    for name in ("live.txt", "end.txt"):
+        with open(name, "w") as f:
+            f.write("at SIGTERM")
+    os.kill(os.getpid(), signal.SIGTERM)          # preempted: no finish() will run
+    time.sleep(600)
+"""
+
+
+def test_sigterm_copies_saved_files_before_the_process_ends(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    proc = run_script(tmp_path, PREEMPTED, store, expect_ok=False)
+    assert proc.returncode == -15, proc.stderr
+    run_id = proc.stdout.split("RUN ")[1].split()[0]
+    run = runlake.Api(store).run(f"files/{run_id}")
+    assert run.state == "preempting"
+    stored = {f.name: f.download(root=tmp_path / "dl").read() for f in run.files()}
+    assert stored == {"end.txt": "at SIGTERM", "live.txt": "at SIGTERM"}
