@@ -88,7 +88,8 @@ def entry_script() -> Path | None:
     (an interactive session, `python -c`)."""
     main = sys.modules.get("__main__")
     for candidate in (getattr(main, "__file__", None), sys.argv[0] if sys.argv else None):
-        if candidate and os.path.isfile(candidate):
+        # A Jupyter kernel's argv[0] is its launcher, not the user's code.
+        if candidate and os.path.isfile(candidate) and "ipykernel" not in candidate:
             return Path(os.path.abspath(candidate))
     return None
 

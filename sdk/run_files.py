@@ -176,11 +176,12 @@ def save(run: Run, glob_str: Any = None, base_path: Any = None,
     # What the run already has under the glob counts too, as in wandb.
     matched = {p for p in files_dir.glob(pattern) if p.is_file() and not p.name.startswith(".tmp-")}
     sync = _sync_of(run)
-    found = 0
+    found, folders = 0, []
     for hit in sorted(_glob.glob(str(glob_path), recursive=True)):
         source = Path(os.path.abspath(hit))
         if not source.is_file():
-            continue  # folders: save "folder/*" (or "folder/**") instead
+            folders.append(hit)  # a folder is saved by a glob of its files
+            continue
         found += 1
         target = file_path(files_dir, "/".join(source.parts[len(base.parts):]))
         matched.add(target)
@@ -188,8 +189,11 @@ def save(run: Run, glob_str: Any = None, base_path: Any = None,
             continue  # already the run's own file
         sync.add(source, target, policy)
     if not found:
-        warnings.warn(f"runlake: save({glob_str!r}) matched no file now; globs are expanded "
-                      "when save() is called: call it again once the files exist",
+        shown = glob_str.rstrip("/") if len(folders) == 1 else folders[0]
+        hint = (f"{shown} is a folder: save '{shown}/*' (or '{shown}/**') instead" if folders
+                else "globs are expanded when save() is called: call it again once the files "
+                "exist")
+        warnings.warn(f"runlake: save({glob_str!r}) matched no file now; {hint}",
                       UserWarning, stacklevel=3)
     return sorted(str(p) for p in matched)
 
@@ -231,10 +235,11 @@ def _glob_and_base(glob_str: str, base_path: Any, files_dir: Path) -> tuple[Pure
 
 
 def _sync_of(run: Run) -> FileSync:
-    if run._files is None:
-        assert run._paths is not None
-        run._files = FileSync(run._paths.files_dir, run.settings.file_poll_interval)
-    return run._files
+    with run._log_lock:  # one FileSync per run, whichever thread saves first
+        if run._files is None:
+            assert run._paths is not None
+            run._files = FileSync(run._paths.files_dir, run.settings.file_poll_interval)
+        return run._files
 
 
 def restore(run: Run | None, name: Any, run_path: str | None = None, replace: bool = False,

@@ -156,6 +156,15 @@ def test_save_code_is_off_by_default_and_read_from_settings_and_env(root, entry,
         runlake.init(dir=root, save_code="yes")
 
 
+def test_a_jupyter_kernel_has_no_entry_script(tmp_path, monkeypatch):
+    launcher = _file(tmp_path / "site-packages" / "ipykernel_launcher.py")
+    monkeypatch.delattr(sys.modules["__main__"], "__file__", raising=False)
+    monkeypatch.setattr(sys, "argv", [str(launcher), "-f", "kernel.json"])
+    from runlake.run_code import entry_script
+
+    assert entry_script() is None
+
+
 def test_save_code_without_an_entry_script_warns(root, monkeypatch):
     monkeypatch.delattr(sys.modules["__main__"], "__file__", raising=False)
     monkeypatch.setattr(sys, "argv", ["-c"])

@@ -172,6 +172,14 @@ def test_no_match_warns_and_returns_nothing(root):
             assert run.save("nothing/*.txt") == []
 
 
+def test_a_folder_is_not_saved_but_its_glob_is(root):
+    _file("ckpt/a.txt", "a")
+    with runlake.init(dir=root) as run:
+        with pytest.warns(UserWarning, match="ckpt is a folder: save 'ckpt/\\*'"):
+            assert run.save("ckpt") == []
+        assert run.save("ckpt/*", policy="now") == [os.path.join(run.dir, "ckpt/a.txt")]
+
+
 def test_legacy_and_url_forms(root):
     with runlake.init(dir=root) as run:
         with pytest.warns(DeprecationWarning):
