@@ -189,10 +189,10 @@ def save(run: Run, glob_str: Any = None, base_path: Any = None,
             continue  # already the run's own file
         sync.add(source, target, policy)
     if not found:
-        shown = glob_str.rstrip("/") if len(folders) == 1 else folders[0]
-        hint = (f"{shown} is a folder: save '{shown}/*' (or '{shown}/**') instead" if folders
-                else "globs are expanded when save() is called: call it again once the files "
-                "exist")
+        hint = "globs are expanded when save() is called: call it again once the files exist"
+        if folders:
+            shown = glob_str.rstrip("/") if len(folders) == 1 else folders[0]
+            hint = f"{shown} is a folder: save '{shown}/*' (or '{shown}/**') instead"
         warnings.warn(f"runlake: save({glob_str!r}) matched no file now; {hint}",
                       UserWarning, stacklevel=3)
     return sorted(str(p) for p in matched)
