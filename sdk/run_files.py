@@ -238,7 +238,14 @@ def _sync_of(run: Run) -> FileSync:
     with run._log_lock:  # one FileSync per run, whichever thread saves first
         if run._files is None:
             assert run._paths is not None
-            run._files = FileSync(run._paths.files_dir, run.settings.file_poll_interval)
+            interval = run.settings.file_poll_interval
+            if isinstance(interval, bool) or not isinstance(interval, (int, float)) \
+                    or not interval > 0:
+                raise InvalidValueError(
+                    f"Settings(file_poll_interval=...) must be a number of seconds > 0, got "
+                    f"{type(interval).__name__} {interval!r}"
+                )
+            run._files = FileSync(run._paths.files_dir, float(interval))
         return run._files
 
 

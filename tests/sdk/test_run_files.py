@@ -259,6 +259,14 @@ def test_a_symlinked_target_is_replaced_not_followed(root, tmp_path):
     assert outside.read_text() == "theirs" and _stored(run) == {"x.txt": "mine"}
 
 
+@pytest.mark.parametrize("interval", [0, -1, "fast", None, True])
+def test_a_bad_poll_interval_is_refused(root, interval):
+    _file("a.txt", "a")
+    with runlake.init(dir=root, settings=runlake.Settings(file_poll_interval=interval)) as run:
+        with pytest.raises(ValueError, match="file_poll_interval"):
+            run.save("a.txt")
+
+
 def test_disabled_and_finished(root):
     _file("a.txt", "a")
     with runlake.init(mode="disabled") as run:
