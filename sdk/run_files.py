@@ -177,7 +177,11 @@ def save(run: Run, glob_str: Any = None, base_path: Any = None,
     matched = {p for p in files_dir.glob(pattern) if p.is_file() and not p.name.startswith(".tmp-")}
     sync = _sync_of(run)
     found, folders = 0, []
-    for hit in sorted(_glob.glob(str(glob_path), recursive=True)):
+    # The working folder is a literal prefix ("[" in a folder name is not a pattern); an
+    # explicit or absolute base may be a glob, as in wandb.
+    literal = base_path is None and not PurePath(glob_str).is_absolute()
+    search = os.path.join(_glob.escape(str(base)) if literal else str(base), pattern)
+    for hit in sorted(_glob.glob(search, recursive=True)):
         source = Path(os.path.abspath(hit))
         if not source.is_file():
             folders.append(hit)  # a folder is saved by a glob of its files

@@ -152,6 +152,14 @@ def test_returned_paths_include_what_the_run_already_has_under_the_glob(root):
             os.path.join(run.dir, "out/a.txt"), os.path.join(run.dir, "out/b.txt")]
 
 
+def test_a_working_folder_with_glob_characters(root, tmp_path, monkeypatch):
+    odd = tmp_path / "exp[1]*"
+    _file(odd / "out" / "a.txt", "a")
+    monkeypatch.chdir(odd)
+    with runlake.init(dir=root) as run:
+        assert run.save("out/*.txt", policy="now") == [os.path.join(run.dir, "out/a.txt")]
+
+
 def test_recursive_glob_and_folders_skipped(root):
     _file("ckpt/a/b/model.pt", "m")
     with runlake.init(dir=root) as run:
