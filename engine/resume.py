@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from . import kinds, segment
 from .convert import RunSchema, drop_null_columns
-from .files import link_media
+from .media_files import link_media
 from .layout import RUNTIME, STEP, TIMESTAMP, RunPaths, seq_of
 from .wal import read_frames
 

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from . import segment
 from .buffer import Chunk, HistoryBuffer
 from .convert import RunSchema, chunks_to_table, conform, drop_null_columns
-from .files import FileQueue
+from .media_files import FileQueue
 from .layout import STEP, RunPaths, seq_of
 from .wal import WalWriter, read_frames
 
@@ -107,7 +107,7 @@ class RunWriter:
         files: FileQueue | None = None,
     ) -> None:
         self.paths = paths
-        self.files = files  # media files the buffered rows refer to (engine/files.py)
+        self.files = files  # media files the buffered rows refer to (engine/media_files.py)
         self.buffer = buffer
         self.start_time = start_time
         self.options = options

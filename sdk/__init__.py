@@ -22,28 +22,31 @@ from runlake.engine.errors import (
     InvalidValueError,
     MissingExtraError,
     ResumeError,
+    RunFileError,
     RunExistsError,
     RunInUseError,
     RunNotFoundError,
     UsageError,
 )
 
+from .alerts import AlertLevel
 from .artifact import Artifact
 from .audio import Audio
 from .figures import Plotly
 from .histogram import Histogram
-from .html import Html
+from .html_media import Html
 from .image import Image
 from .object3d import Object3D
 from .video import Video
 from .live_run import Run, RunStatus
 from .metric import Metric
-from .session import define_metric, finish, init, log
+from .session import alert, define_metric, finish, init, log, restore, save
 from .settings import Settings
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlertLevel",
     "Api",
     "Artifact",
     "Audio",
@@ -62,6 +65,7 @@ __all__ = [
     "ResumeError",
     "Run",
     "RunExistsError",
+    "RunFileError",
     "RunInUseError",
     "RunNotFoundError",
     "RunStatus",
@@ -69,12 +73,15 @@ __all__ = [
     "UsageError",
     "Video",
     "__version__",
+    "alert",
     "config",
     "define_metric",
     "finish",
     "init",
     "log",
+    "restore",
     "run",
+    "save",
     "summary",
 ]
 

@@ -3,7 +3,7 @@
 `log()` finds the media values of a step (`values.py` keeps them as they are), and the run
 asks its `MediaStore` for each one's reference once the step is known. Encoding runs here,
 in the logging thread: it is CPU work (PNG, GIF, WAV...), and its bytes are queued for the
-writer thread, which writes them before the rows that refer to them (engine/files.py).
+writer thread, which writes them before the rows that refer to them (engine/media_files.py).
 Nothing here touches the disk.
 
 A file is named `media/<folder>/<key>_<step>_<first 20 hex of its sha256><suffix>`, as wandb
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from runlake.engine.errors import InvalidValueError
-from runlake.engine.files import FileQueue, check_relative
+from runlake.engine.media_files import FileQueue, check_relative
 from runlake.engine.kinds import Ref
 
 from .media_base import Media
