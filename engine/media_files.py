@@ -1,4 +1,5 @@
-"""Files that history rows refer to (media), written by the writer thread before those rows.
+"""Media files that history rows refer to, written by a thread of their own before the rows
+that name them are made durable.
 
 The logging thread queues a file (a path relative to the run's files directory and its bytes)
 *before* it appends the row that refers to it; the run's writer takes the buffer's rows first,
@@ -18,9 +19,8 @@ from collections import deque
 from pathlib import Path
 
 from .errors import InvalidNameError
+from .files import TMP_PREFIX as _TMP  # readers of run files skip these names
 from .layout import is_valid_name
-
-_TMP = ".tmp-"
 
 
 def check_relative(path: str) -> str:

@@ -254,3 +254,12 @@ def test_a_media_value_set_in_the_summary_is_stored_as_a_file(root):
     assert saved["best"]["caption"] == "best" and saved["note"] == "text"
     assert (Path(run.dir) / saved["best"]["path"]).is_file()
     assert saved["hist"] == {"_type": "histogram", "bins": [1.0, 2.0], "values": [2]}
+
+
+def test_media_files_are_run_files_for_the_public_api(root):
+    with runlake.init(dir=root, project="p") as run:
+        run.log({"img": runlake.Image(PIXELS)})
+    path = rows(root)[0]["img"]["path"]
+    public = runlake.Api(root=root).run(f"p/{run.id}")
+    assert path in [f.name for f in public.files()]
+    assert public.file(path).sha256 == rows(root)[0]["img"]["sha256"]
