@@ -10,13 +10,12 @@ Both are recognised by their type's module name, so neither library is imported 
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
 from runlake.engine.errors import InvalidValueError
 
-from .image import Image, pil
+from .image import Image
 from .media_base import Media, MediaContext
 
 
@@ -66,15 +65,8 @@ def figure_media(key: str, value: Any) -> Media | None:
 
 
 def matplotlib_image(key: str, fig: Any) -> Image:
-    """The figure rendered to PNG (fig.savefig) as an Image."""
-    buf = io.BytesIO()
+    """The figure rendered to PNG (fig.savefig) as an Image; an error names the key."""
     try:
-        fig.savefig(buf, format="png")
-    except Exception as exc:
-        raise InvalidValueError(
-            f"log() key {key!r}: the matplotlib figure could not be rendered "
-            f"({type(exc).__name__}: {exc})") from exc
-    buf.seek(0)
-    img = Image(pil().open(buf))
-    img._file, img._own_type = buf.getvalue(), "png"
-    return img
+        return Image(fig)
+    except InvalidValueError as exc:
+        raise InvalidValueError(f"log() key {key!r}: {exc}") from None

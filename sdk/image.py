@@ -77,6 +77,10 @@ class Image(Media):
             self._from_path(data_or_path, mode)
         elif type(data_or_path).__module__.startswith("PIL"):
             self._pil = _convert(data_or_path, mode)
+        elif type(data_or_path).__module__.startswith("matplotlib") and hasattr(
+            data_or_path, "savefig"
+        ):
+            self._from_figure(data_or_path, mode)
         else:
             self._pil = _convert(pil().fromarray(to_uint8(data_or_path)), mode)
         if self.file_type is None:
@@ -120,6 +124,23 @@ class Image(Media):
         self._pil = _convert(img, mode)
         if (mode is None or mode == img.mode) and self._own_type is not None:
             self._file = data
+
+    def _from_figure(self, fig: Any, mode: str | None) -> None:
+        """A matplotlib figure rendered to PNG (`fig.savefig`); matplotlib is the caller's."""
+        import io
+
+        buf = io.BytesIO()
+        try:
+            fig.savefig(buf, format="png")
+        except Exception as exc:
+            raise InvalidValueError(
+                f"Image could not render the matplotlib figure ({type(exc).__name__}: {exc})"
+            ) from exc
+        img = pil().open(io.BytesIO(buf.getvalue()))
+        img.load()
+        self._pil = _convert(img, mode)
+        if mode is None or mode == img.mode:
+            self._file, self._own_type = buf.getvalue(), "png"
 
     def _encode(self, ctx: MediaContext) -> tuple[bytes | None, str, dict[str, Any]]:
         fmt, suffix = _FORMATS[self.file_type or "png"]

@@ -264,3 +264,24 @@ def test_a_plotly_figure_is_stored_as_its_json(root):
     assert runlake.Plotly({"data": []})._json == '{"data": []}'
     with pytest.raises(runlake.InvalidValueError, match="Plotly figure"):
         runlake.Plotly([1, 2])
+
+
+def test_an_image_of_a_matplotlib_figure_and_a_figure_that_fails_to_render(root):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1, 1), dpi=40)
+    ax.plot([0, 1])
+    ref, path = log_one(root, runlake.Image(fig, caption="fig"))
+    assert (ref["width"], ref["height"], ref["caption"]) == (40, 40, "fig")
+
+    def broken(*_, **__):
+        raise RuntimeError("no renderer")
+
+    fig.savefig = broken
+    with runlake.init(dir=root) as run:
+        with pytest.raises(runlake.InvalidValueError, match="'chart'.*no renderer"):
+            run.log({"chart": fig, "ok": 1})
+    assert rows(root, run.id)[0]["ok"] == 1
+    plt.close(fig)
