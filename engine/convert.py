@@ -58,6 +58,7 @@ class RunSchema:
         else:
             return
         if kind == kinds.REF:
+            t = structs.normalize(t)  # a segment read back names list items `element`
             old = self.structs.get(name)
             self.structs[name] = t if old is None else structs.merge(old, t)
 

@@ -88,6 +88,16 @@ def prune(t: pa.DataType) -> pa.DataType:
     return t
 
 
+def normalize(t: pa.DataType) -> pa.DataType:
+    """`t` with Arrow's default list item names: Parquet readers name them `element`, and
+    list types that differ only by that name compare unequal."""
+    if pa.types.is_struct(t):
+        return _struct({f.name: normalize(f.type) for f in t})
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return pa.list_(normalize(t.value_type))
+    return t
+
+
 def _struct(fields: dict[str, pa.DataType]) -> pa.DataType:
     return pa.struct([pa.field(name, t) for name, t in fields.items()])
 
