@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
+import subprocess
 from typing import Any
 
 import numpy as np
@@ -134,23 +134,22 @@ def _imageio_ffmpeg() -> Any:
 
 
 def _ffmpeg(frames: np.ndarray, fps: float, fmt: str) -> bytes:
-    """Encode with the ffmpeg that imageio-ffmpeg ships. ffmpeg writes a file, so this goes
-    through a temporary file outside the store (mp4 needs a seekable output)."""
+    """Encode with the ffmpeg that imageio-ffmpeg ships, frames in and the file out through
+    pipes (no disk I/O; mp4 is written fragmented, which needs no seekable output)."""
     ffmpeg = _imageio_ffmpeg()
     if frames.shape[-1] == 1:
         frames = np.repeat(frames, 3, axis=-1)
     t, h, w, _ = frames.shape
     if h % 2 or w % 2:  # yuv420p needs even sizes: pad with black
         frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)))
-    with tempfile.TemporaryDirectory(prefix="runlake-video-") as tmp:
-        path = os.path.join(tmp, f"video.{fmt}")
-        writer = ffmpeg.write_frames(
-            path, (frames.shape[2], frames.shape[1]), fps=fps, codec=_CODEC[fmt],
-            macro_block_size=1, output_params=["-f", fmt], ffmpeg_log_level="error",
-        )
-        writer.send(None)
-        for frame in frames:
-            writer.send(np.ascontiguousarray(frame))
-        writer.close()
-        with open(path, "rb") as f:
-            return f.read()
+    cmd = [
+        ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error",
+        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{frames.shape[2]}x{frames.shape[1]}",
+        "-r", str(fps), "-i", "-", "-c:v", _CODEC[fmt], "-pix_fmt", "yuv420p",
+        *(["-movflags", "frag_keyframe+empty_moov"] if fmt == "mp4" else []), "-f", fmt, "-",
+    ]
+    done = subprocess.run(cmd, input=np.ascontiguousarray(frames).tobytes(), capture_output=True)
+    if done.returncode != 0 or not done.stdout:
+        raise InvalidValueError(
+            f"Video: ffmpeg could not encode {fmt} ({done.stderr.decode(errors='replace')[-300:]})")
+    return done.stdout
