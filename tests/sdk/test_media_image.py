@@ -177,3 +177,14 @@ def test_boxes_masks_and_classes_are_stored_and_unnest_in_duckdb(root):
 def test_bad_annotations_are_refused_clearly(kwargs, match):
     with pytest.raises(runlake.InvalidValueError, match=match):
         runlake.Image(RGB, **kwargs)
+
+
+def test_a_missing_media_extra_names_it(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "PIL", None)  # as if Pillow were not installed
+    monkeypatch.setitem(sys.modules, "PIL.Image", None)
+    with pytest.raises(runlake.MissingExtraError, match=r"runlake\[media\]"):
+        runlake.Image(RGB)
+    assert isinstance(runlake.MissingExtraError("x"), ImportError)
+    runlake.Histogram([1, 2, 3])  # numpy only
