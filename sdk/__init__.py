@@ -32,7 +32,7 @@ from .alerts import AlertLevel
 from .artifact import Artifact
 from .live_run import Run, RunStatus
 from .metric import Metric
-from .session import alert, define_metric, finish, init, log
+from .session import alert, define_metric, finish, init, log, unwatch, watch
 from .settings import Settings
 
 __version__ = "0.1.0"
@@ -65,6 +65,8 @@ __all__ = [
     "log",
     "run",
     "summary",
+    "unwatch",
+    "watch",
 ]
 
 

@@ -37,12 +37,13 @@ from .values import flatten
 
 if TYPE_CHECKING:
     from .alerts import AlertLevel, Alerts
+    from .watcher import Watcher
     from .continuation import Continued
 
 # Seed API methods that later issues bring; calling one says which.
 _LATER = {
     "log_code": 6, "save": 6, "restore": 6,
-    "watch": 7, "unwatch": 7, "plot_table": 7,
+    "plot_table": 7,
 }
 
 
@@ -106,6 +107,7 @@ class Run:
         self._writer: RunWriter | None = None
         self._owner: lock.RunLock | None = None
         self._alerts: Alerts | None = None  # made by the first alert()
+        self._watcher: Watcher | None = None  # made by the first watch()
         self._summary_version = -1
         self._last_heartbeat = self._start_time
         items = dict(config.items()) if isinstance(config, Config) else dict(config or {})
@@ -482,8 +484,7 @@ class Run:
                 if report is not None:
                     warnings.warn(report, RuntimeWarning, stacklevel=3)
         finally:
-            if self._alerts is not None:
-                self._alerts.close()
+            self._release_hooks()
             if self._owner is not None:
                 self._owner.release()
             if self._on_finish is not None:
@@ -629,6 +630,33 @@ class Run:
                 if self._alerts is None:
                     self._alerts = Alerts(self)
         self._alerts.alert(title, text, level, wait_duration)
+
+    # -- PyTorch (sdk/watcher.py) --------------------------------------------------------------
+
+    def watch(self, models: Any, criterion: Any = None, log: str | None = "gradients",
+              log_freq: int = 1000, idx: int | None = None, log_graph: bool = False) -> None:
+        """Hook PyTorch models to log histograms of their gradients (`gradients/<param>`),
+        parameters (`parameters/<param>`) or both (`log="all"`) every `log_freq` batches, and
+        with `log_graph=True` their module tree (`graph_<i>.json` in the run's files).
+        ValueError for anything but a torch.nn.Module; needs the `torch` extra."""
+        if self._watcher is None:
+            from .watcher import Watcher
+
+            self._watcher = Watcher()
+        self._watcher.watch(self, models, criterion, log, log_freq, idx, log_graph)
+
+    def unwatch(self, models: Any = None) -> None:
+        """Remove the hooks of `models` (a model or a list), or of every watched model."""
+        if self._watcher is not None:
+            self._watcher.unwatch(models)
+
+    def _release_hooks(self) -> None:
+        """At finish or detach: model hooks must stop logging to this run; queued alert
+        posts get their bounded time."""
+        if self._watcher is not None:
+            self._watcher.unwatch()
+        if self._alerts is not None:
+            self._alerts.close()
 
     # -- notebooks (sdk/html.py) -------------------------------------------------------------
 
