@@ -638,7 +638,8 @@ class Run:
         """Hook PyTorch models to log histograms of their gradients (`gradients/<param>`),
         parameters (`parameters/<param>`) or both (`log="all"`) every `log_freq` batches, and
         with `log_graph=True` their module tree (`graph_<i>.json` in the run's files).
-        ValueError for anything but a torch.nn.Module; needs the `torch` extra."""
+        ValueError for anything but a torch.nn.Module; needs the `torch` extra. In
+        mode="disabled" it checks its arguments and hooks nothing."""
         if self._watcher is None:
             from .watcher import Watcher
 
@@ -674,7 +675,8 @@ class Run:
         return html.to_html(self, height, hidden)
 
     def display(self, height: int = 420, hidden: bool = False) -> bool:
-        """Show `to_html()` in Jupyter; False (showing nothing) outside a notebook kernel."""
+        """Show `to_html()` in Jupyter; False (showing nothing) outside a notebook kernel.
+        A disabled run's card has its name, config and summary, and no sparklines."""
         from . import html
 
         return html.display(self, height, hidden)
