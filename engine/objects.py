@@ -226,10 +226,10 @@ class ArtifactStore:
         folder = self.name_dir(entity, project, name)
         folder.mkdir(parents=True, exist_ok=True)
         digest = manifest["digest"]
-        for v in reversed(self.versions(entity, project, name)):
-            if self.manifest(entity, project, name, v).get("digest") == digest:
-                self.set_aliases(entity, project, name, v, aliases)
-                return v, False
+        existing = self.find_digest(entity, project, name, digest)
+        if existing is not None:
+            self.set_aliases(entity, project, name, existing, aliases)
+            return existing, False
         body = {"format_version": FORMAT_VERSION, **manifest}
         tmp = folder / f".tmp-{uuid.uuid4().hex}.json"
         write_json(tmp, body)
@@ -245,8 +245,36 @@ class ArtifactStore:
                     n += 1
         finally:
             tmp.unlink(missing_ok=True)
+        _put_once(self._digests(entity, project, name) / digest, str(n))
         self.set_aliases(entity, project, name, n, aliases)
         return n, True
+
+    def find_digest(self, entity: str, project: str, name: str, digest: str) -> int | None:
+        """The version whose manifest has `digest`, through the digest index (one file per
+        digest, so dedup does not read every earlier manifest); None if there is none."""
+        if not _HEX.fullmatch(digest) or not self.name_dir(entity, project, name).is_dir():
+            return None
+        try:
+            version = int((self._digests(entity, project, name) / digest).read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return version
+
+    def _digests(self, entity: str, project: str, name: str) -> Path:
+        """The name's digest index (digests/<digest> holds the version number), built from
+        the manifests the first time it is needed (a store written before it existed)."""
+        folder = self.name_dir(entity, project, name)
+        index = folder / "digests"
+        if not index.is_dir():
+            tmp = folder / f".tmp-digests-{uuid.uuid4().hex}"
+            tmp.mkdir(parents=True)
+            for v in self.versions(entity, project, name):
+                _put_once(tmp / self.manifest(entity, project, name, v)["digest"], str(v))
+            try:
+                os.rename(tmp, index)
+            except OSError:  # another process built it first
+                shutil.rmtree(tmp, ignore_errors=True)
+        return index
 
     @contextmanager
     def _locked(self, folder: Path) -> Iterator[None]:
@@ -284,9 +312,9 @@ class ArtifactStore:
     def resolve(self, entity: str, project: str, name: str, ref: str) -> int:
         """The version `ref` ("v3", an alias, or a version's digest) names."""
         if _HEX.fullmatch(ref):
-            for version in reversed(self.versions(entity, project, name)):
-                if self.manifest(entity, project, name, version).get("digest") == ref:
-                    return version
+            version = self.find_digest(entity, project, name, ref)
+            if version is not None:
+                return version
             raise ArtifactNotFoundError(
                 f"artifact {entity}/{project}/{name} has no version with digest {ref}"
             )
@@ -317,18 +345,31 @@ class ArtifactStore:
         return self.commit(*target, body, aliases)
 
     def add_consumer(self, entity: str, project: str, name: str, version: int,
-                     run: tuple[str, str, str]) -> None:
+                     run: tuple[str, str, str], use_as: str | None = None) -> None:
         """Record that run (entity, project, run_id) used the version: one file per edge, so
         consumers in several processes never contend."""
         re_, rp, rid = (validate_name(k, v) for k, v in zip(("entity", "project", "run id"), run))
         path = self.name_dir(entity, project, name).joinpath(
             "used", f"v{version}", f"entity={re_}", f"project={rp}", f"run_id={rid}.json"
         )
-        write_json(path, {"entity": re_, "project": rp, "run_id": rid, "used_at": time.time()})
+        write_json(path, {"entity": re_, "project": rp, "run_id": rid, "used_at": time.time(),
+                          "use_as": use_as})
 
     def consumers(self, entity: str, project: str, name: str, version: int) -> list[dict[str, Any]]:
         folder = self.name_dir(entity, project, name) / "used" / f"v{version}"
         return [read_json(p) for p in sorted(folder.glob("entity=*/project=*/run_id=*.json"))]
+
+
+def _put_once(path: Path, text: str) -> None:
+    """Create `path` holding `text`, whole, unless it exists (the first writer wins)."""
+    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}")
+    tmp.write_text(text)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def validate_alias(alias: object) -> str:
@@ -405,7 +446,8 @@ def lineage_edges(root: Path) -> list[dict[str, Any]]:
             for role, run in runs:
                 if run.get("run_id"):
                     edges.append({**art, "role": role, "run_entity": run.get("entity"),
-                                  "run_project": run.get("project"), "run_id": run.get("run_id")})
+                                  "run_project": run.get("project"), "run_id": run.get("run_id"),
+                                  "use_as": run.get("use_as") if role == "consumer" else None})
     return edges
 
 
