@@ -22,6 +22,7 @@ from runlake.engine.errors import (
     InvalidValueError,
     MissingExtraError,
     ResumeError,
+    RunFileError,
     RunExistsError,
     RunInUseError,
     RunNotFoundError,
@@ -30,9 +31,16 @@ from runlake.engine.errors import (
 
 from .alerts import AlertLevel
 from .artifact import Artifact
+from .audio import Audio
+from .figures import Plotly
+from .histogram import Histogram
+from .html_media import Html
+from .image import Image
+from .object3d import Object3D
+from .video import Video
 from .live_run import Run, RunStatus
 from .metric import Metric
-from .session import alert, define_metric, finish, init, log, unwatch, watch
+from .session import alert, define_metric, finish, init, log, restore, save, unwatch, watch
 from .settings import Settings
 
 __version__ = "0.1.0"
@@ -41,21 +49,29 @@ __all__ = [
     "AlertLevel",
     "Api",
     "Artifact",
+    "Audio",
     "ArtifactNotFoundError",
     "ConfigError",
     "Error",
+    "Histogram",
+    "Html",
+    "Image",
     "InvalidNameError",
     "InvalidValueError",
     "Metric",
     "MissingExtraError",
+    "Object3D",
+    "Plotly",
     "ResumeError",
     "Run",
     "RunExistsError",
+    "RunFileError",
     "RunInUseError",
     "RunNotFoundError",
     "RunStatus",
     "Settings",
     "UsageError",
+    "Video",
     "__version__",
     "alert",
     "config",
@@ -63,7 +79,9 @@ __all__ = [
     "finish",
     "init",
     "log",
+    "restore",
     "run",
+    "save",
     "summary",
     "unwatch",
     "watch",

@@ -14,15 +14,16 @@ import threading
 import time
 import traceback
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from runlake.engine import lock
 from runlake.engine.buffer import HistoryBuffer
 from runlake.engine.errors import InvalidValueError, UsageError
+from runlake.engine.media_files import FileQueue
 from runlake.engine.layout import RunPaths
 from runlake.engine.meta import RunMeta
 from runlake.engine.writer import RunWriter
@@ -33,16 +34,18 @@ from .metric import Metric, MetricRegistry
 from .settings import Settings
 from .run_summary import Summary
 from .names import check_label, check_tags
-from .values import flatten
+from .media_store import MediaStore, encode_row
+from .values import flatten, media_of
 
 if TYPE_CHECKING:
+    from .artifact import Artifact
     from .alerts import AlertLevel, Alerts
     from .watcher import Watcher
     from .continuation import Continued
+    from .run_files import FileSync
 
 # Seed API methods that later issues bring; calling one says which.
 _LATER = {
-    "log_code": 6, "save": 6, "restore": 6,
     "plot_table": 7,
 }
 
@@ -106,6 +109,7 @@ class Run:
         self._meta: RunMeta | None = None
         self._writer: RunWriter | None = None
         self._owner: lock.RunLock | None = None
+        self._media: MediaStore | None = None
         self._alerts: Alerts | None = None  # made by the first alert()
         self._watcher: Watcher | None = None  # made by the first watch()
         self._summary_version = -1
@@ -124,12 +128,15 @@ class Run:
             meta.update(continued.meta)
         self._meta = RunMeta(paths.meta_file, meta)
         self._meta.update()
+        self._media = MediaStore(FileQueue())
         self._writer = RunWriter(
             paths, self._buffer, self._start_time, settings.writer_options(),
             observer=self._fold, on_cycle=self._persist,
             first_seq=0 if continued is None else continued.first_seq,
+            files=self._media.files,
         )
-        self._summary = Summary(self._metrics, sync=self._writer.drain)
+        self._summary = Summary(self._metrics, sync=self._writer.drain,
+                                encode=self._summary_media)
         if continued is not None:
             # New rows must land in the columns (and `@family` siblings) the run already has.
             self._writer.schema = continued.schema
@@ -347,6 +354,8 @@ class Run:
                 self._buffer.step = step
             if commit is None:
                 commit = step is None
+            if self._media is not None:  # files and references, once the step is known
+                encode_row(self._media, row, self._buffer.step, errors)
             self._pending.update(row)
             self._has_pending = True
             if commit:
@@ -374,6 +383,15 @@ class Run:
         self._has_pending = False
         if step == _MAX_STEP:  # the next step overflows int64: refuse it in _log, not the buffer
             self._buffer.disarm()
+
+    def _summary_media(self, key: str, value: Any) -> Any:
+        """`summary[key] = Image(...)`: the value stored as a file, the summary holds its
+        reference (as wandb does); other values unchanged."""
+        media = media_of(key, value)
+        if media is None or self._media is None:
+            return value
+        with self._log_lock:  # the file is named by the current step
+            return dict(self._media.reference(key, self._buffer.step, media))
 
     def define_metric(
         self,
@@ -459,6 +477,8 @@ class Run:
             self._finished = True
             self._buffer.disarm()
         try:
+            if self._files is not None:  # before "finished": a reader then sees the last copies
+                self._files.close()
             if self._writer is not None and self._meta is not None:
                 self._writer.close()
                 failed = bool(exit_code)
@@ -545,10 +565,13 @@ class Run:
             self._meta.update(state="preempting")
 
     def _preempt(self, timeout: float) -> None:
-        """On SIGTERM (sdk/session.py): make every logged row durable, then mark_preempting."""
+        """On SIGTERM (sdk/session.py): make every logged row durable and every saved file
+        current, then mark_preempting."""
         if self._finished:
             return
         self._flush(timeout)
+        if self._files is not None:  # the process is about to end without finish()
+            self._files.flush()
         self.mark_preempting()
 
     # -- artifacts (sdk/run_artifacts.py) ------------------------------------------------------
@@ -566,6 +589,49 @@ class Run:
         from . import run_artifacts
 
         return run_artifacts.use_artifact(self, artifact_or_name, type, aliases, use_as)
+
+    # -- files and code (sdk/run_files.py, sdk/run_code.py) ------------------------------------
+
+    _files: FileSync | None = None  # created by the first save()
+
+    def save(self, glob_str: str | os.PathLike[str] | None = None,
+             base_path: str | os.PathLike[str] | None = None,
+             policy: Literal["live", "now", "end"] = "live") -> bool | list[str]:
+        """Copy files (a path or glob, expanded now) into the run's files folder, `run.dir`.
+
+        They land at their path relative to `base_path` (default: the working directory for
+        a relative glob; for an absolute one, keeping one folder level). `policy`: "live"
+        copies now and again whenever a file changes while the run lives, "now" once, "end"
+        at finish. Returns the paths of the copies in `run.dir`. mode="disabled": [].
+
+        >>> import runlake
+        >>> with runlake.init(mode="disabled") as run:
+        ...     run.save("model.pt", policy="now")
+        []
+        """
+        from . import run_files
+
+        return run_files.save(self, glob_str, base_path, policy)
+
+    def restore(self, name: str, run_path: str | None = None, replace: bool = False,
+                root: str | None = None) -> IO[str] | None:
+        """A saved file of this run (or of `run_path`, "entity/project/run_id"), fetched into
+        `root` (default `run.dir`) unless it is there already and not `replace`; returned
+        open for reading, or None if the run has no such file. mode="disabled": None."""
+        from . import run_files
+
+        return run_files.restore(self, name, run_path, replace, root)
+
+    def log_code(self, root: str | None = ".", name: str | None = None,
+                 include_fn: Callable[..., bool] | None = None,
+                 exclude_fn: Callable[..., bool] | None = None) -> Artifact | None:
+        """Log the source files under `root` as a "code" artifact (default name
+        `source-<project>-<entry script>`); None if no file matched. See sdk/run_code.py for
+        the default include (`*.py`, `requirements.txt`, `Dockerfile*`) and exclude
+        (`wandb/`, `.wandb/`, and the store) rules. mode="disabled": None."""
+        from . import run_code
+
+        return run_code.log_code(self, root, name, include_fn, exclude_fn)
 
     def upsert_artifact(self, artifact_or_path: Any, name: str | None = None,
                         type: str | None = None, aliases: Any = None,

@@ -34,11 +34,11 @@ class Hook:
                 hook.bodies.append(json.loads(self.rfile.read(size)))
                 if hang:
                     hook.release.wait(60)
+                hook.answered += 1  # before the reply: the client can't have it earlier
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
-                hook.answered += 1
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -1,6 +1,5 @@
-"""run.watch()/unwatch() on a real small torch model (CPU): hooks, counting, keys, the module
-graph, bad input and a missing torch. Histograms are `runlake.Histogram` values (sdk media):
-the tests that read them back skip while that type is missing."""
+"""run.watch()/unwatch() on a real small torch model (CPU): hooks, counting, keys, the
+histograms read back from the store, the module graph, bad input and a missing torch."""
 
 from __future__ import annotations
 
@@ -16,8 +15,7 @@ from runlake.watcher import histogram
 torch = pytest.importorskip("torch", reason="torch is in the 'test' extra")
 
 needs_histogram = pytest.mark.skipif(
-    not hasattr(runlake, "Histogram"),
-    reason="runlake.Histogram (the media helper's, issue 7) is not in this branch yet",
+    not hasattr(runlake, "Histogram"), reason="runlake.Histogram (sdk/histogram.py) is missing",
 )
 
 
@@ -226,6 +224,30 @@ def test_gradients_and_parameters_are_logged_every_log_freq_batches(root):
             # the 3rd, 6th and 9th batch, at the step that batch's loss committed
             assert logged == [2, 5, 8], (kind, name, logged)
     assert frame["loss"].null_count() == 0 and frame.height == 10
+    sizes = {"0.weight": 32, "0.bias": 8, "2.weight": 16, "2.bias": 2}
+    for kind in ("gradients", "parameters"):
+        for name, size in sizes.items():
+            ref = frame[f"{kind}/{name}"][2]
+            assert ref["_type"] == "histogram"
+            assert len(ref["values"]) == 64 and len(ref["bins"]) == 65
+            assert sum(ref["values"]) == size  # every element of the tensor, once
+            assert ref["bins"] == sorted(ref["bins"])
+
+
+@needs_histogram
+def test_parameter_histograms_are_the_parameters_at_that_batch(root):
+    net = model()
+    with torch.no_grad():
+        net[0].weight.copy_(torch.arange(32, dtype=torch.float32).reshape(8, 4))
+    with runlake.init(dir=root) as run:
+        run.watch(net, log="parameters", log_freq=1)
+        net(torch.randn(2, 4))
+        run.log({"batch": 0})
+    frame = runlake.Api(root).run(run.path).history(samples=None, format="polars")
+    ref = frame["parameters/0.weight"][0]
+    want, edges = np.histogram(np.arange(32), bins=64, range=(0, 31))
+    assert ref["values"] == want.tolist() and np.allclose(ref["bins"], edges)
+    assert frame["batch"].to_list() == [0]  # the histograms joined the committed step
 
 
 @needs_histogram
@@ -239,3 +261,16 @@ def test_second_model_keys_have_a_graph_prefix(root):
     frame = runlake.Api(root).run(run.path).history(samples=None, format="polars")
     assert "parameters/0.weight" in frame.columns
     assert "parameters/graph_1/0.weight" in frame.columns
+    assert frame.height == 1  # commit=False: both joined the step of {"done": 1}
+
+
+@needs_histogram
+def test_nothing_is_logged_before_log_freq_batches(root):
+    # the usual use: watch before the loop, log the loss each step; watch logs nothing
+    # until log_freq batches have run (default 1000)
+    net = model()
+    with runlake.init(dir=root) as run:
+        runlake.watch(net)
+        train(run, net, 5)
+    frame = runlake.Api(root).run(run.path).history(samples=None, format="polars")
+    assert frame.columns == ["_step", "_runtime", "_timestamp", "loss"]
