@@ -133,6 +133,12 @@ class Run:
             self._summary.restore(continued.last, continued.aggregates, continued.user,
                                   continued.deleted)
         self._writer.start()
+        # System metrics and console capture: own threads and files, nothing on log()'s path.
+        from . import run_monitors
+
+        self._monitors = run_monitors.start(settings, paths, self._start_time)
+
+    _monitors: Any = None  # sdk/run_monitors.Monitors of a live run
 
     def _initial_meta(self) -> dict[str, Any]:
         s = self._settings
@@ -440,6 +446,8 @@ class Run:
             self._finished = True
             self._buffer.disarm()
         try:
+            if self._monitors is not None:
+                self._monitors.stop()
             if self._writer is not None and self._meta is not None:
                 self._writer.close()
                 failed = bool(exit_code)

@@ -1,0 +1,155 @@
+"""Console capture: what the program writes to sys.stdout and sys.stderr, copied to
+`output.log` in the run's files (run.dir), as wandb's `console="wrap"` does.
+
+`sys.stdout` and `sys.stderr` are replaced by tees: a write goes to the original stream
+first (the user still sees it, and its errors are the original's), then, as text, into an
+in-memory list under a lock. A daemon thread appends that list to the file every
+FLUSH_INTERVAL, or sooner once FLUSH_BYTES are waiting, so a print does no file I/O of its
+own. `stop()` restores the original streams (if nobody replaced ours since: a tee left in
+place just passes writes through) and writes the rest.
+
+The file is UTF-8: text that cannot be encoded (lone surrogates from undecodable bytes) is
+written backslash-escaped, never dropped. Writes are stored as they come (a partial line, a
+`\r` progress bar), in the order the lock saw them. Not captured: what bypasses Python's
+sys.stdout (writes to `sys.stdout.buffer`, to file descriptors 1/2, by C code or a
+subprocess), and writes from a forked child process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import warnings
+from pathlib import Path
+from typing import Any, TextIO
+
+FLUSH_INTERVAL = 1.0  # seconds: the most a killed process's output.log lags behind
+FLUSH_BYTES = 1 << 20  # waiting text that wakes the flush thread early
+MAX_BACKLOG = 64 << 20  # text kept while the file cannot be written; older text goes first
+STOP_TIMEOUT = 10.0
+
+
+class _Tee:
+    """Stands in for a text stream: writes go to it, and to the capture while one is set."""
+
+    def __init__(self, stream: TextIO, capture: ConsoleCapture) -> None:
+        self._stream = stream
+        self._capture: ConsoleCapture | None = capture
+
+    def write(self, s: Any) -> Any:
+        n = self._stream.write(s)
+        capture = self._capture
+        if capture is not None:
+            capture.add(s)
+        return n
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:  # encoding, buffer, fileno, isatty, ...
+        return getattr(self._stream, name)
+
+    def __repr__(self) -> str:
+        return f"<runlake console tee of {self._stream!r}>"
+
+
+class ConsoleCapture:
+    """Tees sys.stdout and sys.stderr into `path` between `start()` and `stop()`."""
+
+    def __init__(self, path: Path, *, flush_interval: float = FLUSH_INTERVAL) -> None:
+        self.path = path
+        self.flush_interval = flush_interval
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._chunks: list[str] = []
+        self._waiting = 0  # characters in _chunks
+        self._backlog = b""  # encoded text a failed write left, written first next time
+        self.dropped = 0  # bytes given up while the file could not be written
+        self._file: Any = None
+        self._tees: dict[str, _Tee] = {}
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="runlake-console", daemon=True)
+        self._warned = False
+
+    def start(self) -> None:
+        for name in ("stdout", "stderr"):
+            stream = getattr(sys, name)
+            if stream is not None:  # None under pythonw, or closed on purpose
+                tee = self._tees[name] = _Tee(stream, self)
+                setattr(sys, name, tee)
+        self._thread.start()
+
+    def add(self, s: Any) -> None:
+        if os.getpid() != self._pid:
+            return  # a forked child has no flush thread: it would only pile up
+        if not isinstance(s, str):
+            if not isinstance(s, (bytes, bytearray)):
+                return
+            s = bytes(s).decode("utf-8", "backslashreplace")
+        with self._lock:
+            self._chunks.append(s)
+            self._waiting += len(s)
+            wake = self._waiting >= FLUSH_BYTES
+        if wake:
+            self._wake.set()
+
+    def stop(self) -> None:
+        """Restore the streams, write what is waiting, close the file."""
+        for name, tee in self._tees.items():
+            tee._capture = None
+            if getattr(sys, name) is tee:
+                setattr(sys, name, tee._stream)
+        self._stopping = True
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(STOP_TIMEOUT)
+
+    def _run(self) -> None:
+        try:
+            while not self._stopping:
+                self._wake.wait(self.flush_interval)
+                self._wake.clear()
+                self.flush()
+        finally:
+            self.flush()
+            if self._file is not None:
+                try:
+                    self._file.close()
+                except OSError:
+                    pass
+
+    def flush(self) -> None:
+        with self._lock:
+            chunks, self._chunks, self._waiting = self._chunks, [], 0
+        data = self._backlog + "".join(chunks).encode("utf-8", "backslashreplace")
+        if not data:
+            return
+        view = memoryview(data)
+        try:
+            if self._file is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115 - held open
+            while view:  # an unbuffered write may be short
+                view = view[self._file.write(view):]
+            self._backlog = b""
+        except OSError as exc:
+            rest = bytes(view)  # what a short write left unwritten, not what it wrote
+            self._backlog = rest[-MAX_BACKLOG:]
+            self.dropped += len(rest) - len(self._backlog)
+            self._report(exc)
+
+    def _report(self, exc: OSError) -> None:
+        if self._warned:
+            return
+        self._warned = True
+        warnings.warn(
+            f"runlake: cannot write the console to {self.path} ({type(exc).__name__}: {exc}); "
+            f"it is kept in memory (up to {MAX_BACKLOG >> 20} MB) and written when it can be",
+            RuntimeWarning, stacklevel=2,
+        )
