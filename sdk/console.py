@@ -65,7 +65,9 @@ class ConsoleCapture:
         self.path = path
         self.flush_interval = flush_interval
         self._pid = os.getpid()
-        self._lock = threading.Lock()
+        # Reentrant: a signal handler that prints runs in the main thread, maybe while that
+        # thread is inside add() holding the lock.
+        self._lock = threading.RLock()
         self._chunks: list[str] = []
         self._waiting = 0  # characters in _chunks
         self._backlog = b""  # encoded text a failed write left, written first next time

@@ -163,3 +163,44 @@ def test_bytes_are_captured_and_other_objects_ignored(tmp_path):
     capture.add(12345)  # the stream refused it already; nothing to log
     capture.flush()
     assert (tmp_path / "output.log").read_text(encoding="utf-8") == "raw \\xff bytes\n"
+
+
+def test_a_signal_handler_that_prints_inside_a_print_does_not_deadlock(root):
+    import os
+    import signal
+
+    run = runlake.init(dir=root)
+    capture = run._monitors.console  # noqa: SLF001
+    fired = []
+
+    def handler(signum, frame):
+        fired.append(signum)
+        print("from the handler")
+
+    previous = signal.signal(signal.SIGUSR1, handler)
+    try:
+        with capture._lock:  # noqa: SLF001 - as if the signal arrived inside add()
+            os.kill(os.getpid(), signal.SIGUSR1)
+            for _ in range(1000):  # the handler runs between bytecodes
+                if fired:
+                    break
+        print("after")
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    run.finish()
+    text = output_log(run).read_text(encoding="utf-8")
+    assert fired and "from the handler\n" in text and "after\n" in text
+
+
+def test_a_resumed_run_appends_to_output_log_and_its_system_stream(root):
+    settings = runlake.Settings(system_metrics_interval=3600)
+    first = runlake.init(dir=root, id="again", settings=settings)
+    print("first process")
+    first.finish()
+    second = runlake.init(dir=root, id="again", resume="must", settings=settings)
+    print("second process")
+    second.finish()
+    text = output_log(second).read_text(encoding="utf-8")
+    assert text.index("first process") < text.index("second process")
+    parts = sorted(p.name for p in second._paths.system_dir.glob("*.parquet"))  # noqa: SLF001
+    assert parts == ["part-000000.parquet", "part-000001.parquet"]  # one last sample each
