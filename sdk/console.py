@@ -21,6 +21,7 @@ import os
 import sys
 import threading
 import warnings
+import weakref
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,6 +29,18 @@ FLUSH_INTERVAL = 1.0  # seconds: the most a killed process's output.log lags beh
 FLUSH_BYTES = 1 << 20  # waiting text that wakes the flush thread early
 MAX_BACKLOG = 64 << 20  # text kept while the file cannot be written; older text goes first
 STOP_TIMEOUT = 10.0
+
+
+# Captures started in this process; a forked child (a DataLoader worker) turns them off.
+_live: weakref.WeakSet[ConsoleCapture] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for capture in list(_live):
+        capture._forked = True
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 class _Tee:
@@ -41,7 +54,14 @@ class _Tee:
         n = self._stream.write(s)
         capture = self._capture
         if capture is not None:
-            capture.add(s)
+            if type(s) is str and not capture._forked:  # the usual case, inlined
+                with capture._lock:
+                    capture._chunks.append(s)
+                    capture._waiting += len(s)
+                if capture._waiting >= FLUSH_BYTES:
+                    capture._wake.set()
+            else:
+                capture.add(s)
         return n
 
     def writelines(self, lines: Any) -> None:
@@ -64,7 +84,7 @@ class ConsoleCapture:
     def __init__(self, path: Path, *, flush_interval: float = FLUSH_INTERVAL) -> None:
         self.path = path
         self.flush_interval = flush_interval
-        self._pid = os.getpid()
+        self._forked = False  # set in a forked child (see _after_fork)
         # Reentrant: a signal handler that prints runs in the main thread, maybe while that
         # thread is inside add() holding the lock.
         self._lock = threading.RLock()
@@ -80,6 +100,7 @@ class ConsoleCapture:
         self._warned = False
 
     def start(self) -> None:
+        _live.add(self)
         for name in ("stdout", "stderr"):
             stream = getattr(sys, name)
             if stream is not None:  # None under pythonw, or closed on purpose
@@ -88,7 +109,7 @@ class ConsoleCapture:
         self._thread.start()
 
     def add(self, s: Any) -> None:
-        if os.getpid() != self._pid:
+        if self._forked:
             return  # a forked child has no flush thread: it would only pile up
         if not isinstance(s, str):
             if not isinstance(s, (bytes, bytearray)):
@@ -107,6 +128,7 @@ class ConsoleCapture:
             tee._capture = None
             if getattr(sys, name) is tee:
                 setattr(sys, name, tee._stream)
+        _live.discard(self)
         self._stopping = True
         self._wake.set()
         if self._thread.is_alive():

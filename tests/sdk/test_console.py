@@ -204,3 +204,28 @@ def test_a_resumed_run_appends_to_output_log_and_its_system_stream(root):
     assert text.index("first process") < text.index("second process")
     parts = sorted(p.name for p in second._paths.system_dir.glob("*.parquet"))  # noqa: SLF001
     assert parts == ["part-000000.parquet", "part-000001.parquet"]  # one last sample each
+
+
+def test_a_forked_child_captures_nothing(root):
+    import os
+
+    run = runlake.init(dir=root)
+    capture = run._monitors.console  # noqa: SLF001
+    print("parent before fork")
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: its writes must not pile up (it has no flush thread)
+        code = 1
+        try:
+            before = len(capture._chunks)  # noqa: SLF001
+            sys.stdout.write("from the child\n")
+            sys.stdout.write(b"child bytes\n".decode())
+            code = 0 if len(capture._chunks) == before and capture._forked else 1  # noqa: SLF001
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert not capture._forked  # noqa: SLF001
+    run.finish()
+    text = output_log(run).read_text(encoding="utf-8")
+    assert "parent before fork" in text and "from the child" not in text
