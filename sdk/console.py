@@ -88,6 +88,7 @@ class ConsoleCapture:
         # Reentrant: a signal handler that prints runs in the main thread, maybe while that
         # thread is inside add() holding the lock.
         self._lock = threading.RLock()
+        self._write_lock = threading.Lock()  # one flush at a time: the thread, or a SIGTERM's
         self._chunks: list[str] = []
         self._waiting = 0  # characters in _chunks
         self._backlog = b""  # encoded text a failed write left, written first next time
@@ -149,6 +150,10 @@ class ConsoleCapture:
                     pass
 
     def flush(self) -> None:
+        with self._write_lock:
+            self._flush()
+
+    def _flush(self) -> None:
         with self._lock:
             chunks, self._chunks, self._waiting = self._chunks, [], 0
         data = self._backlog + "".join(chunks).encode("utf-8", "backslashreplace")

@@ -509,9 +509,12 @@ class Run:
             self._meta.update(state="preempting")
 
     def _preempt(self, timeout: float) -> None:
-        """On SIGTERM (sdk/session.py): make every logged row durable, then mark_preempting."""
+        """On SIGTERM (sdk/session.py): make every logged row durable (and the console
+        captured so far), then mark_preempting."""
         if self._finished:
             return
+        if self._monitors is not None:
+            self._monitors.flush()
         self._flush(timeout)
         self.mark_preempting()
 

@@ -22,6 +22,11 @@ class Monitors:
         self.system = system
         self.console = console
 
+    def flush(self) -> None:
+        """Write the console captured so far (a SIGTERM's handler, before the process ends)."""
+        if self.console is not None:
+            self.console.flush()
+
     def stop(self) -> None:
         """Last system sample, streams restored, output.log complete. Never raises."""
         if self.system is not None:

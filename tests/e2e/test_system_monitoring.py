@@ -130,3 +130,26 @@ def test_a_killed_process_leaves_readable_system_metrics_and_output(tmp_path):
     glob = str(store / "system" / "**" / "*.parquet")
     got = duckdb.sql(f"SELECT _timestamp FROM read_parquet('{glob}') ORDER BY 1").fetchall()
     assert [t for (t,) in got] == before["_timestamp"].to_pylist()
+
+
+TERMINATED = """
+    import os, signal
+    import runlake
+
+    run = runlake.init(project="t", settings=runlake.Settings(system_metrics_interval=3600))
+    print("RUN", run.id, flush=True)
+    run.log({"loss": 1.0})
+    print("last words before the preemption")
+    os.kill(os.getpid(), signal.SIGTERM)  # the flush thread sleeps for up to a second yet
+    signal.pause()
+"""
+
+
+def test_sigterm_writes_the_console_before_the_process_ends(tmp_path):
+    store = tmp_path / "store"
+    proc = run_script(tmp_path, TERMINATED, store, expect_ok=False, name="term.py")
+    assert proc.returncode == -signal.SIGTERM
+    run_id = proc.stdout.split("RUN ")[1].split()[0]
+    log = (store / "runs" / "entity=local" / "project=t" / f"run_id={run_id}" / "files"
+           / "output.log").read_text(encoding="utf-8")
+    assert "last words before the preemption\n" in log
