@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from runlake.engine.errors import UsageError
+from runlake.engine.errors import RunNotFoundError, UsageError
 from runlake.engine.meta import RunMeta
 
 from . import history as _history
 from . import system as _system
+from . import urls
 from .index import loads
 
 if TYPE_CHECKING:
@@ -68,8 +69,10 @@ class Run:
         return [self.entity, self.project, self.id]
 
     @property
-    def url(self) -> str:
-        return self._paths.run_dir.as_uri()
+    def url(self) -> str | None:
+        """`<base_url>/<entity>/<project>/runs/<id>` with `Api(base_url=...)` or
+        $RUNLAKE_BASE_URL set; None otherwise (a local run has no link)."""
+        return urls.run_url(self._api.base_url, self.entity, self.project, self.id)
 
     # -- history -------------------------------------------------------------------------------
 
@@ -165,6 +168,33 @@ class Run:
         shutil.rmtree(self._paths.history_dir, ignore_errors=True)
         shutil.rmtree(self._paths.system_dir, ignore_errors=True)
         shutil.rmtree(self._paths.run_dir, ignore_errors=True)
+
+    def files(self, names: list[str] | None = None, per_page: int = 50) -> list[Any]:
+        """The run's saved files (`run.save`, `run.dir`) as `File`s sorted by name; with
+        `names`, those of them that exist. `per_page` is accepted for wandb's signature: the
+        listing is one local folder walk, not paged."""
+        from .files import files
+
+        if isinstance(per_page, bool) or not isinstance(per_page, int) or per_page < 1:
+            raise ValueError(f"per_page must be a positive int, got {per_page!r}")
+        return files(self._paths, names)
+
+    def file(self, name: str) -> Any:
+        """One saved file by its name in the run (e.g. "ckpt/model.pt"); RunNotFoundError
+        (a LookupError) if the run has none."""
+        from .files import file
+
+        found = file(self._paths, name)
+        if found is None:
+            raise RunNotFoundError(f"run {'/'.join(self.path)} has no file {name!r}")
+        return found
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """The run's alerts, oldest first, as dicts: time (UTC datetime), step, level, title,
+        text, wait_duration (seconds), suppressed (repeats of the title dropped just before)."""
+        from .alerts import records
+
+        return records(self._paths.alerts_file)
 
     def logged_artifacts(self) -> list[Any]:
         """The artifact versions this run logged (was the producer of)."""

@@ -22,21 +22,24 @@ from runlake.engine.errors import (
     InvalidValueError,
     MissingExtraError,
     ResumeError,
+    RunFileError,
     RunExistsError,
     RunInUseError,
     RunNotFoundError,
     UsageError,
 )
 
+from .alerts import AlertLevel
 from .artifact import Artifact
 from .live_run import Run, RunStatus
 from .metric import Metric
-from .session import define_metric, finish, init, log
+from .session import alert, define_metric, finish, init, log, restore, save
 from .settings import Settings
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlertLevel",
     "Api",
     "Artifact",
     "ArtifactNotFoundError",
@@ -49,18 +52,22 @@ __all__ = [
     "ResumeError",
     "Run",
     "RunExistsError",
+    "RunFileError",
     "RunInUseError",
     "RunNotFoundError",
     "RunStatus",
     "Settings",
     "UsageError",
     "__version__",
+    "alert",
     "config",
     "define_metric",
     "finish",
     "init",
     "log",
+    "restore",
     "run",
+    "save",
     "summary",
 ]
 

@@ -14,11 +14,11 @@ import threading
 import time
 import traceback
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from runlake.engine import lock
 from runlake.engine.buffer import HistoryBuffer
@@ -26,6 +26,7 @@ from runlake.engine.errors import InvalidValueError, UsageError
 from runlake.engine.layout import RunPaths
 from runlake.engine.meta import RunMeta
 from runlake.engine.writer import RunWriter
+from runlake.query import urls
 
 from .run_config import Config
 from .metric import Metric, MetricRegistry
@@ -35,15 +36,14 @@ from .names import check_label, check_tags
 from .values import flatten
 
 if TYPE_CHECKING:
+    from .artifact import Artifact
+    from .alerts import AlertLevel, Alerts
     from .continuation import Continued
+    from .run_files import FileSync
 
 # Seed API methods that later issues bring; calling one says which.
 _LATER = {
-    "link_artifact": 6, "upsert_artifact": 6,
-    "finish_artifact": 6, "log_model": 6, "use_model": 6, "link_model": 6, "log_code": 6,
-    "save": 6, "restore": 6,
-    "alert": 7, "watch": 7, "unwatch": 7, "plot_table": 7, "display": 7, "to_html": 7,
-    "detach": 7,
+    "watch": 7, "unwatch": 7, "plot_table": 7,
 }
 
 
@@ -92,6 +92,7 @@ class Run:
         self._disabled = settings.mode == "disabled"
         self._on_finish = on_finish
         self._finished = False
+        self._detached = False  # detach() let go of the run: it is finished for this process
         self._log_lock = threading.RLock()
         self._pending: dict[str, object] = {}
         self._has_pending = False
@@ -105,6 +106,7 @@ class Run:
         self._meta: RunMeta | None = None
         self._writer: RunWriter | None = None
         self._owner: lock.RunLock | None = None
+        self._alerts: Alerts | None = None  # made by the first alert()
         self._summary_version = -1
         self._last_heartbeat = self._start_time
         items = dict(config.items()) if isinstance(config, Config) else dict(config or {})
@@ -231,17 +233,31 @@ class Run:
 
     @property
     def url(self) -> str | None:
+        """The run's dashboard link; None unless a base URL is set (query/urls.py)."""
         return self.get_url()
 
     def get_url(self) -> str | None:
-        """A file:// URL of the run's folder in the store (None when disabled)."""
-        return self._paths.run_dir.as_uri() if self._paths is not None else None
+        """`<base_url>/<entity>/<project>/runs/<id>`, or None: a local run has no URL until
+        `Settings(base_url=...)` or $RUNLAKE_BASE_URL names a dashboard (as wandb's offline
+        runs have none).
+
+        >>> import runlake
+        >>> with runlake.init(mode="disabled") as run:
+        ...     print(run.get_url())
+        None
+        """
+        return urls.run_url(self._base_url(), self.entity, self.project, self._id)
 
     def get_project_url(self) -> str | None:
-        return self._paths.run_dir.parent.as_uri() if self._paths is not None else None
+        """`<base_url>/<entity>/<project>`, or None without a base URL."""
+        return urls.project_url(self._base_url(), self.entity, self.project)
 
     def get_sweep_url(self) -> str | None:
-        return None
+        """The sweep's link; None without a base URL or a sweep (runlake has no sweeps yet)."""
+        return urls.sweep_url(self._base_url(), self.entity, self.project, self.sweep_id)
+
+    def _base_url(self) -> str | None:
+        return None if self._disabled else self._settings.base_url
 
     def _editable(field: str, doc: str) -> property:  # noqa: N805 - property factory
         def get(self: Run) -> Any:
@@ -301,7 +317,7 @@ class Run:
 
     def _log(self, data: Any, step: Any, commit: bool | None) -> None:
         if self._finished:
-            raise UsageError(f"run {self._id} is finished; log() needs a new runlake.init()")
+            raise self._closed("log()")
         if self._disabled:
             return
         if not isinstance(data, Mapping):
@@ -419,6 +435,8 @@ class Run:
         read-only store) must not stop training: the change is kept and the writer thread
         rewrites the file on its next cycles, reporting the error as it does for history."""
         assert self._meta is not None
+        if self._detached:  # another process may own run.json now
+            raise self._closed(f"changing {', '.join(changes)}")
         try:
             self._meta.update(**changes)  # keeps `changes` in memory even when the write fails
         except OSError:
@@ -448,6 +466,8 @@ class Run:
         try:
             if self._monitors is not None:
                 self._monitors.stop()
+            if self._files is not None:  # before "finished": a reader then sees the last copies
+                self._files.close()
             if self._writer is not None and self._meta is not None:
                 self._writer.close()
                 failed = bool(exit_code)
@@ -473,10 +493,36 @@ class Run:
                 if report is not None:
                     warnings.warn(report, RuntimeWarning, stacklevel=3)
         finally:
+            if self._alerts is not None:
+                self._alerts.close()
             if self._owner is not None:
                 self._owner.release()
             if self._on_finish is not None:
                 self._on_finish(self)
+
+    def _closed(self, what: str) -> UsageError:
+        """The error for a call that needs the run live in this process."""
+        if self._detached:
+            return UsageError(
+                f"run {self._id} was detached from this process; {what} needs it back: "
+                f"runlake.init(id={self._id!r}, project={self.project!r}, resume='must')"
+            )
+        return UsageError(f"run {self._id} is finished; {what} needs a new runlake.init()")
+
+    def detach(self) -> None:
+        """Let go of the run without finishing it: flush and compact everything, stop the
+        writer, record state "detached" and release the run's lock, so another process can
+        continue it with `init(id=..., resume="must")`. `log()` then raises UsageError.
+        A no-op in mode="disabled" and on a detached run (sdk/detach.py).
+
+        >>> import runlake
+        >>> run = runlake.init(mode="disabled")
+        >>> run.detach()
+        >>> run.finish()
+        """
+        from .detach import detach
+
+        detach(self)
 
     def _flush(self, timeout: float | None = None) -> bool:
         """Block until everything logged so far is in the write-ahead log."""
@@ -509,13 +555,15 @@ class Run:
             self._meta.update(state="preempting")
 
     def _preempt(self, timeout: float) -> None:
-        """On SIGTERM (sdk/session.py): make every logged row durable (and the console
-        captured so far), then mark_preempting."""
+        """On SIGTERM (sdk/session.py): make every logged row durable, the console captured
+        so far written and every saved file current, then mark_preempting."""
         if self._finished:
             return
         if self._monitors is not None:
             self._monitors.flush()
         self._flush(timeout)
+        if self._files is not None:  # the process is about to end without finish()
+            self._files.flush()
         self.mark_preempting()
 
     # -- artifacts (sdk/run_artifacts.py) ------------------------------------------------------
@@ -533,6 +581,137 @@ class Run:
         from . import run_artifacts
 
         return run_artifacts.use_artifact(self, artifact_or_name, type, aliases, use_as)
+
+    # -- files and code (sdk/run_files.py, sdk/run_code.py) ------------------------------------
+
+    _files: FileSync | None = None  # created by the first save()
+
+    def save(self, glob_str: str | os.PathLike[str] | None = None,
+             base_path: str | os.PathLike[str] | None = None,
+             policy: Literal["live", "now", "end"] = "live") -> bool | list[str]:
+        """Copy files (a path or glob, expanded now) into the run's files folder, `run.dir`.
+
+        They land at their path relative to `base_path` (default: the working directory for
+        a relative glob; for an absolute one, keeping one folder level). `policy`: "live"
+        copies now and again whenever a file changes while the run lives, "now" once, "end"
+        at finish. Returns the paths of the copies in `run.dir`. mode="disabled": [].
+
+        >>> import runlake
+        >>> with runlake.init(mode="disabled") as run:
+        ...     run.save("model.pt", policy="now")
+        []
+        """
+        from . import run_files
+
+        return run_files.save(self, glob_str, base_path, policy)
+
+    def restore(self, name: str, run_path: str | None = None, replace: bool = False,
+                root: str | None = None) -> IO[str] | None:
+        """A saved file of this run (or of `run_path`, "entity/project/run_id"), fetched into
+        `root` (default `run.dir`) unless it is there already and not `replace`; returned
+        open for reading, or None if the run has no such file. mode="disabled": None."""
+        from . import run_files
+
+        return run_files.restore(self, name, run_path, replace, root)
+
+    def log_code(self, root: str | None = ".", name: str | None = None,
+                 include_fn: Callable[..., bool] | None = None,
+                 exclude_fn: Callable[..., bool] | None = None) -> Artifact | None:
+        """Log the source files under `root` as a "code" artifact (default name
+        `source-<project>-<entry script>`); None if no file matched. See sdk/run_code.py for
+        the default include (`*.py`, `requirements.txt`, `Dockerfile*`) and exclude
+        (`wandb/`, `.wandb/`, and the store) rules. mode="disabled": None."""
+        from . import run_code
+
+        return run_code.log_code(self, root, name, include_fn, exclude_fn)
+
+    def upsert_artifact(self, artifact_or_path: Any, name: str | None = None,
+                        type: str | None = None, aliases: Any = None,
+                        distributed_id: str | None = None) -> Any:
+        """Add files to a version built by several processes (committed by finish_artifact)."""
+        from . import run_artifacts
+
+        return run_artifacts.upsert_artifact(self, artifact_or_path, name, type, aliases,
+                                             distributed_id)
+
+    def finish_artifact(self, artifact_or_path: Any, name: str | None = None,
+                        type: str | None = None, aliases: Any = None,
+                        distributed_id: str | None = None) -> Any:
+        """Commit the version upsert_artifact() calls with this distributed_id built."""
+        from . import run_artifacts
+
+        return run_artifacts.finish_artifact(self, artifact_or_path, name, type, aliases,
+                                             distributed_id)
+
+    def link_artifact(self, artifact: Any, target_path: str, aliases: Any = None) -> None:
+        """Link a logged artifact into a portfolio: "portfolio", "project/portfolio" or
+        "entity/project/portfolio"."""
+        from . import run_artifacts
+
+        run_artifacts.link_artifact(self, artifact, target_path, aliases)
+
+    def log_model(self, path: Any, name: str | None = None, aliases: Any = None) -> None:
+        """Log the files at `path` as a model artifact."""
+        from . import run_models
+
+        run_models.log_model(self, path, name, aliases)
+
+    def use_model(self, name: str) -> str:
+        """Download a logged model artifact ("name:alias") and return its path."""
+        from . import run_models
+
+        return run_models.use_model(self, name)
+
+    def link_model(self, path: Any, registered_model_name: str, name: str | None = None,
+                   aliases: Any = None) -> None:
+        """Log a model artifact and link it to a registered model (project model-registry)."""
+        from . import run_models
+
+        run_models.link_model(self, path, registered_model_name, name, aliases)
+
+    # -- alerts (sdk/alerts.py) ----------------------------------------------------------------
+
+    def alert(self, title: str, text: str, level: str | AlertLevel | None = None,
+              wait_duration: int | float | timedelta | None = None) -> None:
+        """Raise an alert: recorded in the store, printed, and posted to the webhook if one
+        is configured. A repeat of a title within `wait_duration` seconds (default 60) is
+        suppressed. Does nothing more than check its arguments in mode="disabled".
+
+        >>> import runlake
+        >>> with runlake.init(mode="disabled") as run:
+        ...     run.alert("Low accuracy", "accuracy 0.21 is below 0.3", level="WARN")
+        """
+        if self._alerts is None:
+            from .alerts import Alerts
+
+            with self._log_lock:
+                if self._alerts is None:
+                    self._alerts = Alerts(self)
+        self._alerts.alert(title, text, level, wait_duration)
+
+    # -- notebooks (sdk/html.py) -------------------------------------------------------------
+
+    def to_html(self, height: int = 420, hidden: bool = False) -> str:
+        """A self-contained HTML card of the run: name, state, config, summary and SVG
+        sparklines of its main metrics (no script, no external asset).
+
+        >>> import runlake
+        >>> with runlake.init(mode="disabled", name="<b>x</b>") as run:
+        ...     "&lt;b&gt;x&lt;/b&gt;" in run.to_html()
+        True
+        """
+        from . import html
+
+        return html.to_html(self, height, hidden)
+
+    def display(self, height: int = 420, hidden: bool = False) -> bool:
+        """Show `to_html()` in Jupyter; False (showing nothing) outside a notebook kernel."""
+        from . import html
+
+        return html.display(self, height, hidden)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
 
     def __enter__(self) -> Run:
         return self

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from runlake.engine.errors import InvalidValueError, UsageError
 from runlake.engine.layout import DEFAULT_ENTITY, DEFAULT_PROJECT
 from runlake.engine.writer import WriterOptions
+from runlake.query.urls import check_http_url
 
 Mode = Literal["online", "offline", "disabled"]
 MODES = ("online", "offline", "disabled")
@@ -77,6 +78,15 @@ class Settings:
     console: Console | None = None
     x_disable_stats: bool | None = None
     x_stats_sampling_interval: float | None = None
+    # init(save_code=True): log the entry script as a "code" artifact ($RUNLAKE_SAVE_CODE).
+    save_code: bool | None = None
+    # Seconds between checks of the files run.save(policy="live") watches.
+    file_poll_interval: float = 0.5
+    # Links and alerts (sdk/alerts.py): a dashboard serving the store ($RUNLAKE_BASE_URL), and
+    # a Slack-compatible webhook every alert is POSTed to ($RUNLAKE_ALERT_WEBHOOK).
+    base_url: str | None = None
+    alert_webhook: str | None = None
+    alert_timeout: float = 10.0  # seconds one webhook POST may take
 
     def writer_options(self) -> WriterOptions:
         return WriterOptions(
@@ -123,10 +133,27 @@ def resolve(settings: Settings | dict[str, Any] | None, **given: Any) -> Setting
         if name == "tags" and value is not None:
             value = tuple(_parse_tags(value) if isinstance(value, str) else value)
         changes[name] = value
+    changes["save_code"] = _save_code(given.get("save_code"), settings.save_code)
     mode = changes["mode"] or "online"
     if mode not in MODES:
         raise UsageError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     changes["mode"] = mode
+    # RUNLAKE_ only: WANDB_BASE_URL names wandb's API server, which is no dashboard of ours.
+    for name, suffix in (("base_url", "BASE_URL"), ("alert_webhook", "ALERT_WEBHOOK")):
+        value = getattr(settings, name)
+        if value is None:
+            value = os.environ.get("RUNLAKE_" + suffix) or None
+            where = f"$RUNLAKE_{suffix}"
+        else:
+            where = f"Settings({name}=...)"
+        changes[name] = (None if value is None
+                         else check_http_url(where, value, secret=name == "alert_webhook"))
+    timeout = settings.alert_timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise InvalidValueError(
+            f"Settings(alert_timeout=...) must be a positive number of seconds, got "
+            f"{type(timeout).__name__} {timeout!r}"
+        )
     changes["project"] = changes["project"] or DEFAULT_PROJECT
     changes["entity"] = changes["entity"] or DEFAULT_ENTITY
     changes.update(_monitoring(settings))
@@ -161,10 +188,6 @@ def _monitoring(s: Settings) -> dict[str, Any]:
             "x_stats_sampling_interval": interval, "console": console}
 
 
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-
-
 def _flag(name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -187,6 +210,28 @@ def _seconds(name: str, value: Any) -> float:
             f"{type(value).__name__} {value!r}"
         )
     return seconds
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _save_code(given: Any, field: bool | None) -> bool:
+    """init(save_code=...), else Settings(save_code=...), else $RUNLAKE_SAVE_CODE, else off."""
+    value = given if given is not None else field
+    if value is not None:
+        if not isinstance(value, bool):
+            raise InvalidValueError(
+                f"save_code must be True or False, got {type(value).__name__} {value!r}"
+            )
+        return value
+    raw = env("SAVE_CODE")
+    if raw is None:
+        return False
+    if raw.strip().lower() in _TRUE + _FALSE:
+        return raw.strip().lower() in _TRUE
+    raise InvalidValueError(
+        f"$RUNLAKE_SAVE_CODE (or $WANDB_SAVE_CODE) must be true or false, got {raw!r}"
+    )
 
 
 def _parse_tags(raw: str) -> tuple[str, ...]:
