@@ -464,8 +464,6 @@ class Run:
             self._finished = True
             self._buffer.disarm()
         try:
-            if self._monitors is not None:
-                self._monitors.stop()
             if self._files is not None:  # before "finished": a reader then sees the last copies
                 self._files.close()
             if self._writer is not None and self._meta is not None:
@@ -493,6 +491,10 @@ class Run:
                 if report is not None:
                     warnings.warn(report, RuntimeWarning, stacklevel=3)
         finally:
+            # Last: the console keeps what finishing printed (warnings), the last system
+            # sample is published, and both end before the lock is let go.
+            if self._monitors is not None:
+                self._monitors.stop()
             if self._alerts is not None:
                 self._alerts.close()
             if self._owner is not None:

@@ -208,3 +208,12 @@ def test_import_runlake_does_not_load_psutil(tmp_path: Path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                          timeout=120)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_detach_stops_sampling_and_console_capture(root):
+    before = sys.stdout
+    run = runlake.init(dir=root, settings=runlake.Settings(system_metrics_interval=3600))
+    assert system_threads() and sys.stdout is not before
+    run.detach()
+    assert not system_threads() and sys.stdout is before
+    assert len(list(run._paths.system_dir.glob("part-*.parquet"))) == 1  # noqa: SLF001
