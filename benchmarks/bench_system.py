@@ -10,7 +10,7 @@ process, order flipped each repetition; the ratio is the median of each repetiti
         configurations), so the tee is exercised.
 
 It also measures the two costs directly: how long one sample takes (the GIL time the
-sampler thread can take from the loop, per interval), and a write through the console tee
+sampler thread can take from the loop, per interval), and a write through the console capture
 against the same write to /dev/null.
 
 Target: on / off ~ 1.0x (ratio of the medians; each repetition's ratio is printed too). Usage: python benchmarks/bench_system.py [--quick]. The store goes
@@ -138,7 +138,7 @@ def main() -> None:
           f"the default 10 s interval, {cost / 0.1 * 100:.2f}% at 0.1 s")
     plain, teed = tee_cost()
     print(f"  a write to sys.stdout (/dev/null): {plain * 1e9:.0f} ns plain, "
-          f"{teed * 1e9:.0f} ns through the console tee")
+          f"{teed * 1e9:.0f} ns through the console capture")
 
 
 if __name__ == "__main__":

@@ -1,17 +1,20 @@
 """Console capture: what the program writes to sys.stdout and sys.stderr, copied to
 `output.log` in the run's files (run.dir), as wandb's `console="wrap"` does.
 
-`sys.stdout` and `sys.stderr` are replaced by tees: a write goes to the original stream
-first (the user still sees it, and its errors are the original's), then, as text, into an
-in-memory list under a lock. A daemon thread appends that list to the file every
-FLUSH_INTERVAL, or sooner once FLUSH_BYTES are waiting, so a print does no file I/O of its
-own. `stop()` restores the original streams (if nobody replaced ours since: a tee left in
-place just passes writes through) and writes the rest.
+Each stream's `write` and `writelines` are patched on the stream object itself, as wandb's
+wrap does: the stream keeps its type, and code that took a reference to it before init (a
+logging handler, a progress bar) is captured too. A stream whose attributes cannot be set
+is replaced in `sys` by a `_Tee` instead. A write goes to the original stream first (the
+user still sees it, and its errors are the original's), then, as text, into an in-memory
+list under a lock. A daemon thread appends that list to the file every FLUSH_INTERVAL, or
+sooner once FLUSH_BYTES are waiting, so a print does no file I/O of its own. `stop()` undoes
+the patches (one patched over since by someone else is left in place, passing writes
+through) and writes the rest.
 
 The file is UTF-8: text that cannot be encoded (lone surrogates from undecodable bytes) is
 written backslash-escaped, never dropped. Writes are stored as they come (a partial line, a
-`\r` progress bar), in the order the lock saw them. Not captured: what bypasses Python's
-sys.stdout (writes to `sys.stdout.buffer`, to file descriptors 1/2, by C code or a
+`\r` progress bar), in the order the lock saw them. Not captured: what bypasses the Python
+stream objects (writes to `sys.stdout.buffer`, to file descriptors 1/2, by C code or a
 subprocess), and writes from a forked child process.
 """
 
@@ -44,14 +47,16 @@ os.register_at_fork(after_in_child=_after_fork)
 
 
 class _Tee:
-    """Stands in for a text stream: writes go to it, and to the capture while one is set."""
+    """Writes to a stream, then to the capture while one is set. Its `write` is patched onto
+    the stream, or the tee stands in for the stream (`__getattr__` passes the rest on)."""
 
     def __init__(self, stream: TextIO, capture: ConsoleCapture) -> None:
         self._stream = stream
+        self._write = stream.write  # the original (or whatever patch was there before)
         self._capture: ConsoleCapture | None = capture
 
     def write(self, s: Any) -> Any:
-        n = self._stream.write(s)
+        n = self._write(s)
         capture = self._capture
         if capture is not None:
             if type(s) is str and not capture._forked:  # the usual case, inlined
@@ -78,6 +83,48 @@ class _Tee:
         return f"<runlake console tee of {self._stream!r}>"
 
 
+_PATCHED = ("write", "writelines")
+
+
+class _Hook:
+    """One captured stream: patched in place, or replaced in `sys` by its tee."""
+
+    def __init__(self, name: str, stream: Any, capture: ConsoleCapture) -> None:
+        self.name, self.stream = name, stream
+        self.tee = _Tee(stream, capture)
+        self.methods = {"write": self.tee.write, "writelines": self.tee.writelines}
+        try:
+            own = vars(stream)
+            self.saved = {n: own[n] for n in _PATCHED if n in own}  # earlier patches
+            for n in _PATCHED:
+                setattr(stream, n, self.methods[n])
+            self.patched = True
+        except (AttributeError, TypeError):  # no __dict__ (slots, a C type): replace it
+            self._undo_patch()
+            setattr(sys, name, self.tee)
+            self.patched = False
+
+    def _undo_patch(self) -> None:
+        try:
+            own = vars(self.stream)
+        except TypeError:
+            return
+        if any(own.get(n) is not m for n, m in self.methods.items() if n in own):
+            return  # patched over since by someone else: theirs calls ours, which passes on
+        for n in _PATCHED:
+            if n in self.saved:
+                setattr(self.stream, n, self.saved[n])
+            elif n in own:
+                delattr(self.stream, n)
+
+    def remove(self) -> None:
+        self.tee._capture = None
+        if self.patched:
+            self._undo_patch()
+        elif getattr(sys, self.name) is self.tee:
+            setattr(sys, self.name, self.stream)
+
+
 class ConsoleCapture:
     """Tees sys.stdout and sys.stderr into `path` between `start()` and `stop()`."""
 
@@ -94,7 +141,7 @@ class ConsoleCapture:
         self._backlog = b""  # encoded text a failed write left, written first next time
         self.dropped = 0  # bytes given up while the file could not be written
         self._file: Any = None
-        self._tees: dict[str, _Tee] = {}
+        self._hooks: list[_Hook] = []
         self._wake = threading.Event()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="runlake-console", daemon=True)
@@ -105,8 +152,7 @@ class ConsoleCapture:
         for name in ("stdout", "stderr"):
             stream = getattr(sys, name)
             if stream is not None:  # None under pythonw, or closed on purpose
-                tee = self._tees[name] = _Tee(stream, self)
-                setattr(sys, name, tee)
+                self._hooks.append(_Hook(name, stream, self))
         self._thread.start()
 
     def add(self, s: Any) -> None:
@@ -125,10 +171,8 @@ class ConsoleCapture:
 
     def stop(self) -> None:
         """Restore the streams, write what is waiting, close the file."""
-        for name, tee in self._tees.items():
-            tee._capture = None
-            if getattr(sys, name) is tee:
-                setattr(sys, name, tee._stream)
+        for hook in self._hooks:
+            hook.remove()
         _live.discard(self)
         self._stopping = True
         self._wake.set()

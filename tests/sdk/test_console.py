@@ -14,6 +14,10 @@ import runlake
 from runlake.console import ConsoleCapture
 
 
+def patched(stream) -> bool:
+    return "write" in vars(stream) or "writelines" in vars(stream)
+
+
 def output_log(run) -> Path:
     return Path(run.dir) / "output.log"
 
@@ -21,11 +25,14 @@ def output_log(run) -> Path:
 def test_prints_are_seen_and_logged_and_streams_restored(root, capsys):
     out_before, err_before = sys.stdout, sys.stderr
     run = runlake.init(dir=root)
-    assert sys.stdout is not out_before and sys.stderr is not err_before
+    # Patched in place, as wandb's wrap does: the same objects, with their own write().
+    assert sys.stdout is out_before and sys.stderr is err_before
+    assert patched(sys.stdout) and patched(sys.stderr)
     print("hello from training")
     print("a warning line", file=sys.stderr)
     run.finish()
     assert sys.stdout is out_before and sys.stderr is err_before
+    assert not patched(sys.stdout) and not patched(sys.stderr)
     seen = capsys.readouterr()
     assert "hello from training" in seen.out and "a warning line" in seen.err
     text = output_log(run).read_text(encoding="utf-8")
@@ -106,7 +113,7 @@ def test_a_stream_replaced_after_init_is_left_alone(root):
         assert sys.stdout is other  # not clobbered
         print("after finish")  # the tee left inside `other` only passes it on
     finally:
-        sys.stdout = tee._stream
+        sys.stdout = tee
     text = output_log(run).read_text(encoding="utf-8")
     assert "through both" in text and "after finish" not in text
     assert "after finish" in other.seen
@@ -131,7 +138,7 @@ def test_console_off(root, monkeypatch, how):
         monkeypatch.setenv("RUNLAKE_CONSOLE" if how == "env" else "WANDB_CONSOLE", "off")
     before = sys.stdout
     run = runlake.init(dir=root, settings=settings)
-    assert sys.stdout is before and run.settings.console == "off"
+    assert sys.stdout is before and not patched(sys.stdout) and run.settings.console == "off"
     print("not captured")
     run.finish()
     assert not output_log(run).exists()
@@ -229,3 +236,72 @@ def test_a_forked_child_captures_nothing(root):
     run.finish()
     text = output_log(run).read_text(encoding="utf-8")
     assert "parent before fork" in text and "from the child" not in text
+
+
+def test_a_handler_that_took_the_stream_before_init_is_captured(root):
+    import io
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)  # as a framework configures it at import
+    logger = logging.getLogger("runlake-test-console")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        run = runlake.init(dir=root)
+        logger.warning("epoch 3: loss went up")
+        assert isinstance(sys.stdout, io.TextIOBase)  # the stream keeps its type
+        run.finish()
+    finally:
+        logger.removeHandler(handler)
+    assert "epoch 3: loss went up\n" in output_log(run).read_text(encoding="utf-8")
+
+
+class SlottedStream:
+    """A stream whose attributes cannot be set: it is replaced in sys instead."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self):
+        self.seen = []
+
+    def write(self, s):
+        self.seen.append(s)
+        return len(s)
+
+    def flush(self):
+        pass
+
+
+def test_a_stream_that_cannot_be_patched_is_replaced_and_restored(root, monkeypatch):
+    slotted = SlottedStream()
+    monkeypatch.setattr(sys, "stdout", slotted)
+    run = runlake.init(dir=root)
+    assert sys.stdout is not slotted  # a tee stands in for it
+    print("through the tee")
+    assert sys.stdout.seen == slotted.seen  # attributes pass through
+    run.finish()
+    assert sys.stdout is slotted
+    assert "through the tee\n" in output_log(run).read_text(encoding="utf-8")
+    assert "".join(slotted.seen) == "through the tee\n"
+
+
+def test_a_patch_made_over_ours_is_left_in_place(root):
+    run = runlake.init(dir=root)
+    ours = sys.stdout.write
+    seen = []
+
+    def theirs(s):
+        seen.append(s)
+        return ours(s)
+
+    sys.stdout.write = theirs
+    try:
+        print("both")
+        run.finish()
+        assert vars(sys.stdout)["write"] is theirs  # not removed from under them
+        print("after finish")  # theirs -> ours, which now only passes it on
+    finally:
+        del sys.stdout.write
+    text = output_log(run).read_text(encoding="utf-8")
+    assert "both" in text and "after finish" not in text
+    assert "after finish" in seen
