@@ -48,13 +48,16 @@ class SystemMonitor:
             self._thread.join(STOP_TIMEOUT)
 
     def _run(self) -> None:
+        kwargs = {} if self._segment_samples is None else {"segment_samples": self._segment_samples}
+        sampler = None
         try:
             sampler = self._make_sampler()
+            writer = SystemWriter(self.paths, fsync=self._fsync, **kwargs)  # lists the store
         except Exception as exc:
             self._report("could not start sampling", exc)
+            if sampler is not None:
+                sampler.close()
             return
-        kwargs = {} if self._segment_samples is None else {"segment_samples": self._segment_samples}
-        writer = SystemWriter(self.paths, fsync=self._fsync, **kwargs)
         try:
             while True:
                 stopping = self._stop.wait(self.interval)

@@ -217,3 +217,14 @@ def test_detach_stops_sampling_and_console_capture(root):
     run.detach()
     assert not system_threads() and sys.stdout is before and "write" not in vars(sys.stdout)
     assert len(list(run._paths.system_dir.glob("part-*.parquet"))) == 1  # noqa: SLF001
+
+
+def test_a_store_that_cannot_be_written_is_reported_not_raised(tmp_path):
+    blocker = tmp_path / "store"
+    blocker.write_text("a file where the store should be")
+    monitor = SystemMonitor(RunPaths.of(blocker, "e", "p", "r"), 0.0, 0.01, sampler=FakeSampler)
+    with pytest.warns(RuntimeWarning, match="a sample failed.*(NotADirectoryError|FileExistsError)"):
+        monitor.start()
+        wait_for("the first failure", lambda: monitor.error is not None, 60)
+        monitor.stop()
+    assert not monitor._thread.is_alive()  # noqa: SLF001
