@@ -34,10 +34,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import kinds, lock, segment, system
+from . import lock, segment, system
 from .convert import RunSchema, conform
 from .errors import InvalidNameError, RunInUseError
-from .layout import RUNTIME, STEP, TIMESTAMP, RunPaths, seq_of
+from .layout import RunPaths, seq_of
 from .meta import RunMeta, read_json
 from .wal import read_frames
 from .writer import compact_wal
@@ -202,14 +202,7 @@ def _run_schema(schemas: Iterable[pa.Schema]) -> RunSchema:
     run = RunSchema()
     for schema in schemas:
         for f in schema:
-            if f.name in (STEP, RUNTIME, TIMESTAMP) or pa.types.is_null(f.type):
-                continue
-            kind = kinds.kind_of_arrow(f.type)
-            have = run.columns.get(f.name)
-            if have is None:
-                run.columns[f.name] = kind
-            elif kinds.family(have) == kinds.family(kind):
-                run.columns[f.name] = kinds.wider(have, kind)
+            run.absorb(f.name, f.type)
     return run
 
 
