@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from . import segment
@@ -31,11 +32,22 @@ _TMP = ".tmp-"
 
 
 def sample_table(timestamp: float, runtime: float, values: Mapping[str, float | None]) -> pa.Table:
-    """One sample as a one-row table: `_timestamp`, `_runtime`, then the metrics as float64."""
+    """One sample as a one-row table: `_timestamp`, `_runtime`, then the metrics as float64.
+
+    Built from buffers, not with `pa.array`, which imports pandas on first use (half a second
+    and ~50 MB in a thread that shares the GIL with training; docs/DESIGN.md)."""
     names = [TIMESTAMP, RUNTIME, *values]
-    columns = [pa.array([float(timestamp)], pa.float64()), pa.array([float(runtime)], pa.float64())]
-    columns += [pa.array([None if v is None else float(v)], pa.float64()) for v in values.values()]
-    return pa.table(columns, names=names)
+    row = [timestamp, runtime, *values.values()]
+    data = np.array([0.0 if v is None else float(v) for v in row], dtype=np.float64)
+    valid = pa.py_buffer(b"\x01")  # one row, present
+    absent = pa.py_buffer(b"\x00")
+    columns = [
+        pa.Array.from_buffers(pa.float64(), 1, [absent if v is None else valid,
+                                                 pa.py_buffer(data[i:i + 1])],
+                              null_count=1 if v is None else 0)
+        for i, v in enumerate(row)
+    ]
+    return pa.Table.from_arrays(columns, names=names)
 
 
 class SystemWriter:

@@ -228,3 +228,20 @@ def test_a_store_that_cannot_be_written_is_reported_not_raised(tmp_path):
         wait_for("the first failure", lambda: monitor.error is not None, 60)
         monitor.stop()
     assert not monitor._thread.is_alive()  # noqa: SLF001
+
+
+def test_sampling_never_loads_pandas(tmp_path: Path):
+    # pyarrow's pa.array imports pandas on first use: half a second and ~50 MB in a thread
+    # that shares the GIL with training. The sampler builds its rows from buffers.
+    code = (
+        "import sys, runlake\n"
+        "run = runlake.init(dir='store', settings=runlake.Settings(system_metrics_interval=0.01))\n"
+        "run.log({'loss': 1.0})\n"
+        "import time\n"
+        "while run._monitors.system.samples < 5: time.sleep(0.01)\n"
+        "run.finish()\n"
+        "print('pandas' in sys.modules, run._monitors.system.samples >= 6)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                         timeout=120)
+    assert out.stdout.strip() == "False True", out.stderr
