@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import segment
+from .kinds import from_numpy
 from .layout import RUNTIME, TIMESTAMP, RunPaths, seq_of
 from .wal import WalWriter, read_frames
 
@@ -32,22 +33,17 @@ _TMP = ".tmp-"
 
 
 def sample_table(timestamp: float, runtime: float, values: Mapping[str, float | None]) -> pa.Table:
-    """One sample as a one-row table: `_timestamp`, `_runtime`, then the metrics as float64.
-
-    Built from buffers, not with `pa.array`, which imports pandas on first use (half a second
-    and ~50 MB in a thread that shares the GIL with training; docs/DESIGN.md)."""
+    """One sample as a one-row table: `_timestamp`, `_runtime`, then the metrics as float64."""
+    # From numpy buffers, not pa.array(list): that imports pandas (half a second, ~50 MB)
+    # in a background thread that shares the GIL with training.
     names = [TIMESTAMP, RUNTIME, *values]
-    row = [timestamp, runtime, *values.values()]
-    data = np.array([0.0 if v is None else float(v) for v in row], dtype=np.float64)
-    valid = pa.py_buffer(b"\x01")  # one row, present
-    absent = pa.py_buffer(b"\x00")
-    columns = [
-        pa.Array.from_buffers(pa.float64(), 1, [absent if v is None else valid,
-                                                 pa.py_buffer(data[i:i + 1])],
-                              null_count=1 if v is None else 0)
-        for i, v in enumerate(row)
-    ]
-    return pa.Table.from_arrays(columns, names=names)
+    columns = [_one(timestamp), _one(runtime)]
+    columns += [pa.nulls(1, pa.float64()) if v is None else _one(v) for v in values.values()]
+    return pa.table(columns, names=names)
+
+
+def _one(value: float) -> pa.Array:
+    return from_numpy(np.array([float(value)], dtype=np.float64))
 
 
 class SystemWriter:

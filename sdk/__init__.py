@@ -40,7 +40,7 @@ from .object3d import Object3D
 from .video import Video
 from .live_run import Run, RunStatus
 from .metric import Metric
-from .session import alert, define_metric, finish, init, log, restore, save
+from .session import alert, define_metric, finish, init, log, restore, save, unwatch, watch
 from .settings import Settings
 
 __version__ = "0.1.0"
@@ -83,6 +83,8 @@ __all__ = [
     "run",
     "save",
     "summary",
+    "unwatch",
+    "watch",
 ]
 
 
