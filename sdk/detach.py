@@ -54,6 +54,8 @@ def detach(run: Run) -> None:
             warnings.warn(report, RuntimeWarning, stacklevel=3)
     finally:
         run._release_hooks()
+        if run._monitors is not None:  # system sampling and console capture end here too
+            run._monitors.stop()
         if run._owner is not None:
             run._owner.release()
         session._detached(run)
