@@ -33,6 +33,7 @@ from .live_run import Run, RunStatus
 from .metric import Metric
 from .session import define_metric, finish, init, log
 from .settings import Settings
+from .table import Table
 
 __version__ = "0.1.0"
 
@@ -53,6 +54,7 @@ __all__ = [
     "RunNotFoundError",
     "RunStatus",
     "Settings",
+    "Table",
     "UsageError",
     "__version__",
     "config",
