@@ -31,7 +31,10 @@ from runlake.engine.errors import (
 from .artifact import Artifact
 from .live_run import Run, RunStatus
 from .metric import Metric
+from .plot import plot_table
 from .session import define_metric, finish, init, log
+from . import plot
+from .chart import CustomChart
 from .settings import Settings
 from .table import Table
 
@@ -42,6 +45,7 @@ __all__ = [
     "Artifact",
     "ArtifactNotFoundError",
     "ConfigError",
+    "CustomChart",
     "Error",
     "InvalidNameError",
     "InvalidValueError",
@@ -62,6 +66,8 @@ __all__ = [
     "finish",
     "init",
     "log",
+    "plot",
+    "plot_table",
     "run",
     "summary",
 ]

@@ -42,7 +42,7 @@ _LATER = {
     "link_artifact": 6, "upsert_artifact": 6,
     "finish_artifact": 6, "log_model": 6, "use_model": 6, "link_model": 6, "log_code": 6,
     "save": 6, "restore": 6,
-    "alert": 7, "watch": 7, "unwatch": 7, "plot_table": 7, "display": 7, "to_html": 7,
+    "alert": 7, "watch": 7, "unwatch": 7, "display": 7, "to_html": 7,
     "detach": 7,
 }
 
@@ -522,6 +522,17 @@ class Run:
         from . import run_artifacts
 
         return run_artifacts.use_artifact(self, artifact_or_name, type, aliases, use_as)
+
+    # -- charts (sdk/plot.py) --------------------------------------------------------------------
+
+    @staticmethod
+    def plot_table(vega_spec_name: str, data_table: Any, fields: dict[str, Any],
+                   string_fields: dict[str, Any] | None = None, split_table: bool = False) -> Any:
+        """A custom chart of a Table, to log: `run.log({"chart": run.plot_table(...)})`.
+        Works the same in mode="disabled" (it builds a value; logging it is the no-op)."""
+        from .plot import plot_table
+
+        return plot_table(vega_spec_name, data_table, fields, string_fields, split_table)
 
     def __enter__(self) -> Run:
         return self

@@ -21,35 +21,8 @@ import pytest
 
 import runlake
 from runlake import InvalidNameError, InvalidValueError, Table
-from runlake.media_base import Media
 from runlake.table import META_KEY
-
-
-class Note(Media):
-    """A small media value for table cells: a text file."""
-
-    _log_type = "note-file"
-    _folder = "notes"
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def _encode(self, ctx):
-        return self.text.encode(), ".txt", {"chars": len(self.text)}
-
-
-class Ctx:
-    """A MediaContext that keeps stored files in memory, as a run's files dir would."""
-
-    def __init__(self, key: str = "preds", step: int = 0) -> None:
-        self.key, self.step, self.files = key, step, {}
-
-    def store(self, value: Media) -> dict:
-        data, suffix, fields = value._encode(self)
-        digest = hashlib.sha256(data).hexdigest()
-        path = f"media/{value._folder}/{self.key}_{self.step}_{digest[:20]}{suffix}"
-        self.files[path] = data
-        return {"_type": value._log_type, "path": path, "sha256": digest, "size": len(data), **fields}
+from tests.helpers import Ctx, Note
 
 
 def encoded(table: Table, ctx: Ctx | None = None) -> tuple[pa.Table, dict]:
