@@ -6,6 +6,7 @@ It mirrors docs/FORMAT.md; a change here is a change of `FORMAT_VERSION` there.
     <root>/runs/entity=<e>/project=<p>/run_id=<id>/run.json               run metadata
     <root>/runs/entity=<e>/project=<p>/run_id=<id>/wal/<seq>.arrows        write-ahead log
     <root>/runs/entity=<e>/project=<p>/run_id=<id>/files/                  the run's own files
+    <root>/runs/entity=<e>/project=<p>/run_id=<id>/alerts.jsonl            run.alert() records
     <root>/runs/entity=<e>/project=<p>/run_id=<id>/rewound/<stamp>/        rows set aside by a rewind
     <root>/artifacts/...                                                 artifacts: engine/objects.py
 
@@ -121,6 +122,11 @@ class RunPaths:
     @property
     def files_dir(self) -> Path:
         return self.run_dir / "files"
+
+    @property
+    def alerts_file(self) -> Path:
+        """`run.alert()`'s records, one JSON object a line (engine/alertlog.py)."""
+        return self.run_dir / "alerts.jsonl"
 
     def rewound_dir(self, stamp: str) -> Path:
         """Where `init(resume_from=...)` sets aside the rows after the step it rewinds to."""

@@ -18,7 +18,7 @@ from typing import Any
 
 from .layout import FORMAT_VERSION
 
-STATES = ("running", "finished", "failed", "crashed", "preempting")
+STATES = ("running", "finished", "failed", "crashed", "preempting", "detached")
 
 # The fields of run.json (docs/FORMAT.md, "Run metadata").
 FIELDS = (

@@ -59,15 +59,31 @@ def validate_version(version: object) -> int:
     raise InvalidNameError(f"invalid artifact version {version!r}: use 'v0', 'v1', ...")
 
 
-def hash_file(path: Path) -> tuple[str, int]:
-    """(sha256 hex digest, size) of a file's bytes."""
+def hash_file(path: Path, copy_to: Path | None = None) -> tuple[str, int]:
+    """(sha256 hex digest, size) of a file's bytes, also written to `copy_to` if given (one
+    read for both). One reused buffer: no allocation per chunk."""
     h = hashlib.sha256()
     size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-            size += len(chunk)
+    buf = bytearray(_CHUNK)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as f, \
+            (open(copy_to, "wb") if copy_to else _NoFile()) as out:  # buffered: writes all
+        while n := f.readinto(buf):
+            h.update(view[:n])
+            out.write(view[:n])
+            size += n
     return h.hexdigest(), size
+
+
+class _NoFile:
+    def __enter__(self) -> _NoFile:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def write(self, _: object) -> None:
+        return None
 
 
 class ObjectStore:
@@ -75,6 +91,10 @@ class ObjectStore:
 
     def __init__(self, root: Path) -> None:
         self.dir = Path(root) / "artifacts" / "objects"
+        # Adaptive: after storing a new object, copy the next file while hashing it (one
+        # read); after finding one stored, hash first and skip the copy. A first log is
+        # mostly new files, a re-log mostly known ones.
+        self._expect_new = False
 
     def path(self, digest: str) -> Path:
         if not isinstance(digest, str) or not _HEX.fullmatch(digest):
@@ -85,12 +105,30 @@ class ObjectStore:
         return self.path(digest).exists()
 
     def put_file(self, src: Path) -> tuple[str, int]:
-        """Store a file's bytes; (digest, size). Bytes already stored are not copied again:
-        one read for a known file, one read plus one copy for a new one."""
+        """Store a file's bytes; (digest, size). Bytes already stored are not written again."""
+        if self._expect_new:
+            return self._copy_in(Path(src))
         digest, size = hash_file(Path(src))
         target = self.path(digest)
-        if not self._reuse(target):
+        self._expect_new = not self._reuse(target)
+        if self._expect_new:
             self._install(target, lambda tmp: _copy_checked(Path(src), tmp, digest))
+        return digest, size
+
+    def _copy_in(self, src: Path) -> tuple[str, int]:
+        # Copy to a temporary name while hashing, then rename to the digest (or drop the
+        # copy if that object exists): the file is read once.
+        (self.dir / "tmp").mkdir(parents=True, exist_ok=True)  # where gc looks for leftovers
+        tmp = self.dir / "tmp" / f".tmp-{uuid.uuid4().hex}"
+        try:
+            digest, size = hash_file(src, copy_to=tmp)
+            target = self.path(digest)
+            self._expect_new = not self._reuse(target)
+            if self._expect_new:
+                target.parent.mkdir(exist_ok=True)
+                os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
         return digest, size
 
     @staticmethod
@@ -126,12 +164,7 @@ class ObjectStore:
 def _copy_checked(src: Path, dest: Path, digest: str) -> None:
     # Hash while copying: a file changed since it was hashed is refused, never stored under
     # a name that is not its content's.
-    h = hashlib.sha256()
-    with open(src, "rb") as fin, open(dest, "wb") as fout:
-        while chunk := fin.read(_CHUNK):
-            h.update(chunk)
-            fout.write(chunk)
-    if h.hexdigest() != digest:
+    if hash_file(src, copy_to=dest)[0] != digest:
         raise CorruptObjectError(f"{src} changed while it was being added; add it again")
 
 
@@ -193,10 +226,10 @@ class ArtifactStore:
         folder = self.name_dir(entity, project, name)
         folder.mkdir(parents=True, exist_ok=True)
         digest = manifest["digest"]
-        for v in reversed(self.versions(entity, project, name)):
-            if self.manifest(entity, project, name, v).get("digest") == digest:
-                self.set_aliases(entity, project, name, v, aliases)
-                return v, False
+        existing = self.find_digest(entity, project, name, digest)
+        if existing is not None:
+            self.set_aliases(entity, project, name, existing, aliases)
+            return existing, False
         body = {"format_version": FORMAT_VERSION, **manifest}
         tmp = folder / f".tmp-{uuid.uuid4().hex}.json"
         write_json(tmp, body)
@@ -212,8 +245,36 @@ class ArtifactStore:
                     n += 1
         finally:
             tmp.unlink(missing_ok=True)
+        _put_once(self._digests(entity, project, name) / digest, str(n))
         self.set_aliases(entity, project, name, n, aliases)
         return n, True
+
+    def find_digest(self, entity: str, project: str, name: str, digest: str) -> int | None:
+        """The version whose manifest has `digest`, through the digest index (one file per
+        digest, so dedup does not read every earlier manifest); None if there is none."""
+        if not _HEX.fullmatch(digest) or not self.name_dir(entity, project, name).is_dir():
+            return None
+        try:
+            version = int((self._digests(entity, project, name) / digest).read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return version
+
+    def _digests(self, entity: str, project: str, name: str) -> Path:
+        """The name's digest index (digests/<digest> holds the version number), built from
+        the manifests the first time it is needed (a store written before it existed)."""
+        folder = self.name_dir(entity, project, name)
+        index = folder / "digests"
+        if not index.is_dir():
+            tmp = folder / f".tmp-digests-{uuid.uuid4().hex}"
+            tmp.mkdir(parents=True)
+            for v in self.versions(entity, project, name):
+                _put_once(tmp / self.manifest(entity, project, name, v)["digest"], str(v))
+            try:
+                os.rename(tmp, index)
+            except OSError:  # another process built it first
+                shutil.rmtree(tmp, ignore_errors=True)
+        return index
 
     @contextmanager
     def _locked(self, folder: Path) -> Iterator[None]:
@@ -249,7 +310,14 @@ class ArtifactStore:
             write_json(path, current)
 
     def resolve(self, entity: str, project: str, name: str, ref: str) -> int:
-        """The version `ref` ("v3" or an alias) names."""
+        """The version `ref` ("v3", an alias, or a version's digest) names."""
+        if _HEX.fullmatch(ref):
+            version = self.find_digest(entity, project, name, ref)
+            if version is not None:
+                return version
+            raise ArtifactNotFoundError(
+                f"artifact {entity}/{project}/{name} has no version with digest {ref}"
+            )
         if _VERSION.fullmatch(ref):
             version = int(ref[1:])
             if version not in self.versions(entity, project, name):
@@ -261,6 +329,20 @@ class ArtifactStore:
                 f"artifact {entity}/{project}/{name} has no version with alias {ref!r}"
             )
         return found
+
+    def link(self, source: tuple[str, str, str, int], target: tuple[str, str, str],
+             aliases: list[str]) -> tuple[int, bool]:
+        """Link a version into a portfolio (a collection of promoted versions, such as a
+        registered model): a version of the portfolio whose manifest names the same objects
+        (nothing is copied) and `linked_from`. Linking contents the portfolio already holds
+        returns that version, with `aliases` moved onto it."""
+        e, p, n, v = source
+        manifest = self.manifest(e, p, n, v)
+        keep = ("type", "description", "metadata", "tags", "entries", "digest", "producer")
+        body = {k: manifest.get(k) for k in keep}
+        body["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        body["linked_from"] = {"entity": e, "project": p, "name": n, "version": f"v{v}"}
+        return self.commit(*target, body, aliases)
 
     def add_consumer(self, entity: str, project: str, name: str, version: int,
                      run: tuple[str, str, str]) -> None:
@@ -277,10 +359,24 @@ class ArtifactStore:
         return [read_json(p) for p in sorted(folder.glob("entity=*/project=*/run_id=*.json"))]
 
 
+def _put_once(path: Path, text: str) -> None:
+    """Create `path` holding `text`, whole, unless it exists (the first writer wins)."""
+    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}")
+    tmp.write_text(text)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def validate_alias(alias: object) -> str:
     name = validate_name("artifact alias", alias)
-    if _VERSION.fullmatch(name):
-        raise InvalidNameError(f"alias {name!r} looks like a version; pick another alias")
+    if _VERSION.fullmatch(name) or _HEX.fullmatch(name):
+        raise InvalidNameError(
+            f"alias {name!r} looks like a version or a digest; pick another alias"
+        )
     return name
 
 
@@ -359,10 +455,18 @@ def gc(root: Path, grace_seconds: float = 3600.0) -> tuple[int, int]:
     returns (files removed, bytes freed)."""
     base = Path(root) / "artifacts"
     referenced = set()
-    for manifest in base.glob("entity=*/project=*/name=*/v*.json"):
-        if _VERSION.fullmatch(manifest.stem):
-            referenced.update(e["digest"] for e in read_json(manifest)["entries"].values()
-                              if e.get("digest"))
+    # Staged parts of distributed versions (engine/staging.py) reference objects too. Parts
+    # are listed first: one committed meanwhile has its version manifest by the time those
+    # are listed.
+    manifests = list(base.glob("entity=*/project=*/name=*/staging/*/part-*.json"))
+    manifests += [m for m in base.glob("entity=*/project=*/name=*/v*.json")
+                  if _VERSION.fullmatch(m.stem)]
+    for manifest in manifests:
+        try:
+            entries = read_json(manifest)["entries"]
+        except FileNotFoundError:  # a part committed meanwhile: its manifest is counted
+            continue
+        referenced.update(e["digest"] for e in entries.values() if e.get("digest"))
     cutoff = time.time() - grace_seconds
     removed = freed = 0
     for path in (base / "objects").glob("*/*"):

@@ -29,6 +29,8 @@ from runlake.engine.layout import (
 from runlake.engine.objects import ArtifactNotFoundError, ArtifactStore, lineage_edges
 
 from . import filters as _filters
+from . import urls
+from .alerts import AlertIndex
 from .artifacts import ArtifactBase, load_artifact, parse_artifact_path
 from .frames import histories_lazy, live_history
 from .index import RunIndex
@@ -65,12 +67,15 @@ class Api:
     """
 
     def __init__(self, root: str | os.PathLike[str] | None = None, *,
-                 recover: bool = True) -> None:
+                 recover: bool = True, base_url: str | None = None) -> None:
         self.root = resolve_root(root)
+        # Runs link to a dashboard only when one is named (query/urls.py): else `url` is None.
+        self.base_url = urls.base_url(base_url)
         self._recovers = recover
         self.default_entity = default_entity()
         self._index = RunIndex(self.root)
         self._segments = SegmentIndex(self.root)
+        self._alerts = AlertIndex(self.root)
         self._con = duckdb.connect()
         self._registered: dict[str, pa.Table] = {}
         self._runs_view_of: pa.Table | None = None
@@ -193,15 +198,17 @@ class Api:
         return self.artifact_versions(type_name, name)
 
     def sql(self, query: str, params: Any = None) -> duckdb.DuckDBPyRelation:
-        """DuckDB over the views `runs` (one row per run), `history` (every row of every run)
-        and `lineage` (one row per artifact version and run that produced or used it: role
-        "producer" or "consumer").
+        """DuckDB over the views `runs` (one row per run), `history` (every row of every run),
+        `lineage` (one row per artifact version and run that produced or used it: role
+        "producer" or "consumer") and `alerts` (one row per `run.alert()` that fired: entity,
+        project, run_id, time, step, level, title, text, wait_duration, suppressed).
 
         Convert the result with `.pl()`, `.df()` or `.arrow()`; pass values in `params`.
         """
         self._define_history(self._segments.snapshot())  # first: it may recover dead runs
         self._define_runs(self._index.table())
         self._register("lineage", pa.Table.from_pylist(lineage_edges(self.root), schema=_LINEAGE))
+        self._register("alerts", self._alerts.table())
         return self._con.sql(query, params=params) if params is not None else self._con.sql(query)
 
     def _define_runs(self, table: pa.Table) -> None:

@@ -17,6 +17,7 @@ from runlake.engine.errors import UsageError
 from runlake.engine.meta import RunMeta
 
 from . import history as _history
+from . import urls
 from .index import loads
 
 if TYPE_CHECKING:
@@ -66,8 +67,10 @@ class Run:
         return [self.entity, self.project, self.id]
 
     @property
-    def url(self) -> str:
-        return self._paths.run_dir.as_uri()
+    def url(self) -> str | None:
+        """`<base_url>/<entity>/<project>/runs/<id>` with `Api(base_url=...)` or
+        $RUNLAKE_BASE_URL set; None otherwise (a local run has no link)."""
+        return urls.run_url(self._api.base_url, self.entity, self.project, self.id)
 
     # -- history -------------------------------------------------------------------------------
 
@@ -143,6 +146,13 @@ class Run:
         self._require_not_live("delete")
         shutil.rmtree(self._paths.history_dir, ignore_errors=True)
         shutil.rmtree(self._paths.run_dir, ignore_errors=True)
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """The run's alerts, oldest first, as dicts: time (UTC datetime), step, level, title,
+        text, wait_duration (seconds), suppressed (repeats of the title dropped just before)."""
+        from .alerts import records
+
+        return records(self._paths.alerts_file)
 
     def logged_artifacts(self) -> list[Any]:
         """The artifact versions this run logged (was the producer of)."""

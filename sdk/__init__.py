@@ -28,11 +28,12 @@ from runlake.engine.errors import (
     UsageError,
 )
 
+from .alerts import AlertLevel
 from .artifact import Artifact
 from .live_run import Run, RunStatus
 from .metric import Metric
 from .plot import plot_table
-from .session import define_metric, finish, init, log
+from .session import alert, define_metric, finish, init, log
 from . import plot
 from .chart import CustomChart
 from .settings import Settings
@@ -41,6 +42,7 @@ from .table import Table
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlertLevel",
     "Api",
     "Artifact",
     "ArtifactNotFoundError",
@@ -61,6 +63,7 @@ __all__ = [
     "Table",
     "UsageError",
     "__version__",
+    "alert",
     "config",
     "define_metric",
     "finish",

@@ -18,6 +18,8 @@ from typing import IO, Any
 from urllib.parse import unquote, urlparse
 
 from runlake.engine.errors import InvalidValueError, UsageError
+from runlake.engine import staging
+from runlake.engine.remote import s3_etag
 from runlake.engine.objects import (
     ArtifactStore,
     hash_file,
@@ -34,9 +36,10 @@ class Artifact(ArtifactBase):
     >>> art.state
     'PENDING'
 
-    References: `file://` URIs are hashed (sha256 of the bytes) and never copied; any other
-    scheme (`s3://`, ...) is recorded by URI alone, without a checksum, because runlake has no
-    object-store client (boto3 is not a dependency).
+    References are never copied: `file://` URIs are hashed (sha256 of the bytes); `s3://`
+    objects are recorded with their ETag and size when an anonymous HEAD request can read them
+    (the AWS_ENDPOINT_URL(_S3) variables name an S3-compatible server), else by URI alone;
+    other schemes by URI alone (boto3 is not a dependency).
     """
 
     def __init__(self, name: str, type: str, description: str | None = None,
@@ -44,8 +47,14 @@ class Artifact(ArtifactBase):
         super().__init__(name, type, description, metadata)
         self._sources: dict[str, Path] = {}  # entry path -> local file to store at log time
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._upserted: str | None = None  # the distributed_id this artifact's files went to
 
     def _check_pending(self) -> None:
+        if self._upserted is not None:
+            raise UsageError(
+                f"artifact {self.name}'s files were upserted (distributed_id "
+                f"{self._upserted!r}): make a new runlake.Artifact for more files"
+            )
         if self._version is not None:
             raise UsageError(
                 f"artifact {self.name} is logged and cannot change: make a new runlake.Artifact"
@@ -87,12 +96,16 @@ class Artifact(ArtifactBase):
 
     def add_reference(self, uri: str, name: str | None = None) -> list[dict[str, Any]]:
         """Record a URI without copying it: file:// with its sha256 and size (a folder adds
-        each file under it), other schemes by URI only."""
+        each file under it), s3:// with its ETag and size when readable, others by URI."""
         self._check_pending()
         parsed = urlparse(uri)
         if parsed.scheme != "file":
             path = validate_entry_path(name or parsed.path.rsplit("/", 1)[-1] or parsed.netloc)
-            self._entries[path] = {"ref": uri, "checksum": None, "size": None}
+            checksum = size = None
+            if parsed.scheme == "s3":
+                # The ETag makes the version digest follow the remote object's contents.
+                checksum, size, _ = s3_etag(uri)
+            self._entries[path] = {"ref": uri, "checksum": checksum, "size": size}
             self._sources.pop(path, None)
             return [self.get_entry(path)]
         local = Path(unquote(parsed.path))
@@ -124,13 +137,12 @@ class Artifact(ArtifactBase):
             self._entries.pop(p)
             self._sources.pop(p, None)
 
-    # -- logging (called by Run.log_artifact) -------------------------------------------------
-    def _save(self, root: Path, entity: str, project: str, aliases: list[str], tags: list[str],
-              producer: dict[str, str]) -> None:
+    # -- logging (called by sdk/run_artifacts.py) ----------------------------------------------
+    def _store_objects(self, store: ArtifactStore) -> dict[str, dict[str, Any]]:
+        """Put every added file's bytes in the object store; the manifest's entries."""
         self._check_pending()
         if not self._entries:
             raise UsageError(f"artifact {self._name} is empty: add a file before logging it")
-        store = ArtifactStore(root)
         entries = {}
         for path, entry in self._entries.items():
             if path in self._sources:
@@ -138,17 +150,52 @@ class Artifact(ArtifactBase):
                 entries[path] = {"digest": digest, "size": size}
             else:
                 entries[path] = dict(entry)
-        manifest = {
+        return entries
+
+    def _body(self, entries: dict[str, dict[str, Any]], tags: list[str],
+              producer: dict[str, str]) -> dict[str, Any]:
+        return {
             "type": self._type, "description": self._description, "metadata": self._metadata,
             "tags": sorted(set(tags)), "entries": entries, "digest": manifest_digest(entries),
             "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "producer": producer,
         }
+
+    def _save(self, root: Path, entity: str, project: str, aliases: list[str], tags: list[str],
+              producer: dict[str, str]) -> None:
+        store = ArtifactStore(root)
+        manifest = self._body(self._store_objects(store), tags, producer)
         version, _ = store.commit(entity, project, self._name, manifest, aliases)
+        self._committed(store, entity, project, version)
+
+    def _stage(self, root: Path, entity: str, project: str, distributed_id: str,
+               aliases: list[str], tags: list[str], producer: dict[str, str]) -> None:
+        """Add this artifact's files to the pending distributed version (upsert_artifact)."""
+        store = ArtifactStore(root)
+        part = {**self._body(self._store_objects(store), tags, producer), "aliases": aliases}
+        staging.stage(store, entity, project, self._name, distributed_id, part)
+        self._upserted = distributed_id
+        self._root, self._entity, self._project = root, entity, project
+        self._release()
+
+    def _finish(self, root: Path, entity: str, project: str, distributed_id: str,
+                aliases: list[str], tags: list[str], producer: dict[str, str]) -> None:
+        """Commit the distributed version: every staged part plus this artifact's own files."""
+        store = ArtifactStore(root)
+        own = self._store_objects(store) if self._upserted is None and self._entries else {}
+        last = {**self._body(own, tags, producer), "aliases": aliases}
+        version, _ = staging.finish(store, entity, project, self._name, distributed_id, last)
+        self._upserted = None
+        self._committed(store, entity, project, version)
+
+    def _committed(self, store: ArtifactStore, entity: str, project: str, version: int) -> None:
         # An identical earlier version is returned as it was stored (its producer, time, tags).
         manifest = store.manifest(entity, project, self._name, version)
         current = [a for a, v in store.aliases(entity, project, self._name).items() if v == version]
-        self._commit(root, entity, project, version, manifest, current)
+        self._commit(store.root, entity, project, version, manifest, current)
+        self._release()
+
+    def _release(self) -> None:
         self._sources.clear()
         if self._tmp is not None:
             self._tmp.cleanup()

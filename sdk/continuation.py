@@ -273,7 +273,7 @@ def _keep_stored_summary(cont: Continued, stored: dict[str, Any]) -> None:
                 cont.user[key] = value
         else:
             cont.last[key] = value
-    if stored.get("state") in ("finished", "failed"):
+    if stored.get("state") in ("finished", "failed", "detached"):  # wrote the whole summary
         cont.deleted = [k for k in cont.last if k not in summary and not _hidden(cont.metrics, k)]
 
 

@@ -16,7 +16,7 @@ import traceback
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from runlake.engine.errors import InvalidValueError, UsageError
 from runlake.engine.layout import RunPaths
 from runlake.engine.meta import RunMeta
 from runlake.engine.writer import RunWriter
+from runlake.query import urls
 
 from .run_config import Config
 from .metric import Metric, MetricRegistry
@@ -35,15 +36,13 @@ from .names import check_label, check_tags
 from .values import flatten
 
 if TYPE_CHECKING:
+    from .alerts import AlertLevel, Alerts
     from .continuation import Continued
 
 # Seed API methods that later issues bring; calling one says which.
 _LATER = {
-    "link_artifact": 6, "upsert_artifact": 6,
-    "finish_artifact": 6, "log_model": 6, "use_model": 6, "link_model": 6, "log_code": 6,
-    "save": 6, "restore": 6,
-    "alert": 7, "watch": 7, "unwatch": 7, "display": 7, "to_html": 7,
-    "detach": 7,
+    "log_code": 6, "save": 6, "restore": 6,
+    "watch": 7, "unwatch": 7,
 }
 
 
@@ -92,6 +91,7 @@ class Run:
         self._disabled = settings.mode == "disabled"
         self._on_finish = on_finish
         self._finished = False
+        self._detached = False  # detach() let go of the run: it is finished for this process
         self._log_lock = threading.RLock()
         self._pending: dict[str, object] = {}
         self._has_pending = False
@@ -105,6 +105,7 @@ class Run:
         self._meta: RunMeta | None = None
         self._writer: RunWriter | None = None
         self._owner: lock.RunLock | None = None
+        self._alerts: Alerts | None = None  # made by the first alert()
         self._summary_version = -1
         self._last_heartbeat = self._start_time
         items = dict(config.items()) if isinstance(config, Config) else dict(config or {})
@@ -225,17 +226,31 @@ class Run:
 
     @property
     def url(self) -> str | None:
+        """The run's dashboard link; None unless a base URL is set (query/urls.py)."""
         return self.get_url()
 
     def get_url(self) -> str | None:
-        """A file:// URL of the run's folder in the store (None when disabled)."""
-        return self._paths.run_dir.as_uri() if self._paths is not None else None
+        """`<base_url>/<entity>/<project>/runs/<id>`, or None: a local run has no URL until
+        `Settings(base_url=...)` or $RUNLAKE_BASE_URL names a dashboard (as wandb's offline
+        runs have none).
+
+        >>> import runlake
+        >>> with runlake.init(mode="disabled") as run:
+        ...     print(run.get_url())
+        None
+        """
+        return urls.run_url(self._base_url(), self.entity, self.project, self._id)
 
     def get_project_url(self) -> str | None:
-        return self._paths.run_dir.parent.as_uri() if self._paths is not None else None
+        """`<base_url>/<entity>/<project>`, or None without a base URL."""
+        return urls.project_url(self._base_url(), self.entity, self.project)
 
     def get_sweep_url(self) -> str | None:
-        return None
+        """The sweep's link; None without a base URL or a sweep (runlake has no sweeps yet)."""
+        return urls.sweep_url(self._base_url(), self.entity, self.project, self.sweep_id)
+
+    def _base_url(self) -> str | None:
+        return None if self._disabled else self._settings.base_url
 
     def _editable(field: str, doc: str) -> property:  # noqa: N805 - property factory
         def get(self: Run) -> Any:
@@ -295,7 +310,7 @@ class Run:
 
     def _log(self, data: Any, step: Any, commit: bool | None) -> None:
         if self._finished:
-            raise UsageError(f"run {self._id} is finished; log() needs a new runlake.init()")
+            raise self._closed("log()")
         if self._disabled:
             return
         if not isinstance(data, Mapping):
@@ -413,6 +428,8 @@ class Run:
         read-only store) must not stop training: the change is kept and the writer thread
         rewrites the file on its next cycles, reporting the error as it does for history."""
         assert self._meta is not None
+        if self._detached:  # another process may own run.json now
+            raise self._closed(f"changing {', '.join(changes)}")
         try:
             self._meta.update(**changes)  # keeps `changes` in memory even when the write fails
         except OSError:
@@ -465,10 +482,36 @@ class Run:
                 if report is not None:
                     warnings.warn(report, RuntimeWarning, stacklevel=3)
         finally:
+            if self._alerts is not None:
+                self._alerts.close()
             if self._owner is not None:
                 self._owner.release()
             if self._on_finish is not None:
                 self._on_finish(self)
+
+    def _closed(self, what: str) -> UsageError:
+        """The error for a call that needs the run live in this process."""
+        if self._detached:
+            return UsageError(
+                f"run {self._id} was detached from this process; {what} needs it back: "
+                f"runlake.init(id={self._id!r}, project={self.project!r}, resume='must')"
+            )
+        return UsageError(f"run {self._id} is finished; {what} needs a new runlake.init()")
+
+    def detach(self) -> None:
+        """Let go of the run without finishing it: flush and compact everything, stop the
+        writer, record state "detached" and release the run's lock, so another process can
+        continue it with `init(id=..., resume="must")`. `log()` then raises UsageError.
+        A no-op in mode="disabled" and on a detached run (sdk/detach.py).
+
+        >>> import runlake
+        >>> run = runlake.init(mode="disabled")
+        >>> run.detach()
+        >>> run.finish()
+        """
+        from .detach import detach
+
+        detach(self)
 
     def _flush(self, timeout: float | None = None) -> bool:
         """Block until everything logged so far is in the write-ahead log."""
@@ -533,6 +576,94 @@ class Run:
         from .plot import plot_table
 
         return plot_table(vega_spec_name, data_table, fields, string_fields, split_table)
+
+    def upsert_artifact(self, artifact_or_path: Any, name: str | None = None,
+                        type: str | None = None, aliases: Any = None,
+                        distributed_id: str | None = None) -> Any:
+        """Add files to a version built by several processes (committed by finish_artifact)."""
+        from . import run_artifacts
+
+        return run_artifacts.upsert_artifact(self, artifact_or_path, name, type, aliases,
+                                             distributed_id)
+
+    def finish_artifact(self, artifact_or_path: Any, name: str | None = None,
+                        type: str | None = None, aliases: Any = None,
+                        distributed_id: str | None = None) -> Any:
+        """Commit the version upsert_artifact() calls with this distributed_id built."""
+        from . import run_artifacts
+
+        return run_artifacts.finish_artifact(self, artifact_or_path, name, type, aliases,
+                                             distributed_id)
+
+    def link_artifact(self, artifact: Any, target_path: str, aliases: Any = None) -> None:
+        """Link a logged artifact into a portfolio: "portfolio", "project/portfolio" or
+        "entity/project/portfolio"."""
+        from . import run_artifacts
+
+        run_artifacts.link_artifact(self, artifact, target_path, aliases)
+
+    def log_model(self, path: Any, name: str | None = None, aliases: Any = None) -> None:
+        """Log the files at `path` as a model artifact."""
+        from . import run_models
+
+        run_models.log_model(self, path, name, aliases)
+
+    def use_model(self, name: str) -> str:
+        """Download a logged model artifact ("name:alias") and return its path."""
+        from . import run_models
+
+        return run_models.use_model(self, name)
+
+    def link_model(self, path: Any, registered_model_name: str, name: str | None = None,
+                   aliases: Any = None) -> None:
+        """Log a model artifact and link it to a registered model (project model-registry)."""
+        from . import run_models
+
+        run_models.link_model(self, path, registered_model_name, name, aliases)
+
+    # -- alerts (sdk/alerts.py) ----------------------------------------------------------------
+
+    def alert(self, title: str, text: str, level: str | AlertLevel | None = None,
+              wait_duration: int | float | timedelta | None = None) -> None:
+        """Raise an alert: recorded in the store, printed, and posted to the webhook if one
+        is configured. A repeat of a title within `wait_duration` seconds (default 60) is
+        suppressed. Does nothing more than check its arguments in mode="disabled".
+
+        >>> import runlake
+        >>> with runlake.init(mode="disabled") as run:
+        ...     run.alert("Low accuracy", "accuracy 0.21 is below 0.3", level="WARN")
+        """
+        if self._alerts is None:
+            from .alerts import Alerts
+
+            with self._log_lock:
+                if self._alerts is None:
+                    self._alerts = Alerts(self)
+        self._alerts.alert(title, text, level, wait_duration)
+
+    # -- notebooks (sdk/html.py) -------------------------------------------------------------
+
+    def to_html(self, height: int = 420, hidden: bool = False) -> str:
+        """A self-contained HTML card of the run: name, state, config, summary and SVG
+        sparklines of its main metrics (no script, no external asset).
+
+        >>> import runlake
+        >>> with runlake.init(mode="disabled", name="<b>x</b>") as run:
+        ...     "&lt;b&gt;x&lt;/b&gt;" in run.to_html()
+        True
+        """
+        from . import html
+
+        return html.to_html(self, height, hidden)
+
+    def display(self, height: int = 420, hidden: bool = False) -> bool:
+        """Show `to_html()` in Jupyter; False (showing nothing) outside a notebook kernel."""
+        from . import html
+
+        return html.display(self, height, hidden)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
 
     def __enter__(self) -> Run:
         return self

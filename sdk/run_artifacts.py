@@ -4,13 +4,14 @@ delegates here; storage is engine/objects.py)."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runlake.engine.errors import InvalidValueError, UsageError
+from runlake.engine.errors import InvalidNameError, InvalidValueError, UsageError
 from runlake.engine.layout import validate_name
 from runlake.engine.objects import ArtifactStore, validate_alias
-from runlake.query.artifacts import load_artifact, parse_artifact_path
+from runlake.query.artifacts import ArtifactBase, load_artifact, parse_artifact_path
 
 from .artifact import Artifact
 
@@ -32,8 +33,48 @@ def _store_of(run: Run, what: str) -> Path:
     if run._paths is None:
         raise UsageError(f"{what} needs a store: this run is in mode='disabled'")
     if run._finished:
-        raise UsageError(f"run {run.id} is finished; {what} needs a new runlake.init()")
+        raise run._closed(what)
     return run._paths.root
+
+
+def _as_artifact(run: Run, artifact_or_path: Any, name: str | None, type: str | None,
+                 what: str) -> Artifact:
+    """The Artifact to log: the one given, or a new one holding a path or URI (named, as
+    wandb, after the path's basename and the run)."""
+    if isinstance(artifact_or_path, Artifact):
+        return artifact_or_path
+    if not isinstance(artifact_or_path, (str, os.PathLike)):
+        raise InvalidValueError(
+            f"{what} takes a runlake.Artifact or a path, got {artifact_or_path.__class__.__name__}"
+        )
+    text = os.fspath(artifact_or_path)
+    base = Path(text).name if "://" not in text else text.rstrip("/").rsplit("/", 1)[-1]
+    artifact = Artifact(name or default_name(run, base), type or "unspecified")
+    if "://" in text:
+        artifact.add_reference(text)
+    elif Path(text).is_dir():
+        artifact.add_dir(text)
+    elif Path(text).is_file():
+        artifact.add_file(text)
+    else:
+        raise InvalidValueError(f"{what}: {text} is not a file, folder or URI")
+    return artifact
+
+
+def default_name(run: Run, base: str) -> str:
+    """`run-<id>-<basename>`, with characters a name cannot hold replaced by '_'."""
+    return "run-" + run.id + "-" + (re.sub(r"[^A-Za-z0-9_.\-]", "_", base).strip(".") or "path")
+
+
+def _tags(tags: Any) -> list[str]:
+    tag_list = [tags] if isinstance(tags, str) else list(tags or [])
+    for t in tag_list:
+        validate_name("artifact tag", t)
+    return tag_list
+
+
+def _producer(run: Run) -> dict[str, str]:
+    return {"entity": run.entity, "project": run.project, "run_id": run.id}
 
 
 def log_artifact(run: Run, artifact_or_path: Any, name: str | None = None,
@@ -44,30 +85,88 @@ def log_artifact(run: Run, artifact_or_path: Any, name: str | None = None,
     if run._paths is None and isinstance(artifact_or_path, Artifact):
         return artifact_or_path
     root = _store_of(run, "log_artifact()")
-    if isinstance(artifact_or_path, Artifact):
-        artifact = artifact_or_path
-    elif isinstance(artifact_or_path, (str, os.PathLike)):
-        text = os.fspath(artifact_or_path)
-        base = Path(text).name if "://" not in text else text.rstrip("/").rsplit("/", 1)[-1]
-        artifact = Artifact(name or f"run-{run.id}-{base}", type or "unspecified")
-        if "://" in text:
-            artifact.add_reference(text)
-        elif Path(text).is_dir():
-            artifact.add_dir(text)
-        elif Path(text).is_file():
-            artifact.add_file(text)
-        else:
-            raise InvalidValueError(f"log_artifact: {text} is not a file, folder or URI")
-    else:
-        raise InvalidValueError(
-            f"log_artifact takes a runlake.Artifact or a path, got {artifact_or_path.__class__.__name__}"
-        )
-    tag_list = [tags] if isinstance(tags, str) else list(tags or [])
-    for t in tag_list:
-        validate_name("artifact tag", t)
-    producer = {"entity": run.entity, "project": run.project, "run_id": run.id}
-    artifact._save(root, run.entity, run.project, _aliases(aliases, ["latest"]), tag_list, producer)
+    artifact = _as_artifact(run, artifact_or_path, name, type, "log_artifact")
+    artifact._save(root, run.entity, run.project, _aliases(aliases, ["latest"]), _tags(tags),
+                   _producer(run))
     return artifact
+
+
+def _distributed_id(run: Run, distributed_id: Any, what: str) -> str:
+    if distributed_id is None:
+        distributed_id = run.group
+        if not distributed_id:
+            raise UsageError(
+                f"{what} needs a distributed_id shared by every process adding to the "
+                "version, or a run group (runlake.init(group=...)) to use as one"
+            )
+    return validate_name("distributed_id", distributed_id)
+
+
+def upsert_artifact(run: Run, artifact_or_path: Any, name: str | None = None,
+                    type: str | None = None, aliases: Any = None,
+                    distributed_id: str | None = None) -> Artifact:
+    """Add files to a version that several processes build together; it is committed once,
+    by finish_artifact() with the same distributed_id (default: the run's group)."""
+    if run._paths is None and isinstance(artifact_or_path, Artifact):
+        return artifact_or_path
+    root = _store_of(run, "upsert_artifact()")
+    did = _distributed_id(run, distributed_id, "upsert_artifact()")
+    artifact = _as_artifact(run, artifact_or_path, name, type, "upsert_artifact")
+    artifact._stage(root, run.entity, run.project, did, _aliases(aliases, ["latest"]), [],
+                    _producer(run))
+    return artifact
+
+
+def finish_artifact(run: Run, artifact_or_path: Any, name: str | None = None,
+                    type: str | None = None, aliases: Any = None,
+                    distributed_id: str | None = None) -> Artifact:
+    """Commit the version every upsert_artifact() with this distributed_id added to (plus the
+    files given here) as one new version; a later upsert starts the next version."""
+    if run._paths is None and isinstance(artifact_or_path, Artifact):
+        return artifact_or_path
+    root = _store_of(run, "finish_artifact()")
+    did = _distributed_id(run, distributed_id, "finish_artifact()")
+    artifact = _as_artifact(run, artifact_or_path, name, type, "finish_artifact")
+    artifact._finish(root, run.entity, run.project, did, _aliases(aliases, ["latest"]), [],
+                     _producer(run))
+    return artifact
+
+
+def parse_portfolio(target_path: Any, entity: str, project: str) -> tuple[str, str, str]:
+    """(entity, project, portfolio) of `{portfolio}`, `{project}/{portfolio}` or
+    `{entity}/{project}/{portfolio}`."""
+    if not isinstance(target_path, str) or not target_path:
+        raise InvalidNameError(f"link target must be a non-empty string, got {target_path!r}")
+    parts = target_path.split("/")
+    if len(parts) > 3:
+        raise InvalidNameError(
+            f"invalid link target {target_path!r}: use portfolio, project/portfolio or "
+            "entity/project/portfolio"
+        )
+    parts = [entity, project][: 3 - len(parts)] + parts
+    e, p, n = parts
+    return (validate_name("entity", e), validate_name("project", p),
+            validate_name("portfolio name", n))
+
+
+def link_artifact(run: Run, artifact: Any, target_path: str, aliases: Any = None) -> None:
+    """Link a logged artifact version into a portfolio; `latest` names the newest link and
+    `aliases` apply inside the portfolio only."""
+    if run._paths is None:
+        return
+    root = _store_of(run, "link_artifact()")
+    if not isinstance(artifact, ArtifactBase):
+        raise InvalidValueError(
+            f"link_artifact takes a runlake.Artifact, got {artifact.__class__.__name__}"
+        )
+    if artifact.version is None:
+        raise UsageError(
+            f"artifact {artifact.name} is not logged: log it with run.log_artifact() before "
+            "linking it"
+        )
+    target = parse_portfolio(target_path, run.entity, run.project)
+    source = (artifact._entity, artifact._project, artifact._name, artifact._version)
+    ArtifactStore(artifact._root or root).link(source, target, _aliases(aliases, []))
 
 
 def use_artifact(run: Run, artifact_or_name: Any, type: str | None = None, aliases: Any = None,

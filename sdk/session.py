@@ -171,6 +171,15 @@ def _finished(run: Run) -> None:
             _active = None
 
 
+def _detached(run: Run) -> None:
+    """After run.detach(): no longer the active run, so exit leaves it alone. Its
+    resume="auto" marker stays: the run is unfinished, and auto-resume should find it."""
+    global _active
+    with _lock:
+        if _active is run:
+            _active = None
+
+
 def _require() -> Run:
     run = _active
     if run is None:
@@ -207,6 +216,11 @@ def define_metric(
 ) -> Metric:
     """`Run.define_metric` on the active run."""
     return _require().define_metric(name, step_metric, step_sync, hidden, summary, goal, overwrite)
+
+
+def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
+    """`Run.alert` on the active run (wandb's `wandb.alert`)."""
+    _require().alert(title, text, level, wait_duration)
 
 
 def _install_exit_hooks() -> None:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from runlake.engine.errors import InvalidValueError, UsageError
 from runlake.engine.layout import DEFAULT_ENTITY, DEFAULT_PROJECT
 from runlake.engine.writer import WriterOptions
+from runlake.query.urls import check_http_url
 
 Mode = Literal["online", "offline", "disabled"]
 MODES = ("online", "offline", "disabled")
@@ -63,6 +64,11 @@ class Settings:
     compact_parquet: bool = False
     switch_interval: float | None = WriterOptions.switch_interval
     heartbeat_interval: float = 10.0
+    # Links and alerts (sdk/alerts.py): a dashboard serving the store ($RUNLAKE_BASE_URL), and
+    # a Slack-compatible webhook every alert is POSTed to ($RUNLAKE_ALERT_WEBHOOK).
+    base_url: str | None = None
+    alert_webhook: str | None = None
+    alert_timeout: float = 10.0  # seconds one webhook POST may take
 
     def writer_options(self) -> WriterOptions:
         return WriterOptions(
@@ -113,6 +119,22 @@ def resolve(settings: Settings | dict[str, Any] | None, **given: Any) -> Setting
     if mode not in MODES:
         raise UsageError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     changes["mode"] = mode
+    # RUNLAKE_ only: WANDB_BASE_URL names wandb's API server, which is no dashboard of ours.
+    for name, suffix in (("base_url", "BASE_URL"), ("alert_webhook", "ALERT_WEBHOOK")):
+        value = getattr(settings, name)
+        if value is None:
+            value = os.environ.get("RUNLAKE_" + suffix) or None
+            where = f"$RUNLAKE_{suffix}"
+        else:
+            where = f"Settings({name}=...)"
+        changes[name] = (None if value is None
+                         else check_http_url(where, value, secret=name == "alert_webhook"))
+    timeout = settings.alert_timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise InvalidValueError(
+            f"Settings(alert_timeout=...) must be a positive number of seconds, got "
+            f"{type(timeout).__name__} {timeout!r}"
+        )
     changes["project"] = changes["project"] or DEFAULT_PROJECT
     changes["entity"] = changes["entity"] or DEFAULT_ENTITY
     return settings.replace(**changes)

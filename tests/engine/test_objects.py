@@ -138,3 +138,38 @@ def test_gc_removes_only_old_unreferenced_objects(tmp_path: Path) -> None:
     os.utime(store.objects.path(fresh), (old, old))
     store.objects.put_bytes(b"fresh orphan")
     assert gc(tmp_path, grace_seconds=3600) == (0, 0)
+
+
+def test_put_file_one_pass_and_two_pass_paths_agree(tmp_path: Path) -> None:
+    """New files after a new one are copied while hashed; known ones are only hashed. Either
+    way every object is named by its bytes, and no temporary file is left behind."""
+    import hashlib
+
+    store = ObjectStore(tmp_path / "root")
+    files = {}
+    for name, data in [("a", b"A" * 3_000_000), ("b", b"B" * 10), ("c", b""), ("a2", b"A" * 3_000_000),
+                       ("d", b"D" * (1 << 20)), ("b2", b"B" * 10)]:
+        files[name] = tmp_path / name
+        files[name].write_bytes(data)
+        digest, size = store.put_file(files[name])
+        assert digest == hashlib.sha256(data).hexdigest() and size == len(data)
+        assert store.path(digest).read_bytes() == data
+    stored = sorted(p.name for p in store.dir.rglob("*") if p.is_file())
+    assert len(stored) == 4 and not [s for s in stored if s.startswith(".tmp-")]
+
+
+def test_digest_index_dedups_and_is_rebuilt_when_missing(tmp_path: Path) -> None:
+    import shutil
+
+    store = ArtifactStore(tmp_path)
+    first = _manifest(store, {"a": b"1"})
+    second = _manifest(store, {"a": b"2"})
+    assert store.commit("e", "p", "n", first) == (0, True)
+    assert store.commit("e", "p", "n", second) == (1, True)
+    index = store.name_dir("e", "p", "n") / "digests"
+    assert sorted(p.name for p in index.iterdir()) == sorted([first["digest"], second["digest"]])
+    shutil.rmtree(index)  # a store written before the index existed
+    assert store.commit("e", "p", "n", _manifest(store, {"a": b"1"})) == (0, False)
+    assert store.find_digest("e", "p", "n", second["digest"]) == 1
+    assert store.find_digest("e", "p", "other", second["digest"]) is None
+    assert not store.name_dir("e", "p", "other").exists()  # a lookup creates nothing

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import multiprocessing
+import threading
 from pathlib import Path
 
 import pytest
@@ -133,7 +135,8 @@ def test_use_artifact_lineage(tmp_path: Path, root: Path) -> None:
     assert api.artifact("p/ds:prod").version == "v0"
 
 
-def test_references(tmp_path: Path, root: Path) -> None:
+def test_references(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: unreadable
     f = _file(tmp_path / "ref.txt", "referenced")
     art = runlake.Artifact("refs", "dataset")
     art.add_reference(f.as_uri())
@@ -299,3 +302,45 @@ def test_lineage_view_in_sql(tmp_path: Path, root: Path) -> None:
 
 def test_lineage_view_empty_store(root: Path) -> None:
     assert runlake.Api(root).sql("SELECT count(*) FROM lineage").fetchall() == [(0,)]
+
+
+class _S3Handler(http.server.BaseHTTPRequestHandler):
+    objects: dict[str, tuple[str, int]] = {}
+
+    def do_HEAD(self) -> None:  # noqa: N802 - http.server's name
+        found = self.objects.get(self.path)
+        self.send_response(200 if found else 403)
+        if found:
+            self.send_header("ETag", found[0])
+            self.send_header("Content-Length", str(found[1]))
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_s3_reference_records_etag_from_an_s3_compatible_server(
+        root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _S3Handler.objects = {"/bucket/data/train.csv": ('"9b2cf535f27731c974343645a3985328"', 1234)}
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _S3Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{server.server_port}")
+        art = runlake.Artifact("remote", "dataset")
+        art.add_reference("s3://bucket/data/train.csv")
+        art.add_reference("s3://bucket/private.bin")  # 403: recorded by URI alone
+        assert art.get_entry("train.csv")["checksum"] == "9b2cf535f27731c974343645a3985328"
+        assert art.get_entry("train.csv")["size"] == 1234
+        assert art.get_entry("private.bin")["checksum"] is None
+        with _init(root) as run:
+            first = run.log_artifact(art)
+            _S3Handler.objects["/bucket/data/train.csv"] = ('"changed"', 99)
+            again = runlake.Artifact("remote", "dataset")
+            again.add_reference("s3://bucket/data/train.csv")
+            again.add_reference("s3://bucket/private.bin")
+            second = run.log_artifact(again)
+        assert (first.version, second.version) == ("v0", "v1")  # the ETag moved the digest
+        assert _objects(root) == []
+    finally:
+        server.shutdown()
+        server.server_close()
