@@ -428,7 +428,7 @@ class Table(Media):
 
 def _numbers(cells: list[Any]) -> pa.Array:
     # ints stay int64 unless a float (or an int beyond int64) is in the column, as in history
-    if all(isinstance(v, (numbers.Integral, type(None))) for v in cells):
+    if all(issubclass(t, numbers.Integral) or t is type(None) for t in set(map(type, cells))):
         try:
             return pa.array(cells, pa.int64())
         except (OverflowError, pa.ArrowInvalid):
