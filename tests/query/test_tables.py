@@ -7,6 +7,8 @@ segment whose key column holds the struct reference.
 
 from __future__ import annotations
 
+import importlib.util
+
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -149,3 +151,39 @@ def test_a_table_column_named_like_a_run_column_is_renamed_not_lost(root):
     rel = runlake.Api(root=root).sql("SELECT * FROM table('t')")
     assert rel.columns == ["entity", "project", "run_id", "_step", "_step_1", "run_id_1"]
     assert rel.fetchall() == [("local", "p", "run-f", 7, 1, "mine")]
+
+
+# -- through run.log (the media log path) ------------------------------------------------------
+
+needs_media_log = pytest.mark.skipif(
+    importlib.util.find_spec("runlake.media_store") is None,
+    reason="needs the media log path of issue 7 (sdk/media_store.py), built in parallel",
+)
+
+
+@needs_media_log
+def test_tables_logged_by_runs_are_one_query_away(root):
+    ids = []
+    for scale in (1.0, 10.0):
+        with runlake.init(dir=root, project="vision", reinit="finish_previous") as run:
+            for step in range(3):
+                run.log({"preds": preds(scale * (step + 1)), "loss": 1.0 / (step + 1)})
+        ids.append(run.id)
+    api = runlake.Api(root=root)
+    got = api.sql("SELECT run_id, _step, avg(score) FROM table('preds') GROUP BY ALL ORDER BY ALL").fetchall()
+    expected = sorted((rid, step, 1.5 * scale * (step + 1))
+                      for rid, scale in zip(ids, (1.0, 10.0)) for step in range(3))
+    assert [(r, s, pytest.approx(v)) for r, s, v in got] == expected
+    assert api.run(f"vision/{ids[1]}").table("preds", step=1)["score"].to_list() == [0, 20, 40, 60]
+
+
+@needs_media_log
+def test_a_live_runs_tables_are_in_the_view(root):
+    run = runlake.init(dir=root, project="live")
+    run.log({"preds": preds(1.0)})
+    run._flush()  # durable in the WAL, its file written before the row
+    try:
+        got = runlake.Api(root=root).sql("SELECT count(*) FROM table('preds')").fetchall()
+        assert got == [(4,)]
+    finally:
+        run.finish()

@@ -3,8 +3,10 @@ Vega-Lite specs they produce, bad input."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -169,3 +171,42 @@ def test_chart_encodes_its_table_as_parquet_and_a_spec_document():
     con.register("stored", stored)
     got = con.sql("SELECT class, max(precision) FROM stored GROUP BY class ORDER BY class").fetchall()
     assert got == [(0, 1.0), (1, 1.0)]
+
+
+# -- through run.log (the media log path) ------------------------------------------------------
+
+needs_media_log = pytest.mark.skipif(
+    importlib.util.find_spec("runlake.media_store") is None,
+    reason="needs the media log path of issue 7 (sdk/media_store.py), built in parallel",
+)
+
+
+@needs_media_log
+def test_seed_pr_curve_example(root, monkeypatch):
+    monkeypatch.setenv("RUNLAKE_DIR", str(root))
+    y_test = np.array([0, 1, 2, 1, 0, 2])
+    y_probas = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7],
+                         [0.3, 0.4, 0.3], [0.5, 0.3, 0.2], [0.2, 0.5, 0.3]])
+    labels = ["cat", "dog", "owl"]
+    import runlake as wandb
+
+    run = wandb.init()
+    run.log({"pr": wandb.plot.pr_curve(y_test, y_probas, labels)})
+    run.finish()
+    [ref] = duckdb.sql(f"SELECT pr FROM read_parquet('{root}/history/**/*.parquet')").fetchall()[0]
+    assert ref["_type"] == "custom-chart" and ref["spec_name"] == "wandb/area-under-curve/v0"
+    files = Path(run.dir)
+    doc = json.loads((files / ref["path"]).read_text())
+    assert doc["table"] == ref["table_path"] and doc["vega_lite"]["data"] == {"name": "wandb"}
+    table = duckdb.sql(f"SELECT class, count(*) FROM read_parquet('{files / ref['table_path']}')"
+                       " GROUP BY class ORDER BY class").fetchall()
+    assert table == [("cat", 21), ("dog", 21), ("owl", 21)]
+
+
+@needs_media_log
+def test_plot_table_logged_and_read_back(root):
+    with runlake.init(dir=root, project="p") as run:
+        t = Table(columns=["x", "y"], data=[[i, i * i] for i in range(5)])
+        run.log({"custom": run.plot_table("wandb/line/v0", t, {"x": "x", "y": "y"}, {"title": "sq"})})
+    got = runlake.Api(root=root).run(f"p/{run.id}").table("custom")
+    assert got["y"].to_list() == [0, 1, 4, 9, 16]

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import importlib.util
 import io
 import json
+import re
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -21,6 +24,7 @@ import pytest
 
 import runlake
 from runlake import InvalidNameError, InvalidValueError, Table
+from runlake.media_base import Media
 from runlake.table import META_KEY
 from tests.helpers import Ctx, Note
 
@@ -241,3 +245,71 @@ def test_equality_and_repr():
     a = Table(columns=["x"], data=[[1]])
     assert a == Table(columns=["x"], data=[[1]]) and a != Table(columns=["x"], data=[[2]])
     assert "1 rows x 1 columns" in repr(a)
+
+
+# -- through run.log (the media log path) ------------------------------------------------------
+
+needs_media_log = pytest.mark.skipif(
+    importlib.util.find_spec("runlake.media_store") is None,
+    reason="needs the media log path of issue 7 (sdk/media_store.py), built in parallel",
+)
+
+
+class Broken(Media):
+    _log_type = "broken-file"
+    _folder = "broken"
+
+    def _encode(self, ctx):
+        raise InvalidValueError("this value cannot be encoded")
+
+
+@needs_media_log
+def test_logged_table_is_a_parquet_file_and_a_struct_reference(root):
+    rows_ = [[i, "cat" if i % 2 else "dog", i / 10] for i in range(5)]
+    with runlake.init(dir=root, project="p") as run:
+        run.log({"preds": runlake.Table(columns=["id", "label", "score"], data=rows_), "loss": 0.5})
+        run.log({"preds": runlake.Table(columns=["id", "label", "score"], data=rows_[:2])})
+    files = Path(run.dir)
+    refs = duckdb.sql(
+        f"SELECT _step, preds FROM read_parquet('{root}/history/**/*.parquet') ORDER BY _step"
+    ).fetchall()
+    (s0, first), (s1, second) = refs
+    assert (s0, s1) == (0, 1) and first["_type"] == "table-file"
+    assert re.fullmatch(r"media/tables/preds_0_[0-9a-f]{20}\.table\.parquet", first["path"])
+    assert (first["ncols"], first["nrows"], list(first["columns"])) == (3, 5, ["id", "label", "score"])
+    data = (files / first["path"]).read_bytes()
+    assert first["sha256"] == hashlib.sha256(data).hexdigest() and first["size"] == len(data)
+    got = duckdb.sql(f"SELECT * FROM read_parquet('{files / first['path']}') ORDER BY id").fetchall()
+    assert got == [tuple(r) for r in rows_]
+    assert pl.read_parquet(files / second["path"]).height == 2
+    assert run.summary["preds"]["path"] == second["path"]  # the summary holds the last reference
+
+
+@needs_media_log
+def test_media_cells_are_stored_as_their_own_files(root):
+    with runlake.init(dir=root) as run:
+        run.log({"samples": Table(columns=["id", "note"], data=[[1, Note("hello")], [2, None]])})
+    files = Path(run.dir)
+    [ref] = duckdb.sql(f"SELECT samples FROM read_parquet('{root}/history/**/*.parquet')").fetchall()[0]
+    cells = pq.read_table(files / ref["path"]).column("note").to_pylist()
+    assert cells[1] is None and cells[0]["_type"] == "note-file"
+    assert (files / cells[0]["path"]).read_bytes() == b"hello"
+    assert cells[0]["path"].startswith("media/notes/samples_0_")
+
+
+@needs_media_log
+def test_a_table_whose_cell_fails_to_encode_keeps_the_rest_of_the_step(root):
+    with runlake.init(dir=root) as run:
+        with pytest.raises(InvalidValueError, match="cannot be encoded"):
+            run.log({"t": Table(columns=["m"], data=[[Broken()]]), "loss": 1.0})
+        run.log({"loss": 2.0})
+    got = duckdb.sql(f"SELECT _step, loss FROM read_parquet('{root}/history/**/*.parquet', "
+                     "union_by_name = true) ORDER BY _step").fetchall()
+    assert got == [(0, 1.0), (1, 2.0)]
+
+
+@needs_media_log
+def test_disabled_run_logs_a_table_as_a_no_op(root):
+    with runlake.init(dir=root, mode="disabled") as run:
+        run.log({"t": Table(columns=["a"], data=[[1]])})
+    assert not root.exists()
