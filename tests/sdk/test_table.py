@@ -279,8 +279,12 @@ def test_logged_table_is_a_parquet_file_and_a_struct_reference(root):
     assert (first["ncols"], first["nrows"], list(first["columns"])) == (3, 5, ["id", "label", "score"])
     data = (files / first["path"]).read_bytes()
     assert first["sha256"] == hashlib.sha256(data).hexdigest() and first["size"] == len(data)
-    got = duckdb.sql(f"SELECT * FROM read_parquet('{files / first['path']}') ORDER BY id").fetchall()
+    # DuckDB adds the run's partition columns from the path unless told not to
+    got = duckdb.sql(f"SELECT * FROM read_parquet('{files / first['path']}', hive_partitioning = false)"
+                     " ORDER BY id").fetchall()
     assert got == [tuple(r) for r in rows_]
+    partition = duckdb.sql(f"SELECT DISTINCT run_id FROM read_parquet('{files / first['path']}')")
+    assert partition.fetchall() == [(run.id,)]
     assert pl.read_parquet(files / second["path"]).height == 2
     assert run.summary["preds"]["path"] == second["path"]  # the summary holds the last reference
 
