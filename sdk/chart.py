@@ -158,7 +158,7 @@ class CustomChart(Media):
         document = {
             "spec_name": self.spec_name, "fields": self.fields,
             "string_fields": self.string_fields, "table": table.get("path"),
-            "vega_lite": self.vega_lite(),
+            "split_table": self.split_table, "vega_lite": self.vega_lite(),
         }
         data = json.dumps(document, sort_keys=True, default=str).encode()
         return data, ".chart.json", {

@@ -165,7 +165,7 @@ def test_chart_encodes_its_table_as_parquet_and_a_spec_document():
     doc = json.loads(data)
     assert doc["spec_name"] == fields["spec_name"] == "wandb/area-under-curve/v0"
     assert doc["table"] == fields["table_path"] and fields["nrows"] == 10
-    assert doc["vega_lite"]["encoding"]["x"]["field"] == "recall"
+    assert doc["vega_lite"]["encoding"]["x"]["field"] == "recall" and doc["split_table"] is False
     stored = pq.read_table(io.BytesIO(ctx.files[fields["table_path"]]))
     con = duckdb.connect()
     con.register("stored", stored)
