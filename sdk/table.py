@@ -167,6 +167,9 @@ class Table(Media):
         self._declared = [f is not None for f in self._family]
         self._optional = [bool(o) for o in _per_column("optional", optional, n, bool)]
         self._seen: list[set[str]] = [set() for _ in range(n)]  # kinds, with allow_mixed_types
+        # Cell types each column has taken under its current rules: a row of such types
+        # needs no check (add_data's fast path).
+        self._accepted: list[set[type]] = [set() for _ in range(n)]
         self._cells: list[list[Any]] = [[] for _ in range(n)]
         self._nrows = 0
         if cells and cells[0]:
@@ -244,10 +247,12 @@ class Table(Media):
 
     def _extend(self, columns: list[list[Any]]) -> None:
         """Append whole columns of equal length, all checked before any is changed."""
-        admitted = [self._admit(j, set(map(type, col))) for j, col in enumerate(columns)]
+        types = [set(map(type, col)) for col in columns]
+        admitted = [self._admit(j, t) for j, t in enumerate(types)]
         for j, (col, (family, seen)) in enumerate(zip(columns, admitted)):
             self._family[j], self._seen[j] = family, seen
             self._cells[j].extend(col)
+            self._accepted[j] |= types[j]
         self._nrows += len(columns[0]) if columns else 0
 
     # -- wandb's API -------------------------------------------------------------------------
@@ -272,6 +277,11 @@ class Table(Media):
                 f"add_data() got {len(data)} values but the table has {len(self._columns)} "
                 f"columns {self._columns}"
             )
+        if all(type(v) in ok for v, ok in zip(data, self._accepted)):
+            for cells, v in zip(self._cells, data):
+                cells.append(v)
+            self._nrows += 1
+            return
         self._extend([[v] for v in data])
 
     def add_column(self, name: str, data: Any, optional: bool = False) -> None:
@@ -293,13 +303,15 @@ class Table(Media):
         self._declared.append(False)
         self._optional.append(bool(optional))
         self._seen.append(set())
+        types = set(map(type, data))
         try:
-            family, seen = self._admit(len(self._columns) - 1, set(map(type, data)))
+            family, seen = self._admit(len(self._columns) - 1, types)
         except Exception:
             for attr in (self._columns, self._family, self._declared, self._optional, self._seen):
                 attr.pop()
             raise
         self._family[-1], self._seen[-1] = family, seen
+        self._accepted.append(types)
         self._cells.append(list(data))
         self._nrows = len(data)
 
@@ -320,11 +332,13 @@ class Table(Media):
         family = _dtype_family(col_name, dtype)
         saved = (self._family[j], self._declared[j], self._optional[j])
         self._family[j], self._declared[j], self._optional[j] = family, True, bool(optional)
+        types = set(map(type, self._cells[j]))
         try:
-            self._admit(j, set(map(type, self._cells[j])))
+            self._admit(j, types)
         except Exception:
             self._family[j], self._declared[j], self._optional[j] = saved
             raise
+        self._accepted[j] = types  # what the old rules let in may not pass the new ones
 
     def _index_of(self, name: str) -> int:
         try:

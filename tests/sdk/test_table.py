@@ -317,3 +317,18 @@ def test_disabled_run_logs_a_table_as_a_no_op(root):
     with runlake.init(dir=root, mode="disabled") as run:
         run.log({"t": Table(columns=["a"], data=[[1]])})
     assert not root.exists()
+
+
+def test_rows_of_known_types_skip_the_checks_but_not_the_rules():
+    t = Table(columns=["a", "b"], optional=[False, True])
+    for i in range(3):
+        t.add_data(i, None)
+    t.add_data(3, "x")
+    with pytest.raises(InvalidValueError, match="'a' is not optional"):
+        t.add_data(None, "y")
+    with pytest.raises(InvalidValueError, match="'b' would mix"):
+        t.add_data(4, 4)
+    with pytest.raises(InvalidValueError, match="not optional"):
+        t.cast("b", str, optional=False)
+    t.add_data(5, None)  # the failed cast left b as it was
+    assert t.get_column("a") == [0, 1, 2, 3, 5] and len(t.data) == 5
