@@ -187,3 +187,11 @@ def test_a_live_runs_tables_are_in_the_view(root):
         assert got == [(4,)]
     finally:
         run.finish()
+
+
+def test_the_cli_sql_command_takes_table_calls(store, capsys):
+    from runlake.cli import main
+
+    assert main(["sql", "--dir", str(store), "SELECT count(*) AS n FROM table('preds')"]) == 0
+    cells = [line.strip("│ ") for line in capsys.readouterr().out.splitlines() if "│" in line]
+    assert cells[0] == "n" and cells[-1] == "12"
