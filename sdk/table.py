@@ -14,9 +14,7 @@ column holds one kind of value (wandb's rule; `allow_mixed_types=True` lifts it)
 
 from __future__ import annotations
 
-import datetime
 import json
-import numbers
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -25,59 +23,8 @@ import pyarrow as pa
 
 from runlake.engine.errors import InvalidNameError, InvalidValueError, MissingExtraError
 
+from .cells import META_KEY, NONE, arrow_column, dtype_family, family_of
 from .media_base import Media, MediaContext
-
-# Parquet key-value metadata naming each column's kind, so a reader can tell a JSON-text
-# column (mixed types) from a string one.
-META_KEY = b"runlake.table"
-NONE = "none"
-
-_FAMILY_CACHE: dict[type, str | None] = {type(None): NONE}
-_DTYPE_FAMILY = {
-    int: "number", float: "number", bool: "bool", str: "str", list: "list", tuple: "list",
-    np.ndarray: "list", dict: "dict", datetime.datetime: "timestamp", datetime.date: "timestamp",
-}
-
-
-def family_of(tp: type) -> str | None:
-    """The kind of value a cell of type `tp` is, or None when a Table cannot hold it."""
-    try:
-        return _FAMILY_CACHE[tp]
-    except KeyError:
-        pass
-    family: str | None
-    if issubclass(tp, Media):
-        family = f"media:{tp.__name__}"
-    elif issubclass(tp, (bool, np.bool_)):
-        family = "bool"
-    elif issubclass(tp, (numbers.Integral, numbers.Real)):  # numpy ints and floats included
-        family = "number"
-    elif issubclass(tp, str):
-        family = "str"
-    elif issubclass(tp, (list, tuple, np.ndarray)):
-        family = "list"
-    elif issubclass(tp, Mapping):
-        family = "dict"
-    elif issubclass(tp, datetime.date):
-        family = "timestamp"
-    else:
-        family = None
-    _FAMILY_CACHE[tp] = family
-    return family
-
-
-def _dtype_family(column: str, dtype: Any) -> str | None:
-    if dtype is None:
-        return None
-    if isinstance(dtype, type):
-        family = _DTYPE_FAMILY.get(dtype) or family_of(dtype)
-        if family is not None and family != NONE:
-            return family
-    raise InvalidValueError(
-        f"dtype for column {column!r} must be a type such as int, float, str, bool, list, dict, "
-        f"datetime or a media class (runlake.Image); got {dtype!r}"
-    )
-
 
 def _per_column(name: str, value: Any, n: int, kind: type | tuple[type, ...]) -> list[Any]:
     """A single value for every column, or a list with one per column."""
@@ -163,7 +110,7 @@ class Table(Media):
         dtypes = dtype if isinstance(dtype, list) else [dtype] * n
         if len(dtypes) != n:
             raise InvalidValueError(f"dtype has {len(dtypes)} entries but the table has {n} columns")
-        self._family: list[str | None] = [_dtype_family(c, d) for c, d in zip(self._columns, dtypes)]
+        self._family: list[str | None] = [dtype_family(c, d) for c, d in zip(self._columns, dtypes)]
         self._declared = [f is not None for f in self._family]
         self._optional = [bool(o) for o in _per_column("optional", optional, n, bool)]
         self._seen: list[set[str]] = [set() for _ in range(n)]  # kinds, with allow_mixed_types
@@ -329,7 +276,7 @@ class Table(Media):
     def cast(self, col_name: str, dtype: Any, optional: bool = False) -> None:
         """Fix column `col_name` to `dtype` (a type, as in the constructor); its cells must fit."""
         j = self._index_of(col_name)
-        family = _dtype_family(col_name, dtype)
+        family = dtype_family(col_name, dtype)
         saved = (self._family[j], self._declared[j], self._optional[j])
         self._family[j], self._declared[j], self._optional[j] = family, True, bool(optional)
         types = set(map(type, self._cells[j]))
@@ -392,41 +339,13 @@ class Table(Media):
         """The table as Arrow, as it is stored; media cells need the `ctx` of a run logging it."""
         arrays, kinds = [], []
         for j, name in enumerate(self._columns):
-            array, kind = self._arrow_column(j, ctx)
+            mixed = len(self._seen[j]) > 1
+            array, kind = arrow_column(name, self._cells[j], self._family[j], mixed, ctx)
             arrays.append(array)
             kinds.append({"name": name, "kind": kind})
         schema = pa.schema([pa.field(n, a.type) for n, a in zip(self._columns, arrays)],
                            metadata={META_KEY: json.dumps({"columns": kinds})})
         return pa.Table.from_arrays(arrays, schema=schema)
-
-    def _arrow_column(self, j: int, ctx: MediaContext | None) -> tuple[pa.Array, str]:
-        name, cells, family = self._columns[j], self._cells[j], self._family[j]
-        if len(self._seen[j]) > 1:
-            return pa.array([_json_cell(v, ctx, name) for v in cells], pa.string()), "json"
-        try:
-            if family is None:
-                return pa.nulls(len(cells)), NONE
-            if family == "number":
-                return _numbers(cells), family
-            if family == "bool":
-                return pa.array(cells, pa.bool_()), family
-            if family == "str":
-                return pa.array(cells, pa.string()), family
-            if family == "timestamp":
-                return pa.array(cells), family
-            if family.startswith("media:"):
-                if ctx is None:
-                    raise InvalidValueError(
-                        f"Table column {name!r} holds media: it is stored when the table is logged"
-                    )
-                return pa.array([None if v is None else ctx.store(v) for v in cells]), family
-            values = [v.tolist() if isinstance(v, np.ndarray) else v for v in cells]
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise InvalidValueError(f"Table column {name!r} cannot be stored: {exc}") from None
-        try:  # lists and dicts: Arrow lists/structs when their items agree, else JSON text
-            return pa.array(values), family
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
-            return pa.array([_json_cell(v, ctx, name) for v in cells], pa.string()), "json"
 
     def _encode(self, ctx: MediaContext) -> tuple[bytes, str, dict[str, Any]]:
         import pyarrow.parquet as pq
@@ -439,33 +358,3 @@ class Table(Media):
             "ncols": len(self._columns), "nrows": self._nrows, "columns": list(self._columns),
         }
 
-
-def _numbers(cells: list[Any]) -> pa.Array:
-    # ints stay int64 unless a float (or an int beyond int64) is in the column, as in history
-    if all(issubclass(t, numbers.Integral) or t is type(None) for t in set(map(type, cells))):
-        try:
-            return pa.array(cells, pa.int64())
-        except (OverflowError, pa.ArrowInvalid):
-            pass
-    try:
-        return pa.array(cells, pa.float64())
-    except (OverflowError, pa.ArrowInvalid):  # an int beyond int64 among them
-        return pa.array([None if v is None else float(v) for v in cells], pa.float64())
-
-
-def _json_cell(value: Any, ctx: MediaContext | None, column: str) -> str | None:
-    if value is None:
-        return None
-
-    def default(o: Any) -> Any:
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-        if isinstance(o, datetime.date):
-            return o.isoformat()
-        if isinstance(o, Media) and ctx is not None:
-            return ctx.store(o)
-        raise InvalidValueError(f"Table column {column!r}: a {type(o).__name__} cannot be stored")
-
-    return json.dumps(value, default=default, allow_nan=True)
