@@ -21,6 +21,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import runlake
 from runlake import InvalidNameError, InvalidValueError, Table
@@ -332,3 +334,25 @@ def test_rows_of_known_types_skip_the_checks_but_not_the_rules():
         t.cast("b", str, optional=False)
     t.add_data(5, None)  # the failed cast left b as it was
     assert t.get_column("a") == [0, 1, 2, 3, 5] and len(t.data) == 5
+
+
+_CELLS = {
+    "int": st.integers(-(2**63), 2**63 - 1),
+    "float": st.floats(allow_nan=False),
+    "str": st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=8),
+    "bool": st.booleans(),
+    "ints": st.lists(st.integers(-1000, 1000), max_size=3),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(sorted(_CELLS)), min_size=1, max_size=4).flatmap(
+    lambda kinds: st.tuples(st.just(kinds), st.lists(st.tuples(
+        *[st.one_of(st.none(), _CELLS[k]) for k in kinds]), max_size=12))))
+def test_any_table_of_scalars_round_trips_through_its_parquet(case):
+    kinds, rows_ = case
+    columns = [f"c{i}" for i in range(len(kinds))]
+    table = Table(columns=columns, data=[list(r) for r in rows_])
+    out, fields = encoded(table)
+    assert fields["nrows"] == len(rows_) and out.column_names == columns
+    assert [list(r.values()) for r in out.to_pylist()] == [list(r) for r in rows_]
