@@ -55,3 +55,8 @@ class ArtifactNotFoundError(RunNotFoundError):
 
 class CorruptObjectError(Error, ValueError):
     """A stored or downloaded file does not have the digest its artifact's manifest records."""
+
+
+class RunFileError(Error, ValueError):
+    """A run file could not be restored or downloaded: the run named does not exist, or the
+    target exists and `replace` was not given (wandb raises ValueError for both)."""

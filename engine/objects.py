@@ -345,14 +345,15 @@ class ArtifactStore:
         return self.commit(*target, body, aliases)
 
     def add_consumer(self, entity: str, project: str, name: str, version: int,
-                     run: tuple[str, str, str]) -> None:
+                     run: tuple[str, str, str], use_as: str | None = None) -> None:
         """Record that run (entity, project, run_id) used the version: one file per edge, so
         consumers in several processes never contend."""
         re_, rp, rid = (validate_name(k, v) for k, v in zip(("entity", "project", "run id"), run))
         path = self.name_dir(entity, project, name).joinpath(
             "used", f"v{version}", f"entity={re_}", f"project={rp}", f"run_id={rid}.json"
         )
-        write_json(path, {"entity": re_, "project": rp, "run_id": rid, "used_at": time.time()})
+        write_json(path, {"entity": re_, "project": rp, "run_id": rid, "used_at": time.time(),
+                          "use_as": use_as})
 
     def consumers(self, entity: str, project: str, name: str, version: int) -> list[dict[str, Any]]:
         folder = self.name_dir(entity, project, name) / "used" / f"v{version}"
@@ -445,7 +446,8 @@ def lineage_edges(root: Path) -> list[dict[str, Any]]:
             for role, run in runs:
                 if run.get("run_id"):
                     edges.append({**art, "role": role, "run_entity": run.get("entity"),
-                                  "run_project": run.get("project"), "run_id": run.get("run_id")})
+                                  "run_project": run.get("project"), "run_id": run.get("run_id"),
+                                  "use_as": run.get("use_as") if role == "consumer" else None})
     return edges
 
 

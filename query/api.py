@@ -51,7 +51,7 @@ class Project:
 
 _LINEAGE = pa.schema([(c, pa.string()) for c in (
     "artifact_entity", "artifact_project", "artifact_name", "version", "type", "digest",
-    "role", "run_entity", "run_project", "run_id",
+    "role", "run_entity", "run_project", "run_id", "use_as",
 )])
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from runlake.engine.errors import UsageError
+from runlake.engine.errors import RunNotFoundError, UsageError
 from runlake.engine.meta import RunMeta
 
 from . import history as _history
@@ -159,6 +159,26 @@ class Run:
         self._require_not_live("delete")
         shutil.rmtree(self._paths.history_dir, ignore_errors=True)
         shutil.rmtree(self._paths.run_dir, ignore_errors=True)
+
+    def files(self, names: list[str] | None = None, per_page: int = 50) -> list[Any]:
+        """The run's saved files (`run.save`, `run.dir`) as `File`s sorted by name; with
+        `names`, those of them that exist. `per_page` is accepted for wandb's signature: the
+        listing is one local folder walk, not paged."""
+        from .files import files
+
+        if isinstance(per_page, bool) or not isinstance(per_page, int) or per_page < 1:
+            raise ValueError(f"per_page must be a positive int, got {per_page!r}")
+        return files(self._paths, names)
+
+    def file(self, name: str) -> Any:
+        """One saved file by its name in the run (e.g. "ckpt/model.pt"); RunNotFoundError
+        (a LookupError) if the run has none."""
+        from .files import file
+
+        found = file(self._paths, name)
+        if found is None:
+            raise RunNotFoundError(f"run {'/'.join(self.path)} has no file {name!r}")
+        return found
 
     def alerts(self) -> list[dict[str, Any]]:
         """The run's alerts, oldest first, as dicts: time (UTC datetime), step, level, title,

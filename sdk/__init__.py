@@ -22,6 +22,7 @@ from runlake.engine.errors import (
     InvalidValueError,
     MissingExtraError,
     ResumeError,
+    RunFileError,
     RunExistsError,
     RunInUseError,
     RunNotFoundError,
@@ -33,7 +34,7 @@ from .artifact import Artifact
 from .live_run import Run, RunStatus
 from .metric import Metric
 from .plot import plot_table
-from .session import alert, define_metric, finish, init, log
+from .session import alert, define_metric, finish, init, log, restore, save
 from . import plot
 from .chart import CustomChart
 from .settings import Settings
@@ -56,6 +57,7 @@ __all__ = [
     "ResumeError",
     "Run",
     "RunExistsError",
+    "RunFileError",
     "RunInUseError",
     "RunNotFoundError",
     "RunStatus",
@@ -71,7 +73,9 @@ __all__ = [
     "log",
     "plot",
     "plot_table",
+    "restore",
     "run",
+    "save",
     "summary",
 ]
 

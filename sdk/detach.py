@@ -35,6 +35,8 @@ def detach(run: Run) -> None:
 
     try:
         assert run._writer is not None and run._meta is not None
+        if run._files is not None:  # saved files get their last copies, as at finish
+            run._files.close()
         run._writer.close()  # every row into the WAL, then compacted into Parquet
         report = run._writer.error_report()
         try:

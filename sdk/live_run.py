@@ -14,11 +14,11 @@ import threading
 import time
 import traceback
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from runlake.engine import lock
 from runlake.engine.buffer import HistoryBuffer
@@ -36,12 +36,13 @@ from .names import check_label, check_tags
 from .values import flatten
 
 if TYPE_CHECKING:
+    from .artifact import Artifact
     from .alerts import AlertLevel, Alerts
     from .continuation import Continued
+    from .run_files import FileSync
 
 # Seed API methods that later issues bring; calling one says which.
 _LATER = {
-    "log_code": 6, "save": 6, "restore": 6,
     "watch": 7, "unwatch": 7,
 }
 
@@ -457,6 +458,8 @@ class Run:
             self._finished = True
             self._buffer.disarm()
         try:
+            if self._files is not None:  # before "finished": a reader then sees the last copies
+                self._files.close()
             if self._writer is not None and self._meta is not None:
                 self._writer.close()
                 failed = bool(exit_code)
@@ -544,10 +547,13 @@ class Run:
             self._meta.update(state="preempting")
 
     def _preempt(self, timeout: float) -> None:
-        """On SIGTERM (sdk/session.py): make every logged row durable, then mark_preempting."""
+        """On SIGTERM (sdk/session.py): make every logged row durable and every saved file
+        current, then mark_preempting."""
         if self._finished:
             return
         self._flush(timeout)
+        if self._files is not None:  # the process is about to end without finish()
+            self._files.flush()
         self.mark_preempting()
 
     # -- artifacts (sdk/run_artifacts.py) ------------------------------------------------------
@@ -576,6 +582,49 @@ class Run:
         from .plot import plot_table
 
         return plot_table(vega_spec_name, data_table, fields, string_fields, split_table)
+
+    # -- files and code (sdk/run_files.py, sdk/run_code.py) ------------------------------------
+
+    _files: FileSync | None = None  # created by the first save()
+
+    def save(self, glob_str: str | os.PathLike[str] | None = None,
+             base_path: str | os.PathLike[str] | None = None,
+             policy: Literal["live", "now", "end"] = "live") -> bool | list[str]:
+        """Copy files (a path or glob, expanded now) into the run's files folder, `run.dir`.
+
+        They land at their path relative to `base_path` (default: the working directory for
+        a relative glob; for an absolute one, keeping one folder level). `policy`: "live"
+        copies now and again whenever a file changes while the run lives, "now" once, "end"
+        at finish. Returns the paths of the copies in `run.dir`. mode="disabled": [].
+
+        >>> import runlake
+        >>> with runlake.init(mode="disabled") as run:
+        ...     run.save("model.pt", policy="now")
+        []
+        """
+        from . import run_files
+
+        return run_files.save(self, glob_str, base_path, policy)
+
+    def restore(self, name: str, run_path: str | None = None, replace: bool = False,
+                root: str | None = None) -> IO[str] | None:
+        """A saved file of this run (or of `run_path`, "entity/project/run_id"), fetched into
+        `root` (default `run.dir`) unless it is there already and not `replace`; returned
+        open for reading, or None if the run has no such file. mode="disabled": None."""
+        from . import run_files
+
+        return run_files.restore(self, name, run_path, replace, root)
+
+    def log_code(self, root: str | None = ".", name: str | None = None,
+                 include_fn: Callable[..., bool] | None = None,
+                 exclude_fn: Callable[..., bool] | None = None) -> Artifact | None:
+        """Log the source files under `root` as a "code" artifact (default name
+        `source-<project>-<entry script>`); None if no file matched. See sdk/run_code.py for
+        the default include (`*.py`, `requirements.txt`, `Dockerfile*`) and exclude
+        (`wandb/`, `.wandb/`, and the store) rules. mode="disabled": None."""
+        from . import run_code
+
+        return run_code.log_code(self, root, name, include_fn, exclude_fn)
 
     def upsert_artifact(self, artifact_or_path: Any, name: str | None = None,
                         type: str | None = None, aliases: Any = None,

@@ -198,5 +198,8 @@ def use_artifact(run: Run, artifact_or_name: Any, type: str | None = None, alias
     if extra:
         store.set_aliases(ent, proj, name, artifact._version, extra)
         artifact._aliases = sorted(set(artifact._aliases) | set(extra))
-    store.add_consumer(ent, proj, name, artifact._version, (run.entity, run.project, run.id))
+    if use_as is not None and not isinstance(use_as, str):
+        raise InvalidValueError(f"use_as must be a string, got {use_as.__class__.__name__}")
+    store.add_consumer(ent, proj, name, artifact._version, (run.entity, run.project, run.id),
+                       use_as)
     return artifact

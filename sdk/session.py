@@ -26,7 +26,7 @@ from .metric import Metric
 from .names import check_label, check_tags, new_run_id, new_run_name
 from .live_run import Run, error_line
 from .settings import Settings, env, resolve
-from . import continuation
+from . import continuation, run_code
 
 _lock = threading.RLock()
 _active: Run | None = None
@@ -61,12 +61,14 @@ def init(
     resume: bool | str | None = None,
     resume_from: str | None = None,
     fork_from: str | None = None,
+    save_code: bool | None = None,
 ) -> Run:
     """Start a run and make it the active one.
 
     `dir` is the store root (else $RUNLAKE_DIR, else ./runlake); everything of the run is
     written under it. `resume` ("allow", "must", "never", "auto" or True), `resume_from` and
     `fork_from` ("<run_id>?_step=<N>") continue, rewind or fork a run (sdk/continuation.py).
+    `save_code=True` (or $RUNLAKE_SAVE_CODE) logs the entry script as a "code" artifact.
 
     >>> import runlake
     >>> with runlake.init(project="demo", mode="disabled", config={"lr": 0.01}) as run:
@@ -78,7 +80,7 @@ def init(
     s = resolve(
         settings, project=project, entity=entity, name=name, notes=notes, tags=tags,
         group=group, job_type=job_type, mode=mode, run_id=id,
-        root=None if dir is None else os.fspath(dir),
+        root=None if dir is None else os.fspath(dir), save_code=save_code,
     )
     if resume is None and resume_from is None and fork_from is None:
         resume = env("RESUME")  # $RUNLAKE_RESUME, else $WANDB_RESUME, as wandb reads it
@@ -105,6 +107,8 @@ def init(
         if not run.disabled:
             _install_sigterm()
             _recover_project(run)
+            if s.save_code:
+                run_code.save_entry_script(run)
         return run
 
 
@@ -216,6 +220,21 @@ def define_metric(
 ) -> Metric:
     """`Run.define_metric` on the active run."""
     return _require().define_metric(name, step_metric, step_sync, hidden, summary, goal, overwrite)
+
+
+def save(glob_str: Any = None, base_path: Any = None,
+         policy: Literal["live", "now", "end"] = "live") -> bool | list[str]:
+    """`Run.save` on the active run."""
+    return _require().save(glob_str, base_path, policy)
+
+
+def restore(name: str, run_path: str | None = None, replace: bool = False,
+            root: str | None = None) -> Any:
+    """`Run.restore` on the active run; with `run_path`, also before (or without) `init()`,
+    from the store $RUNLAKE_DIR (else ./runlake), into `root` (default the working folder)."""
+    from . import run_files
+
+    return run_files.restore(_active, name, run_path, replace, root)
 
 
 def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:

@@ -64,6 +64,10 @@ class Settings:
     compact_parquet: bool = False
     switch_interval: float | None = WriterOptions.switch_interval
     heartbeat_interval: float = 10.0
+    # init(save_code=True): log the entry script as a "code" artifact ($RUNLAKE_SAVE_CODE).
+    save_code: bool | None = None
+    # Seconds between checks of the files run.save(policy="live") watches.
+    file_poll_interval: float = 0.5
     # Links and alerts (sdk/alerts.py): a dashboard serving the store ($RUNLAKE_BASE_URL), and
     # a Slack-compatible webhook every alert is POSTed to ($RUNLAKE_ALERT_WEBHOOK).
     base_url: str | None = None
@@ -115,6 +119,7 @@ def resolve(settings: Settings | dict[str, Any] | None, **given: Any) -> Setting
         if name == "tags" and value is not None:
             value = tuple(_parse_tags(value) if isinstance(value, str) else value)
         changes[name] = value
+    changes["save_code"] = _save_code(given.get("save_code"), settings.save_code)
     mode = changes["mode"] or "online"
     if mode not in MODES:
         raise UsageError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
@@ -138,6 +143,28 @@ def resolve(settings: Settings | dict[str, Any] | None, **given: Any) -> Setting
     changes["project"] = changes["project"] or DEFAULT_PROJECT
     changes["entity"] = changes["entity"] or DEFAULT_ENTITY
     return settings.replace(**changes)
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _save_code(given: Any, field: bool | None) -> bool:
+    """init(save_code=...), else Settings(save_code=...), else $RUNLAKE_SAVE_CODE, else off."""
+    value = given if given is not None else field
+    if value is not None:
+        if not isinstance(value, bool):
+            raise InvalidValueError(
+                f"save_code must be True or False, got {type(value).__name__} {value!r}"
+            )
+        return value
+    raw = env("SAVE_CODE")
+    if raw is None:
+        return False
+    if raw.strip().lower() in _TRUE + _FALSE:
+        return raw.strip().lower() in _TRUE
+    raise InvalidValueError(
+        f"$RUNLAKE_SAVE_CODE (or $WANDB_SAVE_CODE) must be true or false, got {raw!r}"
+    )
 
 
 def _parse_tags(raw: str) -> tuple[str, ...]:

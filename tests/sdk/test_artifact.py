@@ -290,13 +290,16 @@ def test_lineage_view_in_sql(tmp_path: Path, root: Path) -> None:
         art.add_file(_file(tmp_path / "a", "1"))
         producer.log_artifact(art)
     with _init(root, project="q") as consumer:
-        consumer.use_artifact("p/ds:latest")
+        consumer.use_artifact("p/ds:latest", use_as="training data")
+        with pytest.raises(TypeError, match="use_as"):
+            consumer.use_artifact("p/ds:latest", use_as=3)
     api = runlake.Api(root)
     rows = api.sql(
-        "SELECT role, run_project, run_id, artifact_name, version FROM lineage ORDER BY role"
+        "SELECT role, run_project, run_id, artifact_name, version, use_as FROM lineage "
+        "ORDER BY role"
     ).fetchall()
-    assert rows == [("consumer", "q", consumer.id, "ds", "v0"),
-                    ("producer", "p", producer.id, "ds", "v0")]
+    assert rows == [("consumer", "q", consumer.id, "ds", "v0", "training data"),
+                    ("producer", "p", producer.id, "ds", "v0", None)]
     assert [a.version for a in api.artifacts("dataset", "p/ds")] == ["v0"]
 
 
