@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from runlake.engine.errors import InvalidNameError, InvalidValueError, RunNotFoundError
+from runlake.engine.files import inside
 from runlake.engine.layout import RunPaths, is_valid_name
 
 if TYPE_CHECKING:
@@ -51,11 +52,14 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def check_path(path: Any) -> str:
-    """A reference's path, relative to the files directory, if each part is a safe name."""
+def file_of(files_dir: Path, path: Any) -> Path:
+    """The file a reference's `path` names in `files_dir`: each part must be a safe name (as
+    the media store makes them), and its folder must not resolve outside (a symlink)."""
     if not isinstance(path, str) or not all(is_valid_name(p) for p in path.split("/")):
         raise InvalidNameError(f"unsafe table file path {path!r} in a history reference")
-    return path
+    target = files_dir.joinpath(*path.split("/"))
+    inside(files_dir, target.parent)
+    return target
 
 
 def _ref_expression(con: duckdb.DuckDBPyConnection, key: str) -> str:
@@ -91,7 +95,7 @@ def table_refs(con: duckdb.DuckDBPyConnection, root: Path, key: str) -> list[tup
     out = []
     for entity, project, run_id, step, path in rows:
         files = RunPaths.of(root, entity, project, run_id).files_dir
-        out.append((entity, project, run_id, step, str(files / check_path(path))))
+        out.append((entity, project, run_id, step, str(file_of(files, path))))
     return out
 
 
@@ -169,4 +173,4 @@ def read_logged(paths: RunPaths, refs: pa.Table, key: str, step: int | None) -> 
                 f"it did at steps {[f[0] for f in found]}"
             )
         s, path = at[0]
-    return s, paths.files_dir / check_path(path)
+    return s, file_of(paths.files_dir, path)

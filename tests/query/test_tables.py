@@ -195,3 +195,18 @@ def test_the_cli_sql_command_takes_table_calls(store, capsys):
     assert main(["sql", "--dir", str(store), "SELECT count(*) AS n FROM table('preds')"]) == 0
     cells = [line.strip("│ ") for line in capsys.readouterr().out.splitlines() if "│" in line]
     assert cells[0] == "n" and cells[-1] == "12"
+
+
+def test_a_symlinked_media_folder_pointing_outside_is_refused(store, tmp_path):
+    outside = tmp_path / "elsewhere"
+    (outside / "tables").mkdir(parents=True)
+    files = RunPaths.of(store, "local", "p", "run-b").files_dir
+    media = files / "media"
+    for f in (media / "tables").iterdir():
+        (outside / "tables" / f.name).write_bytes(f.read_bytes())
+    import shutil
+
+    shutil.rmtree(media)
+    media.symlink_to(outside)
+    with pytest.raises(InvalidNameError, match="resolves outside"):
+        runlake.Api(root=store).sql("SELECT count(*) FROM table('preds')")
