@@ -7,6 +7,8 @@ The schema rule (docs/FORMAT.md, "Schema evolution"):
   finish).
 - A value of another family (a string under a float key, ...) is stored in the sibling
   column `<key>@<family>` (e.g. `loss@str`); nothing is dropped.
+- A struct column (a media reference) takes the merge of its values' types: new fields are
+  added, numbers inside widen (engine/structs.py); earlier segments are rewritten at finish.
 - None is a missing value: it is null in whichever column the key has.
 """
 
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 
-from . import kinds
+from . import kinds, structs
 from .buffer import Chunk
 from .layout import RUNTIME, STEP, TIMESTAMP
 
@@ -33,16 +35,44 @@ class RunSchema:
 
     def __init__(self, columns: dict[str, str] | None = None) -> None:
         self.columns: dict[str, str] = dict(columns or {})
+        self.structs: dict[str, pa.DataType] = {}  # the Arrow type of each REF column
         self.widened: set[str] = set()
 
     @classmethod
     def from_arrow(cls, schema: pa.Schema) -> RunSchema:
-        cols = {
-            f.name: kinds.kind_of_arrow(f.type)
-            for f in schema
-            if f.name not in (STEP, RUNTIME, TIMESTAMP) and f.type != pa.null()
-        }
-        return cls(cols)
+        run = cls()
+        for f in schema:
+            run.absorb(f.name, f.type)
+        return run
+
+    def absorb(self, name: str, t: pa.DataType) -> None:
+        """Take in a column of an existing file: its kind, widest of those seen (no `widened`)."""
+        if name in (STEP, RUNTIME, TIMESTAMP) or pa.types.is_null(t):
+            return
+        kind = kinds.kind_of_arrow(t)
+        have = self.columns.get(name)
+        if have is None:
+            self.columns[name] = kind
+        elif kinds.family(have) == kinds.family(kind):
+            self.columns[name] = kinds.wider(have, kind)
+        else:
+            return
+        if kind == kinds.REF:
+            t = structs.normalize(t)  # a segment read back names list items `element`
+            old = self.structs.get(name)
+            self.structs[name] = t if old is None else structs.merge(old, t)
+
+    def struct_type(self, name: str, t: pa.DataType) -> pa.DataType:
+        """The type of REF column `name` once it also holds values of type `t`."""
+        old = self.structs.get(name)
+        if old is None:
+            self.structs[name] = t
+            return t
+        new = structs.merge(old, t)
+        if new != old:
+            self.structs[name] = new
+            self.widened.add(name)
+        return new
 
     def place(self, key: str, kind: str) -> tuple[str, str]:
         """The column name and kind a value of `kind` logged under `key` is stored as."""
@@ -65,7 +95,8 @@ class RunSchema:
             name = f"{key}@{kinds.family(kind)}"
 
     def arrow_type(self, name: str) -> pa.DataType:
-        return kinds.ARROW_TYPE[self.columns[name]]
+        kind = self.columns[name]
+        return self.structs[name] if kind == kinds.REF else kinds.ARROW_TYPE[kind]
 
 
 def chunks_to_table(chunks: Sequence[Chunk], schema: RunSchema, start_time: float) -> pa.Table:
@@ -90,6 +121,13 @@ def _chunk_to_table(chunk: Chunk, schema: RunSchema, start_time: float) -> pa.Ta
     for j, (key, kind) in enumerate(zip(chunk.keys, chunk.kinds())):
         if chunk.floats:  # a strided view of the chunk's array('d'): copy it contiguous
             array = kinds.from_numpy(chunk.column(j))
+        elif kind == kinds.REF:
+            column = chunk.column(j)
+            name, _ = schema.place(key, kind)
+            array = structs.build(column, schema.struct_type(name, structs.infer_all(column)))
+            arrays.append(array)
+            names.append(name)
+            continue
         else:
             array, kind = kinds.to_arrow(chunk.column(j), kind)
         name, placed = schema.place(key, kind)
@@ -115,9 +153,17 @@ def conform(table: pa.Table, schema: RunSchema) -> pa.Table:
         if want != f.type:
             changed = True
         fields.append(pa.field(f.name, want, nullable=f.nullable))
+    if not changed:
+        return table
     # Only widening casts happen here; int64 -> float64 rounds beyond 2**53, which the schema
     # rule accepts, so the cast must not be "safe" (that refuses the whole table).
-    return table.cast(pa.schema(fields), safe=False) if changed else table
+    try:
+        return table.cast(pa.schema(fields), safe=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        # A struct field that fell back to text: structs.conform rebuilds that column.
+        columns = [c if c.type == f.type else structs.conform(c, f.type)
+                   for c, f in zip(table.columns, fields)]
+        return pa.Table.from_arrays(columns, schema=pa.schema(fields))
 
 
 def drop_null_columns(table: pa.Table) -> pa.Table:

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 BOOL, INT, FLOAT, STR, NULL = "bool", "int", "float", "str", "null"
 LIST_INT, LIST_FLOAT, LIST_STR = "list_int", "list_float", "list_str"
+REF = "ref"  # a struct: a media value's typed reference (engine/structs.py)
 
 
 class IntList(tuple):
@@ -35,6 +36,12 @@ class StrList(tuple):
     __slots__ = ()
 
 
+class Ref(dict):
+    """A checked struct value: a JSON-like dict, stored as an Arrow struct (engine/structs.py)."""
+
+    __slots__ = ()
+
+
 KIND_OF_TYPE: dict[type, str] = {
     bool: BOOL,
     np.bool_: BOOL,
@@ -46,6 +53,7 @@ KIND_OF_TYPE: dict[type, str] = {
     IntList: LIST_INT,
     FloatList: LIST_FLOAT,
     StrList: LIST_STR,
+    Ref: REF,
 }
 for _t in (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64):
     KIND_OF_TYPE[_t] = INT
@@ -64,11 +72,12 @@ ARROW_TYPE = {
 }
 
 # Kinds of one family share a column, which takes the widest kind logged so far:
-# bool < int < float (as in Python, True == 1) and list<int> < list<float>. Kinds of
+# bool < int < float (as in Python, True == 1) and list<int> < list<float>; a struct column's
+# type is the merge of its values' types (engine/structs.py, not in ARROW_TYPE). Kinds of
 # different families never share one (see convert.RunSchema).
 FAMILY = {
     BOOL: "number", INT: "number", FLOAT: "number", STR: "str",
-    LIST_INT: "list", LIST_FLOAT: "list", LIST_STR: "list_str", NULL: "null",
+    LIST_INT: "list", LIST_FLOAT: "list", LIST_STR: "list_str", NULL: "null", REF: "ref",
 }
 _RANK = {BOOL: 0, INT: 1, FLOAT: 2, LIST_INT: 0, LIST_FLOAT: 1}
 
@@ -98,6 +107,8 @@ def kind_of_arrow(t: pa.DataType) -> str:
         return INT
     if pa.types.is_floating(t):
         return FLOAT
+    if pa.types.is_struct(t):
+        return REF
     if pa.types.is_list(t) or pa.types.is_large_list(t):
         inner = kind_of_arrow(t.value_type)
         return {INT: LIST_INT, FLOAT: LIST_FLOAT, STR: LIST_STR}.get(inner, LIST_STR)
@@ -114,6 +125,10 @@ def to_arrow(values: Sequence[object], kind: str) -> tuple[pa.Array, str]:
         return pa.nulls(len(values)), NULL
     if kind in (LIST_INT, LIST_FLOAT, LIST_STR):
         return _lists(values, kind)
+    if kind == REF:
+        from . import structs
+
+        return structs.build(values, structs.infer_all(values)), REF
     return _flat(values, kind)
 
 

@@ -33,10 +33,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import kinds, lock, segment
+from . import lock, segment
 from .convert import RunSchema, conform
 from .errors import InvalidNameError, RunInUseError
-from .layout import RUNTIME, STEP, TIMESTAMP, RunPaths, seq_of
+from .layout import RunPaths, seq_of
 from .meta import RunMeta, read_json
 from .wal import read_frames
 from .writer import compact_wal
@@ -200,14 +200,7 @@ def _run_schema(schemas: Iterable[pa.Schema]) -> RunSchema:
     run = RunSchema()
     for schema in schemas:
         for f in schema:
-            if f.name in (STEP, RUNTIME, TIMESTAMP) or pa.types.is_null(f.type):
-                continue
-            kind = kinds.kind_of_arrow(f.type)
-            have = run.columns.get(f.name)
-            if have is None:
-                run.columns[f.name] = kind
-            elif kinds.family(have) == kinds.family(kind):
-                run.columns[f.name] = kinds.wider(have, kind)
+            run.absorb(f.name, f.type)
     return run
 
 

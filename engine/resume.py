@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from . import kinds, segment
 from .convert import RunSchema, drop_null_columns
+from .media_files import link_media
 from .layout import RUNTIME, STEP, TIMESTAMP, RunPaths, seq_of
 from .wal import read_frames
 
@@ -87,12 +88,9 @@ def run_schema(paths: RunPaths) -> RunSchema:
         for f in pq.read_schema(path):
             if f.name in _BASE or pa.types.is_null(f.type):
                 continue
-            kind = kinds.kind_of_arrow(f.type)
-            have = schema.columns.get(f.name)
-            if have is None:
-                schema.columns[f.name] = kind
-            elif have != kind:
-                schema.columns[f.name] = kinds.wider(have, kind)
+            had = schema.arrow_type(f.name) if f.name in schema.columns else None
+            schema.absorb(f.name, f.type)
+            if had is not None and schema.arrow_type(f.name) != had:
                 schema.widened.add(f.name)
     return schema
 
@@ -217,9 +215,10 @@ def rewind(paths: RunPaths, step: int, stamp: str, *, compact: bool = False,
 
 def copy_prefix(parent: RunPaths, child: RunPaths, step: int, *, compact: bool = False,
                 fsync: bool = False) -> int:
-    """Write the parent's durable rows up to `step` as the child's first segments; returns
-    the rows copied. One segment per parent source, so memory holds one source at a time.
-    The parent is only read (its WAL too, if it is live or crashed)."""
+    """Write the parent's durable rows up to `step` as the child's first segments, and link
+    the parent's media files into the child's files; returns the rows copied. One segment per
+    parent source, so memory holds one source at a time. The parent is only read (its WAL
+    too, if it is live or crashed)."""
     rows = seq = 0
     for src_seq, path, is_segment in _sources(parent):
         table = _read(parent, src_seq, path, is_segment)
@@ -231,4 +230,5 @@ def copy_prefix(parent: RunPaths, child: RunPaths, step: int, *, compact: bool =
         segment.write_segment(table, child.segment_file(seq), compact=compact, fsync=fsync)
         seq += 1
         rows += table.num_rows
+    link_media(parent.files_dir, child.files_dir)  # the copied rows' media references
     return rows

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from . import segment
 from .buffer import Chunk, HistoryBuffer
 from .convert import RunSchema, chunks_to_table, conform, drop_null_columns
+from .media_files import FileQueue
 from .layout import STEP, RunPaths, seq_of
 from .wal import WalWriter, read_frames
 
@@ -103,8 +104,10 @@ class RunWriter:
         observer: Callable[[Sequence[Chunk]], None] | None = None,
         on_cycle: Callable[[bool], None] | None = None,
         first_seq: int = 0,
+        files: FileQueue | None = None,
     ) -> None:
         self.paths = paths
+        self.files = files  # media files the buffered rows refer to (engine/media_files.py)
         self.buffer = buffer
         self.start_time = start_time
         self.options = options
@@ -135,6 +138,8 @@ class RunWriter:
 
     def start(self) -> None:
         _switch_interval.acquire(self.options.switch_interval)
+        if self.files is not None:
+            self.files.start(self.paths.files_dir, fsync=self.options.fsync)
         self._thread.start()
 
     # -- called from the logging side -------------------------------------------------------
@@ -176,6 +181,8 @@ class RunWriter:
             return
         self._wake.set()
         self._thread.join()
+        if self.files is not None:
+            self.files.close()
         _switch_interval.release(self.options.switch_interval)
         if self.error is not None:  # given up: let go of the files (their frames stay valid)
             self._drop_segment()
@@ -282,6 +289,13 @@ class RunWriter:
         self.drain()
         with self._drain_lock:
             chunks, self._taken = self._taken, []
+        if self.files is not None:
+            try:  # after taking the rows: every file they refer to was queued before them
+                self.files.settle(self.paths.files_dir, fsync=self.options.fsync)
+            except Exception:
+                with self._drain_lock:
+                    self._taken[:0] = chunks
+                raise
         if chunks:
             try:
                 table = chunks_to_table(chunks, self.schema, self.start_time)

@@ -75,7 +75,7 @@ def export(api: Api, path: str, dest: Path, format: str | None = None,  # noqa: 
     fields = [pa.field(n, t) for n, t in columns.items() if _BASE.get_field_index(n) < 0]
     schema = pa.schema([*_BASE, *fields])
     out_schema = schema if fmt == "parquet" else pa.schema(
-        [pa.field(f.name, pa.string()) if _is_list(f.type) else f for f in schema])
+        [pa.field(f.name, pa.string()) if _is_nested(f.type) else f for f in schema])
 
     # Pass 2: stream the rows, run by run, into a temporary file renamed at the end.
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -181,6 +181,10 @@ def _is_list(t: pa.DataType) -> bool:
     return pa.types.is_list(t) or pa.types.is_large_list(t)
 
 
+def _is_nested(t: pa.DataType) -> bool:
+    return _is_list(t) or pa.types.is_struct(t)
+
+
 def _is_number(t: pa.DataType) -> bool:
     return pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_floating(t)
 
@@ -219,7 +223,7 @@ def _cast(column: pa.ChunkedArray, t: pa.DataType) -> pa.ChunkedArray | pa.Array
     if column.type == t:
         return column
     if pa.types.is_string(t) or pa.types.is_large_string(t):
-        if _is_list(column.type):  # JSON text: CSV has no lists; strings meet lists as text
+        if _is_nested(column.type):  # JSON text: CSV has no lists or structs (media references)
             return pa.array([None if v is None else json.dumps(v, ensure_ascii=False)
                              for v in column.to_pylist()], t)
         if pa.types.is_null(column.type):

@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from runlake.engine import kinds
+from runlake.engine import kinds, structs
 from runlake.engine.layout import RUNTIME, STEP, TIMESTAMP, RunPaths
 from runlake.engine.wal import read_frames
 
@@ -111,6 +111,8 @@ def _wider(a: pa.DataType, b: pa.DataType) -> pa.DataType:
         ka, kb = kinds.kind_of_arrow(a), kinds.kind_of_arrow(b)
     except TypeError:
         ka = kb = None
+    if ka == kinds.REF and kb == kinds.REF:  # media references: fields merged by name
+        return structs.merge(a, b)
     if ka is not None and kinds.family(ka) == kinds.family(kb):
         return kinds.ARROW_TYPE[kinds.wider(ka, kb)]
     # Not a widening the format knows of: let Arrow decide (or refuse).

@@ -31,6 +31,13 @@ from runlake.engine.errors import (
 
 from .alerts import AlertLevel
 from .artifact import Artifact
+from .audio import Audio
+from .figures import Plotly
+from .histogram import Histogram
+from .html_media import Html
+from .image import Image
+from .object3d import Object3D
+from .video import Video
 from .live_run import Run, RunStatus
 from .metric import Metric
 from .plot import plot_table
@@ -46,14 +53,20 @@ __all__ = [
     "AlertLevel",
     "Api",
     "Artifact",
+    "Audio",
     "ArtifactNotFoundError",
     "ConfigError",
     "CustomChart",
     "Error",
+    "Histogram",
+    "Html",
+    "Image",
     "InvalidNameError",
     "InvalidValueError",
     "Metric",
     "MissingExtraError",
+    "Object3D",
+    "Plotly",
     "ResumeError",
     "Run",
     "RunExistsError",
@@ -64,6 +77,7 @@ __all__ = [
     "Settings",
     "Table",
     "UsageError",
+    "Video",
     "__version__",
     "alert",
     "config",

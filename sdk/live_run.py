@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 from runlake.engine import lock
 from runlake.engine.buffer import HistoryBuffer
 from runlake.engine.errors import InvalidValueError, UsageError
+from runlake.engine.media_files import FileQueue
 from runlake.engine.layout import RunPaths
 from runlake.engine.meta import RunMeta
 from runlake.engine.writer import RunWriter
@@ -33,7 +34,8 @@ from .metric import Metric, MetricRegistry
 from .settings import Settings
 from .run_summary import Summary
 from .names import check_label, check_tags
-from .values import flatten
+from .media_store import MediaStore, encode_row
+from .values import flatten, media_of
 
 if TYPE_CHECKING:
     from .artifact import Artifact
@@ -106,6 +108,7 @@ class Run:
         self._meta: RunMeta | None = None
         self._writer: RunWriter | None = None
         self._owner: lock.RunLock | None = None
+        self._media: MediaStore | None = None
         self._alerts: Alerts | None = None  # made by the first alert()
         self._summary_version = -1
         self._last_heartbeat = self._start_time
@@ -123,12 +126,15 @@ class Run:
             meta.update(continued.meta)
         self._meta = RunMeta(paths.meta_file, meta)
         self._meta.update()
+        self._media = MediaStore(FileQueue())
         self._writer = RunWriter(
             paths, self._buffer, self._start_time, settings.writer_options(),
             observer=self._fold, on_cycle=self._persist,
             first_seq=0 if continued is None else continued.first_seq,
+            files=self._media.files,
         )
-        self._summary = Summary(self._metrics, sync=self._writer.drain)
+        self._summary = Summary(self._metrics, sync=self._writer.drain,
+                                encode=self._summary_media)
         if continued is not None:
             # New rows must land in the columns (and `@family` siblings) the run already has.
             self._writer.schema = continued.schema
@@ -346,6 +352,8 @@ class Run:
                 self._buffer.step = step
             if commit is None:
                 commit = step is None
+            if self._media is not None:  # files and references, once the step is known
+                encode_row(self._media, row, self._buffer.step, errors)
             self._pending.update(row)
             self._has_pending = True
             if commit:
@@ -373,6 +381,15 @@ class Run:
         self._has_pending = False
         if step == _MAX_STEP:  # the next step overflows int64: refuse it in _log, not the buffer
             self._buffer.disarm()
+
+    def _summary_media(self, key: str, value: Any) -> Any:
+        """`summary[key] = Image(...)`: the value stored as a file, the summary holds its
+        reference (as wandb does); other values unchanged."""
+        media = media_of(key, value)
+        if media is None or self._media is None:
+            return value
+        with self._log_lock:  # the file is named by the current step
+            return dict(self._media.reference(key, self._buffer.step, media))
 
     def define_metric(
         self,

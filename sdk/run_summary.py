@@ -65,9 +65,11 @@ def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
 class Summary:
     """A run's summary: dict-like, readable at any time, persisted at every flush."""
 
-    def __init__(self, metrics: MetricRegistry, sync: Callable[[], None] | None = None) -> None:
+    def __init__(self, metrics: MetricRegistry, sync: Callable[[], None] | None = None,
+                 encode: Callable[[str, Any], Any] | None = None) -> None:
         self._metrics = metrics
         self._sync = sync
+        self._encode = encode  # a media value set by hand -> its stored reference (the Run's)
         self._lock = threading.RLock()
         self._last: dict[str, Any] = {}
         self._aggs: dict[str, _Agg] = {}
@@ -232,6 +234,8 @@ class Summary:
         for key in items:
             if not isinstance(key, str) or not key:
                 raise KeyError(f"summary keys must be non-empty strings, got {key!r}")
+        if self._encode is not None:
+            items = {key: self._encode(key, value) for key, value in items.items()}
         with self._lock:
             for key, value in items.items():
                 self._user[key] = value

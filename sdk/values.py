@@ -2,8 +2,11 @@
 
 Nested dicts are flattened with "." as wandb's history does (`{"a": {"b": 1}}` is the column
 `a.b`); numpy and torch scalars and 0-d arrays become scalars; lists, tuples and 1-d arrays
-of numbers or strings become list values. Anything else is refused with an error naming the
-key, the type and what to do instead.
+of numbers or strings become list values, except that more than 32 numbers become a
+`Histogram` (wandb's rule). Media values (`Image`, lists of them, matplotlib and Plotly
+figures) are kept as they are: the run encodes them once the step is known
+(sdk/media_store.py). Anything else is refused with an error naming the key, the type and
+what to do instead.
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ import numpy as np
 from runlake.engine.errors import InvalidNameError, InvalidValueError
 from runlake.engine.kinds import KIND_OF_TYPE, FloatList, IntList, StrList
 
+from .histogram import Histogram
+from .media_base import Media
+from .media_store import MediaList
+
 _SCALARS = frozenset(t for t in KIND_OF_TYPE if t not in (IntList, FloatList, StrList))
+
+# More numbers than this logged directly become a Histogram, as in wandb.
+MAX_LIST = 32
+AUTO_BINS = 32  # the bins of such a histogram (wandb's automatic conversion uses 32)
 
 # Nested dicts deeper than this are refused: far below Python's recursion limit, far above
 # any real metrics dict. (A dict that contains itself is refused as such.)
@@ -109,7 +120,28 @@ def _put(
             f"log() key {_shown(key)} is given twice in one call (a nested dict flattens to the "
             "same name); the first value was kept: rename one of them"
         )
-    out[key] = value if t in _SCALARS else scalar_or_list(key, value)
+    if t in _SCALARS:
+        out[key] = value
+        return
+    media = media_of(key, value)
+    out[key] = media if media is not None else scalar_or_list(key, value)
+
+
+def media_of(key: str, value: object) -> Media | MediaList | None:
+    """The value as a media value to encode, or None if it is not one."""
+    if isinstance(value, (Media, MediaList)):
+        return value
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], Media):
+        if not all(isinstance(v, Media) for v in value):
+            raise InvalidValueError(
+                f"log() key {_shown(key)}: a list mixing media values with other values "
+                "can't be stored; log the media under their own key")
+        return MediaList(value)
+    if type(value).__module__.startswith(("matplotlib", "plotly")):
+        from .figures import figure_media
+
+        return figure_media(key, value)
+    return None
 
 
 def scalar_or_list(key: str, value: object) -> object:
@@ -122,6 +154,8 @@ def scalar_or_list(key: str, value: object) -> object:
             _refuse_datetime(key, value)
         if value.ndim == 0:
             return _scalar(key, value.item())
+        if value.size > MAX_LIST and value.dtype.kind in "biuf":
+            return _histogram(key, value)
         if value.ndim == 1:
             return to_list(key, value.tolist())
         raise InvalidValueError(
@@ -129,8 +163,21 @@ def scalar_or_list(key: str, value: object) -> object:
             "history value; log a 1-d array or a scalar, or flatten it (`arr.ravel()`)"
         )
     if isinstance(value, (list, tuple)):
+        if len(value) > MAX_LIST and all(
+            isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value
+        ):
+            return _histogram(key, value)
         return to_list(key, value)
     return _scalar(key, value)
+
+
+def _histogram(key: str, value: Any) -> Histogram:
+    try:
+        return Histogram(value, num_bins=AUTO_BINS)
+    except InvalidValueError as exc:
+        raise InvalidValueError(
+            f"log() key {_shown(key)}: more than {MAX_LIST} numbers are logged as a histogram, "
+            f"and {exc}") from None
 
 
 def _scalar(key: str, value: object) -> object:

@@ -129,7 +129,7 @@ def test_the_checks_catch_violations(tmp_path, monkeypatch):
         assert query_violations(f) == [], src
 
 
-HEAVY = ("torch", "PIL", "matplotlib", "imageio", "pandas")
+HEAVY = ("torch", "PIL", "matplotlib", "imageio", "plotly", "pandas")
 
 _PROBE = """
 import sys
@@ -174,5 +174,19 @@ def test_a_run_does_not_load_media_libraries(tmp_path):
         "with runlake.init(mode='disabled') as run:\n"
         "    run.log({'x': 1})\n"
     )
-    out = _probe(body, tmp_path, heavy=("torch", "PIL", "matplotlib", "imageio"))
+    out = _probe(body, tmp_path, heavy=("torch", "PIL", "matplotlib", "imageio", "plotly"))
+    assert "tried: []" in out and "loaded: []" in out, out
+
+
+def test_histograms_and_media_classes_do_not_load_media_libraries(tmp_path):
+    """Media types import their library only when a value needs it: a histogram (numpy only)
+    and an automatic one from a long array load none, nor does pandas come in."""
+    body = (
+        "import numpy as np, runlake\n"
+        "with runlake.init() as run:\n"
+        "    run.log({'h': runlake.Histogram(np.arange(100)), 'auto': np.arange(100.0)})\n"
+        "    run.log({'h': runlake.Histogram([1, 2, 3]), 'auto': list(range(50))})\n"
+        "print(runlake.Image, runlake.Video, runlake.Audio, runlake.Object3D, runlake.Html, runlake.Plotly)\n"
+    )
+    out = _probe(body, tmp_path)
     assert "tried: []" in out and "loaded: []" in out, out

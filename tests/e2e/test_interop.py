@@ -210,3 +210,29 @@ def test_default_files_use_no_byte_stream_split(root):
     meta = pq.ParquetFile(f).metadata
     for j in range(meta.num_columns):
         assert "BYTE_STREAM_SPLIT" not in meta.row_group(0).column(j).encodings
+
+
+def test_a_media_key_reads_the_same_in_every_reader(root):
+    """A media column is a struct (docs/FORMAT.md, "Media"): each reader unnests it alike."""
+    import numpy as np
+
+    with runlake.init(dir=root, project="interop") as run:
+        for i in range(4):
+            data = {"loss": i / 4, "img": runlake.Image(np.full((3, 2), i * 60, dtype=np.uint8),
+                                                        caption=f"c{i}")}
+            if i % 2:
+                data["hist"] = runlake.Histogram([i, i + 1, i + 1], num_bins=2)
+            run.log(data)
+    [f] = segment_files(root)
+    want = [(f"c{i}", 2, 3) for i in range(4)]
+    got = [(r["caption"], r["width"], r["height"]) for r in pq.read_table(f).column("img").to_pylist()]
+    assert got == want
+    df = pl.read_parquet(f).unnest("img")
+    assert list(zip(df["caption"], df["width"], df["height"])) == want
+    assert duckdb.sql(f"SELECT img.caption, img.width, img.height FROM '{f}' ORDER BY _step").fetchall() == want
+    pdf = pd.read_parquet(f)
+    assert [(d["caption"], d["width"], d["height"]) for d in pdf["img"]] == want
+    hist = duckdb.sql(f"SELECT hist.values FROM '{f}' WHERE hist IS NOT NULL ORDER BY _step").fetchall()
+    assert hist == [([1, 2],), ([1, 2],)]
+    for path in duckdb.sql(f"SELECT img.path FROM '{f}'").fetchall():
+        assert (Path(run.dir) / path[0]).is_file()
