@@ -1,13 +1,11 @@
 """Logged tables on the read side: `table('<key>')` in Api.sql and the public Run's table().
 
-Until the media log path is in main, a table is "logged" here as docs/FORMAT.md says a run
-logs one: its Parquet bytes (Table._encode) in the run's files directory, and a history
-segment whose key column holds the struct reference.
+Tables are logged by real runs (run.log) and read back through Api.sql, the public Run and
+plain DuckDB; references that could not come from runlake are written as segments by hand.
 """
 
 from __future__ import annotations
 
-import importlib.util
 
 import duckdb
 import pyarrow as pa
@@ -18,26 +16,15 @@ import runlake
 from runlake import InvalidNameError, InvalidValueError, RunNotFoundError, Table
 from runlake.engine.layout import RunPaths
 from runlake.query.tables import table_calls
-from tests.helpers import Ctx
 
 
-def log_by_hand(root, run_id: str, key: str, tables: dict[int, object], project="p") -> None:
-    """Store each value (a Table or a chart) and a segment whose `key` column references it."""
-    paths = RunPaths.of(root, "local", project, run_id)
-    rows = []
-    for step, value in tables.items():
-        ctx = Ctx(key, step)
-        data, suffix, fields = value._encode(ctx)
-        ctx.files[f"media/{value._folder}/{key}_{step}_{len(ctx.files)}{suffix}"] = data
-        for rel, blob in ctx.files.items():
-            (paths.files_dir / rel).parent.mkdir(parents=True, exist_ok=True)
-            (paths.files_dir / rel).write_bytes(blob)
-        rel = f"media/{value._folder}/{key}_{step}_{len(ctx.files) - 1}{suffix}"
-        rows.append({"_step": step, "_runtime": 0.0, "_timestamp": 0.0, key: {
-            "_type": value._log_type, "path": rel, "sha256": "0" * 64, "size": len(data),
-            "table_path": fields.get("table_path"), "nrows": fields.get("nrows")}})
-    seq = len(list(paths.history_dir.glob("part-*.parquet")))
-    pq.write_table(pa.Table.from_pylist(rows), paths.segment_file(seq))
+def log_tables(root, run_id: str, key: str, values: dict[int, object], project="p") -> None:
+    """A run that logs a few metrics, then each value (a Table or a chart) at its step."""
+    with runlake.init(dir=root, project=project, id=run_id, reinit="finish_previous") as run:
+        for s in range(3):
+            run.log({"loss": 1.0 / (s + 1)})
+        for step, value in values.items():
+            run.log({key: value}, step=step)
 
 
 def make_run(root, run_id: str, project="p", steps=3) -> None:
@@ -53,10 +40,8 @@ def preds(scale: float) -> Table:
 
 @pytest.fixture
 def store(root):
-    make_run(root, "run-a")
-    make_run(root, "run-b")
-    log_by_hand(root, "run-a", "preds", {10: preds(1.0), 20: preds(2.0)})
-    log_by_hand(root, "run-b", "preds", {10: preds(10.0)})
+    log_tables(root, "run-a", "preds", {10: preds(1.0), 20: preds(2.0)})
+    log_tables(root, "run-b", "preds", {10: preds(10.0)})
     return root
 
 
@@ -96,9 +81,8 @@ def test_public_run_table_returns_a_dataframe(store):
 
 
 def test_charts_count_as_their_table(root):
-    make_run(root, "run-c")
     chart = runlake.plot.confusion_matrix(y_true=[0, 1, 1], preds=[0, 1, 0], class_names=["a", "b"])
-    log_by_hand(root, "run-c", "cm", {5: chart})
+    log_tables(root, "run-c", "cm", {5: chart})
     api = runlake.Api(root=root)
     got = api.sql("SELECT Actual, Predicted, nPredictions FROM table('cm') ORDER BY ALL").fetchall()
     assert got == [("a", "a", 1), ("a", "b", 0), ("b", "a", 1), ("b", "b", 1)]
@@ -106,11 +90,10 @@ def test_charts_count_as_their_table(root):
 
 
 def test_tables_of_different_columns_union_by_name(root):
-    make_run(root, "run-d")
-    log_by_hand(root, "run-d", "t", {0: Table(columns=["a"], data=[[1]]),
-                                     1: Table(columns=["a", "b"], data=[[2, "x"]])})
+    log_tables(root, "run-d", "t", {5: Table(columns=["a"], data=[[1]]),
+                                    6: Table(columns=["a", "b"], data=[[2, "x"]])})
     got = runlake.Api(root=root).sql("SELECT _step, a, b FROM table('t') ORDER BY _step").fetchall()
-    assert got == [(0, 1, None), (1, 2, "x")]
+    assert got == [(5, 1, None), (6, 2, "x")]
 
 
 def test_unknown_and_non_table_keys_are_clear_errors(store):
@@ -146,8 +129,7 @@ def test_a_query_without_table_calls_is_untouched(store):
 
 
 def test_a_table_column_named_like_a_run_column_is_renamed_not_lost(root):
-    make_run(root, "run-f")
-    log_by_hand(root, "run-f", "t", {7: Table(columns=["_step", "run_id"], data=[[1, "mine"]])})
+    log_tables(root, "run-f", "t", {7: Table(columns=["_step", "run_id"], data=[[1, "mine"]])})
     rel = runlake.Api(root=root).sql("SELECT * FROM table('t')")
     assert rel.columns == ["entity", "project", "run_id", "_step", "_step_1", "run_id_1"]
     assert rel.fetchall() == [("local", "p", "run-f", 7, 1, "mine")]
@@ -155,13 +137,6 @@ def test_a_table_column_named_like_a_run_column_is_renamed_not_lost(root):
 
 # -- through run.log (the media log path) ------------------------------------------------------
 
-needs_media_log = pytest.mark.skipif(
-    importlib.util.find_spec("runlake.media_store") is None,
-    reason="needs the media log path of issue 7 (sdk/media_store.py), built in parallel",
-)
-
-
-@needs_media_log
 def test_tables_logged_by_runs_are_one_query_away(root):
     ids = []
     for scale in (1.0, 10.0):
@@ -177,7 +152,6 @@ def test_tables_logged_by_runs_are_one_query_away(root):
     assert api.run(f"vision/{ids[1]}").table("preds", step=1)["score"].to_list() == [0, 20, 40, 60]
 
 
-@needs_media_log
 def test_a_live_runs_tables_are_in_the_view(root):
     run = runlake.init(dir=root, project="live")
     run.log({"preds": preds(1.0)})

@@ -3,7 +3,6 @@ Vega-Lite specs they produce, bad input."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 from pathlib import Path
@@ -175,13 +174,6 @@ def test_chart_encodes_its_table_as_parquet_and_a_spec_document():
 
 # -- through run.log (the media log path) ------------------------------------------------------
 
-needs_media_log = pytest.mark.skipif(
-    importlib.util.find_spec("runlake.media_store") is None,
-    reason="needs the media log path of issue 7 (sdk/media_store.py), built in parallel",
-)
-
-
-@needs_media_log
 def test_seed_pr_curve_example(root, monkeypatch):
     monkeypatch.setenv("RUNLAKE_DIR", str(root))
     y_test = np.array([0, 1, 2, 1, 0, 2])
@@ -203,7 +195,6 @@ def test_seed_pr_curve_example(root, monkeypatch):
     assert table == [("cat", 21), ("dog", 21), ("owl", 21)]
 
 
-@needs_media_log
 def test_plot_table_logged_and_read_back(root):
     with runlake.init(dir=root, project="p") as run:
         t = Table(columns=["x", "y"], data=[[i, i * i] for i in range(5)])

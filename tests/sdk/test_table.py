@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import importlib.util
 import io
 import json
 import re
@@ -251,12 +250,6 @@ def test_equality_and_repr():
 
 # -- through run.log (the media log path) ------------------------------------------------------
 
-needs_media_log = pytest.mark.skipif(
-    importlib.util.find_spec("runlake.media_store") is None,
-    reason="needs the media log path of issue 7 (sdk/media_store.py), built in parallel",
-)
-
-
 class Broken(Media):
     _log_type = "broken-file"
     _folder = "broken"
@@ -265,7 +258,6 @@ class Broken(Media):
         raise InvalidValueError("this value cannot be encoded")
 
 
-@needs_media_log
 def test_logged_table_is_a_parquet_file_and_a_struct_reference(root):
     rows_ = [[i, "cat" if i % 2 else "dog", i / 10] for i in range(5)]
     with runlake.init(dir=root, project="p") as run:
@@ -291,7 +283,6 @@ def test_logged_table_is_a_parquet_file_and_a_struct_reference(root):
     assert run.summary["preds"]["path"] == second["path"]  # the summary holds the last reference
 
 
-@needs_media_log
 def test_media_cells_are_stored_as_their_own_files(root):
     with runlake.init(dir=root) as run:
         run.log({"samples": Table(columns=["id", "note"], data=[[1, Note("hello")], [2, None]])})
@@ -303,7 +294,6 @@ def test_media_cells_are_stored_as_their_own_files(root):
     assert cells[0]["path"].startswith("media/notes/samples_0_")
 
 
-@needs_media_log
 def test_a_table_whose_cell_fails_to_encode_keeps_the_rest_of_the_step(root):
     with runlake.init(dir=root) as run:
         with pytest.raises(InvalidValueError, match="cannot be encoded"):
@@ -314,7 +304,6 @@ def test_a_table_whose_cell_fails_to_encode_keeps_the_rest_of_the_step(root):
     assert got == [(0, 1.0), (1, 2.0)]
 
 
-@needs_media_log
 def test_disabled_run_logs_a_table_as_a_no_op(root):
     with runlake.init(dir=root, mode="disabled") as run:
         run.log({"t": Table(columns=["a"], data=[[1]])})
