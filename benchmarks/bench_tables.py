@@ -6,9 +6,7 @@ Target: runlake <= 1.5x floor.
            `pq.write_table(table, path, compression="zstd")`.
   runlake  `runlake.Table(columns=names, data=rows)` (its type checks included), then
            `run.log({"preds": table})` and `run.finish()` (the file is written by the run's
-           writer thread); init() is not timed. While the media log path is not in this
-           checkout (run.log refuses a Table), it is `Table._encode` plus writing its bytes
-           to a file, as that path would, and the output says so.
+           media file thread); init() is not timed.
 
 Repetitions alternate (order flipped each time); the median is taken. The machine is shared:
 the ratio, not the absolute time, is the result.
@@ -31,7 +29,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import runlake
-from runlake.engine.errors import InvalidValueError
 
 NAMES = ["id", "label", "score"]
 TARGET = 1.5
@@ -51,42 +48,15 @@ def time_floor(rows: list[list], folder: Path) -> float:
     return time.perf_counter() - t0
 
 
-class _FileCtx:
-    """Stands in for the run's media store while the log path is not in this checkout."""
-
-    key, step = "preds", 0
-
-    def store(self, value):  # a Table of scalars stores no nested media
-        raise AssertionError("no nested media in this benchmark")
-
-
-def logs_tables(folder: Path) -> bool:
-    """Whether run.log() stores a Table here (the media log path is present)."""
-    run = runlake.init(dir=folder, project="probe", settings=runlake.Settings(quiet=True))
-    try:
-        run.log({"t": runlake.Table(columns=["a"], data=[[1]])})
-        return True
-    except InvalidValueError:
-        return False
-    finally:
-        run.finish()
-
-
-def time_runlake(rows: list[list], folder: Path, through_log: bool) -> float:
-    if through_log:
-        run = runlake.init(dir=folder, project="bench", settings=runlake.Settings(quiet=True))
-        gc.collect()
-        t0 = time.perf_counter()
-        run.log({"preds": runlake.Table(columns=NAMES, data=rows)})
-        run.finish()
-        elapsed = time.perf_counter() - t0
-        assert any(folder.glob("runs/*/*/*/files/media/tables/*.table.parquet"))
-        return elapsed
+def time_runlake(rows: list[list], folder: Path) -> float:
+    run = runlake.init(dir=folder, project="bench", settings=runlake.Settings(quiet=True))
     gc.collect()
     t0 = time.perf_counter()
-    data, suffix, _ = runlake.Table(columns=NAMES, data=rows)._encode(_FileCtx())
-    (folder / f"preds{suffix}").write_bytes(data)
-    return time.perf_counter() - t0
+    run.log({"preds": runlake.Table(columns=NAMES, data=rows)})
+    run.finish()
+    elapsed = time.perf_counter() - t0
+    assert any(folder.glob("runs/*/*/*/files/media/tables/*.table.parquet"))
+    return elapsed
 
 
 def main() -> None:
@@ -96,7 +66,6 @@ def main() -> None:
     n, reps = (100_000, 3) if args.quick else (1_000_000, 5)
     rows = make_rows(n)
     with tempfile.TemporaryDirectory(prefix="runlake-bench-") as tmp:
-        through_log = logs_tables(Path(tmp) / "probe")
         floors, mine = [], []
         for i in range(reps):
             folder = Path(tmp) / f"rep{i}"
@@ -106,16 +75,15 @@ def main() -> None:
                 if which == 0:
                     floors.append(time_floor(rows, folder))
                 else:
-                    mine.append(time_runlake(rows, folder, through_log))
+                    mine.append(time_runlake(rows, folder))
         size_floor = (Path(tmp) / "rep0" / "floor.parquet").stat().st_size
         size_mine = sum(f.stat().st_size for f in (Path(tmp) / "rep0").rglob("*.table.parquet"))
     floor, ours = statistics.median(floors), statistics.median(mine)
     ratio = ours / floor
-    how = "Table + run.log + finish" if through_log else "Table + _encode + file write (no media log path here)"
     print(f"runlake bench_tables, {n:,} rows x 3 columns, Python {sys.version.split()[0]}, "
           f"median of {reps}")
     print(f"  floor (pyarrow columns + zstd write): {floor:.3f} s, {size_floor / 1e6:.1f} MB")
-    print(f"  runlake ({how}): {ours:.3f} s, {size_mine / 1e6:.1f} MB")
+    print(f"  runlake (Table + run.log + finish): {ours:.3f} s, {size_mine / 1e6:.1f} MB")
     print(f"  ratio {ratio:.2f}x, target <= {TARGET}x: {'ok' if ratio <= TARGET else 'MISS'}")
 
 
