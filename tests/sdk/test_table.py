@@ -345,3 +345,23 @@ def test_any_table_of_scalars_round_trips_through_its_parquet(case):
     out, fields = encoded(table)
     assert fields["nrows"] == len(rows_) and out.column_names == columns
     assert [list(r.values()) for r in out.to_pylist()] == [list(r) for r in rows_]
+
+
+def test_image_cells_are_image_files_and_references(root):
+    pixels = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
+    table = Table(columns=["id", "image"])
+    table.add_data(0, runlake.Image(pixels, caption="first"))
+    table.add_data(1, runlake.Image(pixels[::-1].copy()))
+    with runlake.init(dir=root, project="p") as run:
+        run.log({"samples": table})
+    files = Path(run.dir)
+    ref = run.summary["samples"]
+    cells = pq.read_table(files / ref["path"]).column("image").to_pylist()
+    assert [c["_type"] for c in cells] == ["image-file", "image-file"]
+    assert (cells[0]["width"], cells[0]["height"], cells[0]["caption"]) == (5, 4, "first")
+    for cell in cells:
+        assert cell["path"].startswith("media/images/samples_0_")
+        assert hashlib.sha256((files / cell["path"]).read_bytes()).hexdigest() == cell["sha256"]
+    got = runlake.Api(root=root).sql(
+        "SELECT id, image.width, image.path FROM table('samples') ORDER BY id").fetchall()
+    assert [(i, w) for i, w, _ in got] == [(0, 5), (1, 5)] and got[0][2] == cells[0]["path"]
