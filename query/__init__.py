@@ -22,5 +22,6 @@ __all__ = ["Api", "Project", "Run", "Runs", "sql"]
 
 
 def sql(query: str, params: Any = None, *, root: str | os.PathLike[str] | None = None) -> duckdb.DuckDBPyRelation:
-    """`Api(root).sql(query, params)`: DuckDB over the views `runs` and `history`."""
+    """`Api(root).sql(query, params)`: DuckDB over the views `runs`, `history`, `lineage`
+    and `alerts`."""
     return Api(root).sql(query, params)

@@ -214,7 +214,10 @@ class Api:
         self._define_history(self._segments.snapshot())  # first: it may recover dead runs
         self._define_runs(self._index.table())
         self._register("lineage", pa.Table.from_pylist(lineage_edges(self.root), schema=_LINEAGE))
-        self._register("alerts", self._alerts.table())
+        # Listing every run's alerts file costs as much as the run index's listing: done
+        # when the query names the view (or the first time, so that it exists).
+        if "alerts" in query.lower() or "alerts" not in self._registered:
+            self._register("alerts", self._alerts.table())
         query = _tables.bind(self._con, self.root, query)
         return self._con.sql(query, params=params) if params is not None else self._con.sql(query)
 

@@ -41,7 +41,7 @@ from .video import Video
 from .live_run import Run, RunStatus
 from .metric import Metric
 from .plot import plot_table
-from .session import alert, define_metric, finish, init, log, restore, save
+from .session import alert, define_metric, finish, init, log, restore, save, unwatch, watch
 from . import plot
 from .chart import CustomChart
 from .settings import Settings
@@ -91,6 +91,8 @@ __all__ = [
     "run",
     "save",
     "summary",
+    "unwatch",
+    "watch",
 ]
 
 

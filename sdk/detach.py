@@ -51,8 +51,7 @@ def detach(run: Run) -> None:
         if report is not None:
             warnings.warn(report, RuntimeWarning, stacklevel=3)
     finally:
-        if run._alerts is not None:
-            run._alerts.close()
+        run._release_hooks()
         if run._owner is not None:
             run._owner.release()
         session._detached(run)

@@ -40,12 +40,12 @@ from .values import flatten, media_of
 if TYPE_CHECKING:
     from .artifact import Artifact
     from .alerts import AlertLevel, Alerts
+    from .watcher import Watcher
     from .continuation import Continued
     from .run_files import FileSync
 
 # Seed API methods that later issues bring; calling one says which.
 _LATER = {
-    "watch": 7, "unwatch": 7,
 }
 
 
@@ -110,6 +110,7 @@ class Run:
         self._owner: lock.RunLock | None = None
         self._media: MediaStore | None = None
         self._alerts: Alerts | None = None  # made by the first alert()
+        self._watcher: Watcher | None = None  # made by the first watch()
         self._summary_version = -1
         self._last_heartbeat = self._start_time
         items = dict(config.items()) if isinstance(config, Config) else dict(config or {})
@@ -502,8 +503,7 @@ class Run:
                 if report is not None:
                     warnings.warn(report, RuntimeWarning, stacklevel=3)
         finally:
-            if self._alerts is not None:
-                self._alerts.close()
+            self._release_hooks()
             if self._owner is not None:
                 self._owner.release()
             if self._on_finish is not None:
@@ -707,6 +707,34 @@ class Run:
                     self._alerts = Alerts(self)
         self._alerts.alert(title, text, level, wait_duration)
 
+    # -- PyTorch (sdk/watcher.py) --------------------------------------------------------------
+
+    def watch(self, models: Any, criterion: Any = None, log: str | None = "gradients",
+              log_freq: int = 1000, idx: int | None = None, log_graph: bool = False) -> None:
+        """Hook PyTorch models to log histograms of their gradients (`gradients/<param>`),
+        parameters (`parameters/<param>`) or both (`log="all"`) every `log_freq` batches, and
+        with `log_graph=True` their module tree (`graph_<i>.json` in the run's files).
+        ValueError for anything but a torch.nn.Module; needs the `torch` extra. In
+        mode="disabled" it checks its arguments and hooks nothing."""
+        if self._watcher is None:
+            from .watcher import Watcher
+
+            self._watcher = Watcher()
+        self._watcher.watch(self, models, criterion, log, log_freq, idx, log_graph)
+
+    def unwatch(self, models: Any = None) -> None:
+        """Remove the hooks of `models` (a model or a list), or of every watched model."""
+        if self._watcher is not None:
+            self._watcher.unwatch(models)
+
+    def _release_hooks(self) -> None:
+        """At finish or detach: model hooks must stop logging to this run; queued alert
+        posts get their bounded time."""
+        if self._watcher is not None:
+            self._watcher.unwatch()
+        if self._alerts is not None:
+            self._alerts.close()
+
     # -- notebooks (sdk/html.py) -------------------------------------------------------------
 
     def to_html(self, height: int = 420, hidden: bool = False) -> str:
@@ -723,7 +751,8 @@ class Run:
         return html.to_html(self, height, hidden)
 
     def display(self, height: int = 420, hidden: bool = False) -> bool:
-        """Show `to_html()` in Jupyter; False (showing nothing) outside a notebook kernel."""
+        """Show `to_html()` in Jupyter; False (showing nothing) outside a notebook kernel.
+        A disabled run's card has its name, config and summary, and no sparklines."""
         from . import html
 
         return html.display(self, height, hidden)

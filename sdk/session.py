@@ -242,6 +242,26 @@ def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -
     _require().alert(title, text, level, wait_duration)
 
 
+class _NotInitialized(UsageError, ValueError):
+    """The seed's watch() raises ValueError before init(); still a runlake UsageError."""
+
+
+def watch(models: Any, criterion: Any = None, log: str | None = "gradients",
+          log_freq: int = 1000, idx: int | None = None, log_graph: bool = False) -> None:
+    """`Run.watch` on the active run (wandb's `wandb.watch`)."""
+    run = _active
+    if run is None:
+        raise _NotInitialized("You must call runlake.init() before runlake.watch()")
+    run.watch(models, criterion, log, log_freq, idx, log_graph)
+
+
+def unwatch(models: Any = None) -> None:
+    """`Run.unwatch` on the active run; nothing without one."""
+    run = _active
+    if run is not None:
+        run.unwatch(models)
+
+
 def _install_exit_hooks() -> None:
     global _exit_hooks_installed
     if _exit_hooks_installed:

@@ -34,11 +34,11 @@ class Hook:
                 hook.bodies.append(json.loads(self.rfile.read(size)))
                 if hang:
                     hook.release.wait(60)
+                hook.answered += 1  # before the reply: the client can't have it earlier
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
-                hook.answered += 1
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -277,3 +277,19 @@ def test_a_torn_last_line_is_skipped_and_not_glued_to_the_next(root):
     with runlake.init(project="p", id="r", dir=root, resume="must") as run:
         run.alert("two", "y")
     assert [r["title"] for r in read_alerts(run._paths.alerts_file)] == ["one", "two"]
+
+
+def test_a_script_that_ends_without_finish_still_posts(root, hook):
+    import os
+    import subprocess
+    import sys
+
+    h = hook()
+    script = ("import runlake, sys\n"
+              "run = runlake.init(dir=sys.argv[1])\n"
+              "run.alert('done', 'the script ends right after this')\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(root)], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "RUNLAKE_ALERT_WEBHOOK": h.url})
+    assert proc.returncode == 0, proc.stderr
+    assert [b["text"] for b in h.bodies] == [":information_source: [INFO] done: the script ends right after this"]
+    assert "alert [INFO] done" in proc.stderr
