@@ -218,7 +218,8 @@ class Api:
         # when the query names the view (or the first time, so that it exists).
         if "alerts" in query.lower() or "alerts" not in self._registered:
             self._register("alerts", self._alerts.table())
-        query = _tables.bind(self._con, self.root, query)
+        if isinstance(query, str):
+            query = _tables.bind(self._con, self.root, query)
         return self._con.sql(query, params=params) if params is not None else self._con.sql(query)
 
     def _define_runs(self, table: pa.Table) -> None:
