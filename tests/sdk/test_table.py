@@ -1,7 +1,8 @@
 """runlake.Table: construction, wandb's methods, type rules, and the Parquet it encodes to.
 
-Until the run's media log path lands, `_encode` is driven by a real minimal MediaContext that
-stores nested media in memory; the Parquet bytes are then read with plain DuckDB/pyarrow.
+Most tests drive `_encode` with a minimal MediaContext that keeps nested media in memory
+(tests/helpers.py) and read the Parquet bytes with plain DuckDB/pyarrow; the last ones log
+through run.log and read the run's files.
 """
 
 from __future__ import annotations
