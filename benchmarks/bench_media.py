@@ -11,7 +11,8 @@ Target:
             runlake uses too). Runlake is timed up to `run._flush()` returning: every file on
             disk and every row in the write-ahead log (finish() excluded). The arrays are
             random (so PNG cannot shrink them much: the honest, expensive case) and made
-            before timing.
+            before timing. The load average is printed: the ratio needs a free core for the
+            thread that creates the files (docs/DESIGN.md, "Media").
 
 Usage: python benchmarks/bench_media.py [--quick]. Store data goes to a temporary directory.
 A missed target is printed as MISS; the script still exits 0.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gc
 import io
+import os
 import statistics
 import sys
 import tempfile
@@ -109,8 +111,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
     q = parser.parse_args().quick
+    load = os.getloadavg()[0]  # the ratio depends on a free core for the media-file thread
     print(f"runlake bench_media ({'quick' if q else 'full'}), Python {sys.version.split()[0]}, "
-          f"Pillow {PIL.__version__}, numpy {np.__version__}")
+          f"Pillow {PIL.__version__}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
+          f"load average {load:.1f}")
     t0 = time.perf_counter()
     r = bench_images(300 if q else 1000, 3 if q else 5)
     print(f"  images: measured in {time.perf_counter() - t0:.1f} s", flush=True)

@@ -8,6 +8,8 @@ It mirrors docs/FORMAT.md; a change here is a change of `FORMAT_VERSION` there.
     <root>/runs/entity=<e>/project=<p>/run_id=<id>/files/                  the run's own files
     <root>/runs/entity=<e>/project=<p>/run_id=<id>/alerts.jsonl            run.alert() records
     <root>/runs/entity=<e>/project=<p>/run_id=<id>/rewound/<stamp>/        rows set aside by a rewind
+    <root>/system/entity=<e>/project=<p>/run_id=<id>/part-<seq>.parquet    system metrics
+    <root>/runs/entity=<e>/project=<p>/run_id=<id>/system-wal/<seq>.arrows their write-ahead log
     <root>/artifacts/...                                                 artifacts: engine/objects.py
 
 Every name that becomes a path component is validated first, so nothing a user passes can
@@ -131,6 +133,21 @@ class RunPaths:
     def rewound_dir(self, stamp: str) -> Path:
         """Where `init(resume_from=...)` sets aside the rows after the step it rewinds to."""
         return self.run_dir / "rewound" / stamp
+
+    @property
+    def system_dir(self) -> Path:
+        """System-metrics segments: a second stream, partitioned like history/."""
+        return self.root.joinpath("system", *self._partition)
+
+    @property
+    def system_wal_dir(self) -> Path:
+        return self.run_dir / "system-wal"
+
+    def system_wal_file(self, seq: int) -> Path:
+        return self.system_wal_dir / f"{seq:06d}.arrows"
+
+    def system_segment_file(self, seq: int) -> Path:
+        return self.system_dir / f"part-{seq:06d}.parquet"
 
     def wal_file(self, seq: int) -> Path:
         return self.wal_dir / f"{seq:06d}.arrows"

@@ -8,7 +8,8 @@ would have left:
 - every WAL file whose segment does not exist is compacted into it (its valid frames: a torn
   last frame is cut off), and deleted only after the segment is in place; a WAL file whose
   segment exists is redundant and deleted; orphaned `.tmp-*` files are removed; segments of
-  a column that was widened later in the run are rewritten to the run's final type;
+  a column that was widened later in the run are rewritten to the run's final type; the
+  system-metrics WAL files are compacted the same way (engine/system.py);
 - state "running" becomes "crashed" (`exit_code` and `finished_at` stay null, `heartbeat_at`
   keeps the last sign of life). "preempting" stays: the run was told to stop and is meant to
   be resumed, which is what a wandb sweep reads from a preempted run; "crashed" would hide it.
@@ -33,7 +34,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import lock, segment
+from . import lock, segment, system
 from .convert import RunSchema, conform
 from .errors import InvalidNameError, RunInUseError
 from .layout import RunPaths, seq_of
@@ -133,6 +134,7 @@ def recover_owned(paths: RunPaths) -> bool:
     except FileNotFoundError:
         meta = None
     changed = compact_wals(paths) > 0
+    changed = system.compact_wals(paths) > 0 or changed
     if meta is not None and meta.get("state") == "running":
         meta.update(state="crashed")
         changed = True

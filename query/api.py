@@ -37,6 +37,7 @@ from .frames import histories_lazy, live_history
 from .index import RunIndex
 from .public_run import Run
 from .segments import SegmentIndex, Segments
+from .system import store_snapshot as system_snapshot
 
 
 @dataclass(frozen=True, order=True)
@@ -200,9 +201,11 @@ class Api:
 
     def sql(self, query: str, params: Any = None) -> duckdb.DuckDBPyRelation:
         """DuckDB over the views `runs` (one row per run), `history` (every row of every run),
-        `lineage` (one row per artifact version and run that produced or used it: role
-        "producer" or "consumer") and `alerts` (one row per `run.alert()` that fired: entity,
-        project, run_id, time, step, level, title, text, wait_duration, suppressed).
+        `system` (every system-metrics sample of every run: entity, project, run_id,
+        `_timestamp`, `_runtime` and `system.*` columns), `lineage` (one row per artifact
+        version and run that produced or used it: role "producer" or "consumer") and `alerts`
+        (one row per `run.alert()` that fired: entity, project, run_id, time, step, level,
+        title, text, wait_duration, suppressed).
 
         `table('<key>')` in the query stands for every Table logged under that key, in every
         run and step: the table's columns after entity, project, run_id and _step
@@ -212,6 +215,7 @@ class Api:
         Convert the result with `.pl()`, `.df()` or `.arrow()`; pass values in `params`.
         """
         self._define_history(self._segments.snapshot())  # first: it may recover dead runs
+        self._define_system()
         self._define_runs(self._index.table())
         self._register("lineage", pa.Table.from_pylist(lineage_edges(self.root), schema=_LINEAGE))
         # Listing every run's alerts file costs as much as the run index's listing: done
@@ -262,6 +266,21 @@ class Api:
             )
         self._con.execute(
             "CREATE OR REPLACE TEMP VIEW history AS " + " UNION ALL BY NAME ".join(parts)
+        )
+
+    def _define_system(self) -> None:
+        files, live = system_snapshot(self.root)
+        parts = [_read_parquet((files, True))] if files else []
+        if live is not None:
+            self._register("system_live", live)
+            parts.append("SELECT * FROM system_live")
+        if not parts:
+            parts.append(
+                "SELECT NULL::VARCHAR AS entity, NULL::VARCHAR AS project, NULL::VARCHAR AS run_id,"
+                " NULL::DOUBLE AS _timestamp, NULL::DOUBLE AS _runtime WHERE false"
+            )
+        self._con.execute(
+            "CREATE OR REPLACE TEMP VIEW system AS " + " UNION ALL BY NAME ".join(parts)
         )
 
     def history(

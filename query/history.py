@@ -74,10 +74,16 @@ def _listing(folder: Path, pattern: re.Pattern[str]) -> dict[int, Path]:
 
 def sources(paths: RunPaths) -> list[Source]:
     """The run's durable files in step order: every segment, and every WAL without one."""
+    return stream_sources(paths.history_dir, paths.wal_dir)
+
+
+def stream_sources(segment_dir: Path, wal_dir: Path) -> list[Source]:
+    """A stream's durable files in sequence order: every `part-<seq>.parquet` in
+    `segment_dir`, and every `<seq>.arrows` in `wal_dir` without one (history, system)."""
     # WAL files first: the writer publishes part-N before it deletes N.arrows, so a WAL that
     # vanishes between the two listings shows up as its segment in the second one.
-    wals = _listing(paths.wal_dir, _WAL_NAME)
-    segments = _listing(paths.history_dir, _SEGMENT_NAME)
+    wals = _listing(wal_dir, _WAL_NAME)
+    segments = _listing(segment_dir, _SEGMENT_NAME)
     found = [Source(seq, path, "segment") for seq, path in segments.items()]
     found += [Source(seq, path, "wal") for seq, path in wals.items() if seq not in segments]
     return sorted(found, key=lambda s: s.seq)

@@ -17,6 +17,7 @@ from runlake.engine.errors import RunNotFoundError, UsageError
 from runlake.engine.meta import RunMeta
 
 from . import history as _history
+from . import system as _system
 from . import urls
 from .index import loads
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from .api import Api
 
 Format = Literal["pandas", "polars", "arrow", "records"]
+_STREAMS = ("default", "system", "events")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -89,11 +91,18 @@ class Run:
         and, for each requested key, its minimum and maximum within each of `samples // 2`
         buckets along `x_axis`. `keys` keeps only rows where every requested key is present.
         Returned as pandas (default), or `format="polars" | "arrow" | "records"`.
+        `stream="system"` (or wandb's "events") returns the system metrics instead, in time
+        order (x axis `_timestamp` unless `x_axis` names another of its columns).
         """
-        if stream != "default":
-            raise ValueError(f"stream {stream!r} is not recorded by runlake; use 'default'")
+        if stream not in _STREAMS:
+            raise ValueError(
+                f"stream must be 'default' (logged history) or 'system' (system metrics; "
+                f"wandb calls it 'events'), got {stream!r}"
+            )
         if samples is not None and (not isinstance(samples, int) or samples < 1):
             raise ValueError(f"samples must be a positive int or None, got {samples!r}")
+        if stream != "default":
+            return self._system_history(samples, keys, x_axis, format or ("pandas" if pandas else "records"))
         wanted = None if keys is None else list(dict.fromkeys([*keys, x_axis]))
         table = _history.read_table(self._paths, keys=wanted)
         if keys is not None:
@@ -101,6 +110,18 @@ class Run:
         if samples is not None:
             table = _history.sample(table, samples, keys, x_axis=x_axis)
         return _convert(table, format or ("pandas" if pandas else "records"))
+
+    def _system_history(self, samples: int | None, keys: list[str] | None, x_axis: str,
+                        format: str) -> Any:  # noqa: A002
+        if x_axis == "_step":  # the default: system samples have no step, only time
+            x_axis = "_timestamp"
+        wanted = None if keys is None else [*keys, x_axis]
+        table = _system.read_table(self._paths, keys=wanted)
+        if keys is not None:
+            table = _system.rows_with_keys(table, list(dict.fromkeys([*keys, x_axis])))
+        if samples is not None:
+            table = _history.sample(table, samples, keys, x_axis=x_axis)
+        return _convert(table, format)
 
     def scan_history(
         self,
@@ -155,9 +176,10 @@ class Run:
         )
 
     def delete(self) -> None:
-        """Remove the run: its history, metadata, write-ahead log and files."""
+        """Remove the run: its history, system metrics, metadata, write-ahead log and files."""
         self._require_not_live("delete")
         shutil.rmtree(self._paths.history_dir, ignore_errors=True)
+        shutil.rmtree(self._paths.system_dir, ignore_errors=True)
         shutil.rmtree(self._paths.run_dir, ignore_errors=True)
 
     def files(self, names: list[str] | None = None, per_page: int = 50) -> list[Any]:

@@ -156,20 +156,31 @@ _EMOJI = {"INFO": ":information_source:", "WARN": ":warning:", "ERROR": ":rotati
 
 def slack_payload(run: Run, record: dict[str, Any]) -> dict[str, Any]:
     """Slack's incoming-webhook JSON: `text` (what plain endpoints and notifications show)
-    and blocks with the title, the text and where it came from."""
+    and blocks with the title, the text and where it came from. Slack reads `<...>` in text
+    as links and mentions, so user text has &, < and > escaped, as Slack asks."""
     level, title, text = record["level"], record["title"], record["text"]
-    where = f"run `{run.path}` ({run.name}), step {record['step']}"
+    where = f"run `{_slack(run.path)}` ({_slack(str(run.name))}), step {record['step']}"
     url = run.get_url()
     if url is not None:
-        where += f" <{url}|open>"
+        where += f" <{_slack(url)}|open>"
     if record["suppressed"]:
         where += f", {record['suppressed']} repeats suppressed"
-    body = text if len(text) <= _SLACK_TEXT else text[: _SLACK_TEXT - 3] + "..."
+    body = _slack(text)
+    if len(body) > _SLACK_TEXT:
+        cut = body[: _SLACK_TEXT - 3]
+        amp = cut.rfind("&")
+        if amp != -1 and ";" not in cut[amp:]:  # not half an entity
+            cut = cut[:amp]
+        body = cut + "..."
     return {
-        "text": f"{_EMOJI[level]} [{level}] {title}: {text}",
+        "text": f"{_EMOJI[level]} [{level}] {_slack(title)}: {_slack(text)}",
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": f"[{level}] {title}"}},
             {"type": "section", "text": {"type": "mrkdwn", "text": body or " "}},
             {"type": "context", "elements": [{"type": "mrkdwn", "text": where}]},
         ],
     }
+
+
+def _slack(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -3,7 +3,8 @@
     runlake demo                                   log a few demo runs and query them
     runlake runs mnist --filter '{"state": "finished"}' --order -created_at --limit 10
     runlake history mnist/3x9f2kq1 --keys train/loss,val/acc --samples 20
-    runlake sql 'SELECT name, summary FROM runs'   SQL over the views `runs` and `history`
+    runlake history mnist/3x9f2kq1 --stream system   the run's system metrics
+    runlake sql 'SELECT name, summary FROM runs'   SQL over the views `runs`, `history`, ...
     runlake export mnist runs.parquet              histories to Parquet or CSV
     runlake recover                                compact the runs of writers that died
     runlake gc                                     delete artifact objects no version uses
@@ -74,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("--keys", metavar="K1,K2", help="only these keys (rows having all of them)")
     history.add_argument("--samples", type=int, default=500, metavar="N",
                          help="at most N rows, keeping each key's spikes (0: every row; default 500)")
+    history.add_argument("--stream", choices=("default", "system"), default="default",
+                         help="'system': the sampled system metrics instead of logged rows")
     history.set_defaults(func=_history)
 
     sql = sub.add_parser("sql", parents=[store], help="run SQL over the views `history` and `runs`")
@@ -148,7 +151,8 @@ def _history(args: argparse.Namespace) -> None:
 
     run = Api(args.dir).run(args.path)
     keys = [k for k in args.keys.split(",") if k] if args.keys else None
-    table = run.history(samples=args.samples or None, keys=keys, format="arrow")
+    table = run.history(samples=args.samples or None, keys=keys, format="arrow",
+                        stream=args.stream)
     print(_table(table.column_names, [list(r.values()) for r in table.to_pylist()], digits=6))
 
 

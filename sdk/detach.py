@@ -15,6 +15,8 @@ import time
 import warnings
 from typing import TYPE_CHECKING
 
+from .live_run import iso
+
 if TYPE_CHECKING:
     from .live_run import Run
 
@@ -41,7 +43,7 @@ def detach(run: Run) -> None:
         report = run._writer.error_report()
         try:
             run._meta.update(state=STATE, summary=run._summary.as_dict(),
-                             heartbeat_at=_iso(time.time()))
+                             heartbeat_at=iso(time.time()))
         except OSError as exc:
             warnings.warn(
                 f"runlake: could not write run {run.path}'s run.json at detach "
@@ -52,12 +54,10 @@ def detach(run: Run) -> None:
             warnings.warn(report, RuntimeWarning, stacklevel=3)
     finally:
         run._release_hooks()
+        if run._monitors is not None:  # system sampling and console capture end here too
+            run._monitors.stop()
         if run._owner is not None:
             run._owner.release()
         session._detached(run)
 
 
-def _iso(ts: float) -> str:
-    from .live_run import iso
-
-    return iso(ts)

@@ -174,7 +174,9 @@ def _flat(d: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     """Nested config/summary dicts as dotted keys; an aggregate ({"max": ...}) stays one value."""
     out: list[tuple[str, Any]] = []
     for k, v in d.items():
-        if isinstance(v, Mapping) and v and not _aggregate(v):
+        if isinstance(v, Mapping) and isinstance(v.get("_type"), str):  # a media reference
+            out.append((f"{prefix}{k}", _Ref(v)))
+        elif isinstance(v, Mapping) and v and not _aggregate(v):
             out += _flat(v, f"{prefix}{k}.")
         else:
             out.append((f"{prefix}{k}", v))
@@ -201,8 +203,17 @@ def _table(title: str, rows: list[tuple[str, Any]]) -> str:
             f'<table style="border-collapse:collapse">{"".join(cells)}</table>')
 
 
+class _Ref:
+    """A media reference in the summary, shown as its type and file, not its fields."""
+
+    def __init__(self, ref: Mapping[str, Any]) -> None:
+        self.text = str(ref["_type"]) + (f" {ref['path']}" if isinstance(ref.get("path"), str) else "")
+
+
 def _show(v: Any) -> str:
-    if isinstance(v, float):
+    if isinstance(v, _Ref):
+        text = v.text
+    elif isinstance(v, float):
         text = _num(v) if math.isfinite(v) else str(v)
     elif isinstance(v, str):
         text = v

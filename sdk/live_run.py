@@ -142,6 +142,12 @@ class Run:
             self._summary.restore(continued.last, continued.aggregates, continued.user,
                                   continued.deleted)
         self._writer.start()
+        # System metrics and console capture: own threads and files, nothing on log()'s path.
+        from . import run_monitors
+
+        self._monitors = run_monitors.start(settings, paths, self._start_time)
+
+    _monitors: Any = None  # sdk/run_monitors.Monitors of a live run
 
     def _initial_meta(self) -> dict[str, Any]:
         s = self._settings
@@ -504,6 +510,10 @@ class Run:
                     warnings.warn(report, RuntimeWarning, stacklevel=3)
         finally:
             self._release_hooks()
+            # Last: the console keeps what finishing printed (warnings), the last system
+            # sample is published, and both end before the lock is let go.
+            if self._monitors is not None:
+                self._monitors.stop()
             if self._owner is not None:
                 self._owner.release()
             if self._on_finish is not None:
@@ -564,10 +574,12 @@ class Run:
             self._meta.update(state="preempting")
 
     def _preempt(self, timeout: float) -> None:
-        """On SIGTERM (sdk/session.py): make every logged row durable and every saved file
-        current, then mark_preempting."""
+        """On SIGTERM (sdk/session.py): make every logged row durable, the console captured
+        so far written and every saved file current, then mark_preempting."""
         if self._finished:
             return
+        if self._monitors is not None:
+            self._monitors.flush()
         self._flush(timeout)
         if self._files is not None:  # the process is about to end without finish()
             self._files.flush()

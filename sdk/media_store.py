@@ -70,8 +70,10 @@ class MediaStore:
     def _one(self, key: str, step: int, value: Media) -> dict[str, Any]:
         try:
             data, suffix, fields = value._encode(_Context(self, key, step))
-        except (InvalidValueError, ImportError, NotImplementedError):
-            raise
+        except (InvalidValueError, ImportError, NotImplementedError) as exc:
+            if repr(key) in str(exc):
+                raise
+            raise type(exc)(f"log() key {key!r}: {exc}") from exc  # say which key
         except Exception as exc:  # a library's error deep in encoding: say which key
             raise InvalidValueError(
                 f"log() key {key!r}: could not encode the {type(value).__name__} "

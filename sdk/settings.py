@@ -19,6 +19,12 @@ from runlake.query.urls import check_http_url
 
 Mode = Literal["online", "offline", "disabled"]
 MODES = ("online", "offline", "disabled")
+# wandb's `console` values. runlake tees Python's sys.stdout/sys.stderr for all but "off"
+# (docs/DESIGN.md, "System metrics and console": no file-descriptor redirection).
+Console = Literal["auto", "off", "wrap", "redirect", "wrap_raw", "wrap_emu"]
+CONSOLES = ("auto", "off", "wrap", "redirect", "wrap_raw", "wrap_emu")
+SYSTEM_METRICS_INTERVAL = 10.0  # seconds between system samples (wandb: 10 s, newer 15 s)
+MIN_INTERVAL = 0.01
 
 # init() argument / Settings field -> environment variable suffix (RUNLAKE_x, WANDB_x).
 ENV_NAMES = {
@@ -64,6 +70,14 @@ class Settings:
     compact_parquet: bool = False
     switch_interval: float | None = WriterOptions.switch_interval
     heartbeat_interval: float = 10.0
+    # System metrics and console capture (sdk/run_monitors.py); unset ones come from
+    # $RUNLAKE_SYSTEM_METRICS, $RUNLAKE_SYSTEM_METRICS_INTERVAL and $RUNLAKE_CONSOLE (or WANDB_),
+    # and wandb's spellings `x_disable_stats` / `x_stats_sampling_interval` are aliases.
+    system_metrics: bool | None = None
+    system_metrics_interval: float | None = None
+    console: Console | None = None
+    x_disable_stats: bool | None = None
+    x_stats_sampling_interval: float | None = None
     # init(save_code=True): log the entry script as a "code" artifact ($RUNLAKE_SAVE_CODE).
     save_code: bool | None = None
     # Seconds between checks of the files run.save(policy="live") watches.
@@ -142,7 +156,60 @@ def resolve(settings: Settings | dict[str, Any] | None, **given: Any) -> Setting
         )
     changes["project"] = changes["project"] or DEFAULT_PROJECT
     changes["entity"] = changes["entity"] or DEFAULT_ENTITY
+    changes.update(_monitoring(settings))
     return settings.replace(**changes)
+
+
+def _monitoring(s: Settings) -> dict[str, Any]:
+    """system_metrics, its interval and console: the field, its wandb alias, the environment."""
+    on = s.system_metrics
+    if on is None and s.x_disable_stats is not None:
+        on = not _flag("x_disable_stats", s.x_disable_stats)
+    if on is None and (raw := env("SYSTEM_METRICS")) is not None:
+        on = _flag("$RUNLAKE_SYSTEM_METRICS", raw)
+    if on is None and (raw := env("X_DISABLE_STATS")) is not None:
+        on = not _flag("$WANDB_X_DISABLE_STATS", raw)
+    on = True if on is None else _flag("system_metrics", on)
+    interval = s.system_metrics_interval
+    name = "system_metrics_interval"
+    for field_name, value in (("x_stats_sampling_interval", s.x_stats_sampling_interval),
+                              ("$RUNLAKE_SYSTEM_METRICS_INTERVAL", env("SYSTEM_METRICS_INTERVAL")),
+                              ("$WANDB_X_STATS_SAMPLING_INTERVAL", env("X_STATS_SAMPLING_INTERVAL"))):
+        if interval is None and value is not None:
+            interval, name = value, field_name
+    interval = SYSTEM_METRICS_INTERVAL if interval is None else _seconds(name, interval)
+    console = s.console if s.console is not None else env("CONSOLE") or "auto"
+    if console not in CONSOLES:
+        raise UsageError(
+            f"console must be one of {', '.join(CONSOLES)}; got {console!r} "
+            "(\"off\" turns console capture off)"
+        )
+    return {"system_metrics": on, "x_disable_stats": not on, "system_metrics_interval": interval,
+            "x_stats_sampling_interval": interval, "console": console}
+
+
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise InvalidValueError(
+        f"{name} must be a bool (or one of {'/'.join(_TRUE + _FALSE)} in the environment), "
+        f"got {type(value).__name__} {value!r}"
+    )
+
+
+def _seconds(name: str, value: Any) -> float:
+    try:
+        seconds = float(value) if not isinstance(value, bool) else float("nan")
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not MIN_INTERVAL <= seconds < float("inf"):  # below it the sampler would spin
+        raise InvalidValueError(
+            f"{name} must be a number of seconds >= {MIN_INTERVAL}, got "
+            f"{type(value).__name__} {value!r}"
+        )
+    return seconds
 
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")

@@ -8,7 +8,8 @@
 numpy input is (time, channel, height, width), or (batch, time, channel, height, width),
 whose batch is tiled into a grid (as wandb does); channels are 1 (gray), 3 (RGB) or 4
 (RGBA; the alpha is dropped). Pixels follow Image's rules (uint8, or floats in [0, 1] or
-[0, 255]). A path to a gif/mp4/webm/ogg file is stored as it is.
+[0, 255]). A path to a gif/mp4/webm/ogg file, or a binary file object (with `format=` if
+its name does not say), is stored as it is.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class Video(Media):
         self._frames: np.ndarray | None = None
         if isinstance(data_or_path, (str, os.PathLike)):
             self._from_path(os.fspath(data_or_path), fmt)
+        elif hasattr(data_or_path, "read"):  # a file object (BytesIO, open(..., "rb"))
+            self._from_file(data_or_path, fmt)
         else:
             self._frames = _frames(data_or_path)
             self.format = fmt or "gif"
@@ -69,6 +72,19 @@ class Video(Media):
         except OSError as exc:
             raise InvalidValueError(f"Video could not read {path!r}: {exc}") from None
         self.format = ext
+        self.frames = self.width = self.height = None
+
+    def _from_file(self, f: Any, fmt: str | None) -> None:
+        name = getattr(f, "name", None)
+        ext = os.fspath(name).rsplit(".", 1)[-1].lower() if isinstance(name, (str, os.PathLike)) else None
+        fmt = fmt or (ext if ext in FORMATS else None)
+        if fmt is None:
+            raise InvalidValueError(
+                "Video of a file object needs format= (gif, mp4, webm or ogg) unless its name says")
+        data = f.read()
+        if not isinstance(data, bytes):
+            raise InvalidValueError("Video of a file object needs one opened in binary mode ('rb')")
+        self._file, self.format = data, fmt
         self.frames = self.width = self.height = None
 
     def _encode(self, ctx: MediaContext) -> tuple[bytes | None, str, dict[str, Any]]:

@@ -474,3 +474,19 @@ def test_gc_deletes_unreferenced_artifact_objects(capsys, root):
     code, out, _ = cli(capsys, root, "gc", "--grace", "0")
     assert code == 0 and "removed 1 unreferenced object(s), 14 bytes" in out
     assert not [p for p in objects.dir.rglob("*") if p.is_file()]
+
+
+def test_history_of_the_system_stream(capsys, root):
+    from tests.helpers import wait_for
+
+    run = runlake.init(dir=root, project="s", settings=runlake.Settings(
+        system_metrics_interval=0.02, console="off"))
+    wait_for("a few samples", lambda: sum(
+        f.stat().st_size for f in run._paths.system_wal_dir.glob("*.arrows")) > 0, 60)
+    run.finish()
+    code, out, _ = cli(capsys, root, "history", f"s/{run.id}", "--stream", "system",
+                       "--keys", "system.memory_percent", "--samples", "0")
+    assert code == 0
+    header, rows = parse_table(out)
+    assert header == ["_timestamp", "_runtime", "system.memory_percent"]
+    assert len(rows) >= 2 and all(0 < float(r["system.memory_percent"]) <= 100 for r in rows)

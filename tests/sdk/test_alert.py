@@ -175,12 +175,25 @@ def test_webhook_gets_slack_compatible_json(root, hook, monkeypatch):
     # finish() gives queued posts a bounded time to go out
     assert len(h.bodies) == 1 and h.answered == 1
     body = h.bodies[0]
-    assert body["text"] == ":warning: [WARN] Low accuracy: accuracy <0.3> & falling"
+    # Slack reads <...> as a link or mention: &, < and > are escaped as Slack asks
+    assert body["text"] == ":warning: [WARN] Low accuracy: accuracy &lt;0.3&gt; &amp; falling"
     header, section, context = body["blocks"]
     assert header == {"type": "header", "text": {"type": "plain_text", "text": "[WARN] Low accuracy"}}
-    assert section["text"]["text"] == "accuracy <0.3> & falling"
+    assert section["text"]["text"] == "accuracy &lt;0.3&gt; &amp; falling"
     assert "local/p/r1" in context["elements"][0]["text"]
     assert h.paths == ["/services/T000/B000/secret-token"]
+
+
+def test_long_text_is_cut_for_slack_blocks_but_whole_in_text(root, hook):
+    h = hook()
+    text = "x" * 2990 + "&&&&&&&&&&" + "y" * 100
+    with runlake.init(dir=root, settings=runlake.Settings(alert_webhook=h.url)) as run:
+        run.alert("long", text)
+    body = h.bodies[0]
+    section = body["blocks"][1]["text"]["text"]
+    assert len(section) <= 3000 and section.endswith("&amp;...")  # no half entity
+    assert body["text"].endswith("&amp;" * 10 + "y" * 100)
+    assert read_alerts(run._paths.alerts_file)[0]["text"] == text  # the record is whole
 
 
 def test_hanging_webhook_never_stalls_the_run(root, hook):

@@ -104,6 +104,15 @@ def test_nonfinite_and_sparse_values(root):
     assert len(once) == 1
 
 
+def test_media_in_the_summary_is_one_row(root):
+    with runlake.init(dir=root) as run:
+        run.log({"h": runlake.Histogram(np_histogram=([1, 2], [0.0, 0.5, 1.0])), "loss": 0.5})
+    card = Card(run.to_html())
+    assert "histogram" in card.text and "h" in card.text
+    assert not any(t.startswith(("h.", "h._type")) for t in card.text)
+    assert card.labels == ["loss"]
+
+
 def test_disabled_run_card():
     with runlake.init(mode="disabled", name="off") as run:
         run.log({"a": 1})

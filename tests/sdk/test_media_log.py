@@ -263,3 +263,19 @@ def test_media_files_are_run_files_for_the_public_api(root):
     public = runlake.Api(root=root).run(f"p/{run.id}")
     assert path in [f.name for f in public.files()]
     assert public.file(path).sha256 == rows(root)[0]["img"]["sha256"]
+
+
+class _Refusing(Media):
+    _log_type = "refusing"
+    _folder = "refusing"
+
+    def _encode(self, ctx):
+        raise runlake.InvalidValueError("this value is not encodable")
+
+
+def test_an_encoding_error_without_the_key_gets_it(root):
+    with runlake.init(dir=root) as run:
+        with pytest.raises(runlake.InvalidValueError,
+                           match=r"^log\(\) key 'k': this value is not encodable"):
+            run.log({"k": _Refusing(), "ok": 1})
+    assert rows(root)[0]["ok"] == 1

@@ -285,3 +285,17 @@ def test_an_image_of_a_matplotlib_figure_and_a_figure_that_fails_to_render(root)
             run.log({"chart": fig, "ok": 1})
     assert rows(root, run.id)[0]["ok"] == 1
     plt.close(fig)
+
+
+def test_a_video_file_object_is_stored_as_it_is(root, tmp_path):
+    buf = io.BytesIO()
+    PILImage.fromarray(np.zeros((4, 4, 3), np.uint8)).save(buf, format="GIF")
+    ref, path = log_one(root, runlake.Video(io.BytesIO(buf.getvalue()), format="gif"))
+    assert path.read_bytes() == buf.getvalue() and ref["format"] == "gif"
+    with pytest.raises(runlake.InvalidValueError, match="needs format="):
+        runlake.Video(io.BytesIO(b"x"))
+    (tmp_path / "t.gif").write_bytes(buf.getvalue())
+    with open(tmp_path / "t.gif", encoding="latin-1") as text_mode, pytest.raises(
+        runlake.InvalidValueError, match="binary mode"
+    ):
+        runlake.Video(text_mode)
