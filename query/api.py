@@ -29,6 +29,7 @@ from runlake.engine.layout import (
 from runlake.engine.objects import ArtifactNotFoundError, ArtifactStore, lineage_edges
 
 from . import filters as _filters
+from . import tables as _tables
 from . import urls
 from .alerts import AlertIndex
 from .artifacts import ArtifactBase, load_artifact, parse_artifact_path
@@ -206,6 +207,11 @@ class Api:
         (one row per `run.alert()` that fired: entity, project, run_id, time, step, level,
         title, text, wait_duration, suppressed).
 
+        `table('<key>')` in the query stands for every Table logged under that key, in every
+        run and step: the table's columns after entity, project, run_id and _step
+        (`SELECT run_id, _step, avg(score) FROM table('preds') GROUP BY ALL`; a chart logged
+        from runlake.plot counts as its table).
+
         Convert the result with `.pl()`, `.df()` or `.arrow()`; pass values in `params`.
         """
         self._define_history(self._segments.snapshot())  # first: it may recover dead runs
@@ -216,6 +222,8 @@ class Api:
         # when the query names the view (or the first time, so that it exists).
         if "alerts" in query.lower() or "alerts" not in self._registered:
             self._register("alerts", self._alerts.table())
+        if isinstance(query, str):
+            query = _tables.bind(self._con, self.root, query)
         return self._con.sql(query, params=params) if params is not None else self._con.sql(query)
 
     def _define_runs(self, table: pa.Table) -> None:

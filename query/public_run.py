@@ -145,6 +145,19 @@ class Run:
                 batch = _history.history_rows_with_keys(pa.Table.from_batches([batch]), list(keys))
             yield from batch.to_pylist()
 
+    def table(self, key: str, step: int | None = None,
+              format: Format = "polars") -> Any:  # noqa: A002 - as history()'s
+        """The Table logged under `key` at `step` (None: the last one logged), read from its
+        Parquet file: polars by default, or `format="pandas" | "arrow" | "records"`. A chart
+        (runlake.plot) gives its table. Media cells are references (docs/FORMAT.md)."""
+        import pyarrow.parquet as pq
+
+        from . import tables as _tables
+
+        refs = _history.read_table(self._paths, keys=["_step", key])
+        _, path = _tables.read_logged(self._paths, refs, key, step)
+        return _convert(pq.read_table(path), format)
+
     # -- edits ---------------------------------------------------------------------------------
 
     def _require_not_live(self, action: str) -> None:

@@ -40,8 +40,12 @@ from .object3d import Object3D
 from .video import Video
 from .live_run import Run, RunStatus
 from .metric import Metric
+from .plot import plot_table
 from .session import alert, define_metric, finish, init, log, restore, save, unwatch, watch
+from . import plot
+from .chart import CustomChart
 from .settings import Settings
+from .table import Table
 
 __version__ = "0.1.0"
 
@@ -52,6 +56,7 @@ __all__ = [
     "Audio",
     "ArtifactNotFoundError",
     "ConfigError",
+    "CustomChart",
     "Error",
     "Histogram",
     "Html",
@@ -70,6 +75,7 @@ __all__ = [
     "RunNotFoundError",
     "RunStatus",
     "Settings",
+    "Table",
     "UsageError",
     "Video",
     "__version__",
@@ -79,6 +85,8 @@ __all__ = [
     "finish",
     "init",
     "log",
+    "plot",
+    "plot_table",
     "restore",
     "run",
     "save",

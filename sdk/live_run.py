@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 
 # Seed API methods that later issues bring; calling one says which.
 _LATER = {
-    "plot_table": 7,
 }
 
 
@@ -601,6 +600,17 @@ class Run:
         from . import run_artifacts
 
         return run_artifacts.use_artifact(self, artifact_or_name, type, aliases, use_as)
+
+    # -- charts (sdk/plot.py) --------------------------------------------------------------------
+
+    @staticmethod
+    def plot_table(vega_spec_name: str, data_table: Any, fields: dict[str, Any],
+                   string_fields: dict[str, Any] | None = None, split_table: bool = False) -> Any:
+        """A custom chart of a Table, to log: `run.log({"chart": run.plot_table(...)})`.
+        Works the same in mode="disabled" (it builds a value; logging it is the no-op)."""
+        from .plot import plot_table
+
+        return plot_table(vega_spec_name, data_table, fields, string_fields, split_table)
 
     # -- files and code (sdk/run_files.py, sdk/run_code.py) ------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -9,6 +10,8 @@ from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from runlake.media_base import Media
 
 
 def history(root: Path, run_id: str | None = None) -> pa.Table:
@@ -52,3 +55,32 @@ def wait_for(what: str, probe: Callable[[], T], deadline: float, pause: float = 
         if time.monotonic() > end:
             pytest.fail(f"gave up waiting for {what}")
         time.sleep(pause)
+
+
+# -- media values without a run: a real minimal MediaContext and a small Media ------------------
+
+class Note(Media):
+    """A small media value for table cells: a text file."""
+
+    _log_type = "note-file"
+    _folder = "notes"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def _encode(self, ctx):
+        return self.text.encode(), ".txt", {"chars": len(self.text)}
+
+
+class Ctx:
+    """A MediaContext that keeps stored files in memory, as a run's files dir would."""
+
+    def __init__(self, key: str = "preds", step: int = 0) -> None:
+        self.key, self.step, self.files = key, step, {}
+
+    def store(self, value: Media) -> dict:
+        data, suffix, fields = value._encode(self)
+        digest = hashlib.sha256(data).hexdigest()
+        path = f"media/{value._folder}/{self.key}_{self.step}_{digest[:20]}{suffix}"
+        self.files[path] = data
+        return {"_type": value._log_type, "path": path, "sha256": digest, "size": len(data), **fields}
