@@ -44,11 +44,6 @@ if TYPE_CHECKING:
     from .continuation import Continued
     from .run_files import FileSync
 
-# Seed API methods that later issues bring; calling one says which.
-_LATER = {
-}
-
-
 @dataclass(frozen=True)
 class RunStatus:
     """Where a run's rows are (`run.status()`), counted since `init()` in this process.
@@ -786,20 +781,6 @@ class Run:
         else:
             self._finish(1, error=error_line(exc_type, exc))
         return False
-
-    def __getattr__(self, name: str) -> Any:
-        issue = _LATER.get(name)
-        if issue is not None:
-            # A stub rather than raising here: hasattr()/getattr(run, name, None) must not
-            # raise anything but AttributeError (integrations probe for wandb's methods).
-            def later(*_: Any, **__: Any) -> Any:
-                raise NotImplementedError(
-                    f"Run.{name}() is not available yet: it arrives with issue #{issue}"
-                )
-
-            later.__name__ = name
-            return later
-        raise AttributeError(f"'Run' object has no attribute {name!r}")
 
     def __repr__(self) -> str:
         return f"<runlake.Run {self.path} ({self._name})>"
