@@ -74,6 +74,11 @@ def copy_into(src: Path, target: Path, folder: Path) -> None:
     """Copy `src` to `target` (inside `folder`) so that `target` only ever holds a whole file."""
     target.parent.mkdir(parents=True, exist_ok=True)
     inside(folder, target.parent)
+    copy_whole(src, target)
+
+
+def copy_whole(src: Path, target: Path) -> None:
+    """Copy `src` to `target` by way of a temporary name: `target` is never a partial file."""
     tmp = target.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}")
     try:
         shutil.copyfile(src, tmp)

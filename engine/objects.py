@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import ArtifactNotFoundError, CorruptObjectError, Error, InvalidNameError
+from .files import copy_whole
 from .layout import FORMAT_VERSION, validate_name
 from .meta import read_json, write_json
 
@@ -398,12 +399,7 @@ def download(objects: ObjectStore, entries: dict[str, dict[str, Any]], dest: Pat
             source = objects.path(entry["digest"])
         else:
             source = reference_path(entry["ref"])
-        tmp = target.with_name(f".tmp-{uuid.uuid4().hex}")
-        try:
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+        copy_whole(source, target)
     return dest
 
 
