@@ -66,8 +66,8 @@ def one(settings: runlake.Settings, rows: list[dict[str, float]], n: int) -> tup
 
 def sample_cost(count: int = 50) -> float:
     """Median seconds one system sample takes (the GIL time the sampler thread can take)."""
-    from runlake.system_gpu import Gpus
-    from runlake.system_sampler import Sampler
+    from runlake.monitor.gpu import Gpus
+    from runlake.monitor.sampler import Sampler
 
     sampler = Sampler(gpus=Gpus.open())
     costs = []
@@ -81,7 +81,7 @@ def sample_cost(count: int = 50) -> float:
 
 def tee_cost(n: int = 200_000) -> tuple[float, float]:
     """(seconds per write to /dev/null, the same through the console tee)."""
-    from runlake.console import ConsoleCapture
+    from runlake.monitor.console import ConsoleCapture
 
     line = "step 123 loss 0.456\n"
     with tempfile.TemporaryDirectory(prefix="runlake-bench-tee-") as tmp, \

@@ -31,7 +31,7 @@ import runlake.engine.buffer as buffer_mod
 import runlake.engine.wal as wal_mod
 from runlake.engine.convert import RunSchema, chunks_to_table
 from runlake.engine.writer import RunWriter, chunks_to_table as writer_convert
-from runlake.live_run import Run
+from runlake.tracking.run import Run
 
 import bench_log
 from bench_log import make_dicts, time_floor

@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .errors import InvalidNameError
+from runlake.errors import InvalidNameError
 
 TMP_PREFIX = ".tmp-"
 

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InvalidNameError
+from runlake.errors import InvalidNameError
 
 FORMAT_VERSION = 1
 

@@ -19,7 +19,7 @@ import fcntl
 import os
 import threading
 
-from .errors import RunInUseError
+from runlake.errors import RunInUseError
 from .layout import RunPaths
 
 _HELD: dict[str, int] = {}  # lock file path -> descriptor, for the locks this process holds

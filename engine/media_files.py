@@ -18,7 +18,7 @@ import threading
 from collections import deque
 from pathlib import Path
 
-from .errors import InvalidNameError
+from runlake.errors import InvalidNameError
 from .files import TMP_PREFIX as _TMP  # readers of run files skip these names
 from .layout import is_valid_name
 

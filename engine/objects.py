@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import ArtifactNotFoundError, CorruptObjectError, Error, InvalidNameError
+from runlake.errors import ArtifactNotFoundError, CorruptObjectError, Error, InvalidNameError
 from .files import copy_whole
 from .layout import FORMAT_VERSION, validate_name
 from .meta import read_json, write_json

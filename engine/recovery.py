@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 
 from . import lock, segment, system
 from .convert import RunSchema, conform
-from .errors import InvalidNameError, RunInUseError
+from runlake.errors import InvalidNameError, RunInUseError
 from .layout import RunPaths, seq_of
 from .meta import RunMeta, read_json
 from .wal import read_frames

@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from runlake.errors import UsageError
 from .layout import validate_name
 from .meta import read_json, write_json
 from .objects import ArtifactStore, manifest_digest

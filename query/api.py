@@ -18,7 +18,7 @@ from typing import Any, overload
 import duckdb
 import pyarrow as pa
 from runlake.engine import lock, recovery
-from runlake.engine.errors import Error, InvalidNameError, RunNotFoundError
+from runlake.errors import Error, InvalidNameError, RunNotFoundError
 from runlake.engine.layout import (
     RunPaths,
     default_entity,
@@ -30,9 +30,9 @@ from runlake.engine.objects import ArtifactNotFoundError, ArtifactStore, lineage
 
 from . import filters as _filters
 from . import tables as _tables
-from . import urls
+from runlake.engine import urls
 from .alerts import AlertIndex
-from .artifacts import ArtifactBase, load_artifact, parse_artifact_path
+from runlake.artifacts.base import ArtifactBase, load_artifact, parse_artifact_path
 from .frames import histories_lazy, live_history
 from .index import RunIndex
 from .public_run import Run
@@ -71,7 +71,7 @@ class Api:
     def __init__(self, root: str | os.PathLike[str] | None = None, *,
                  recover: bool = True, base_url: str | None = None) -> None:
         self.root = resolve_root(root)
-        # Runs link to a dashboard only when one is named (query/urls.py): else `url` is None.
+        # Runs link to a dashboard only when one is named (engine/urls.py): else `url` is None.
         self.base_url = urls.base_url(base_url)
         self._recovers = recover
         self.default_entity = default_entity()
@@ -210,7 +210,7 @@ class Api:
         `table('<key>')` in the query stands for every Table logged under that key, in every
         run and step: the table's columns after entity, project, run_id and _step
         (`SELECT run_id, _step, avg(score) FROM table('preds') GROUP BY ALL`; a chart logged
-        from runlake.plot counts as its table).
+        from runlake.tables.plot counts as its table).
 
         Convert the result with `.pl()`, `.df()` or `.arrow()`; pass values in `params`.
         """

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from runlake.engine.errors import RunNotFoundError
+from runlake.errors import RunNotFoundError
 from runlake.engine.layout import PARTITION_KEYS, RUNTIME, STEP, TIMESTAMP, RunPaths
 from runlake.engine.wal import read_frames
 

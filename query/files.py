@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
-from runlake.engine.errors import RunFileError
+from runlake.errors import RunFileError
 from runlake.engine.files import FileInfo, copy_into, file_path, list_files, validate_file_name
 from runlake.engine.layout import RunPaths
 

@@ -44,7 +44,7 @@ from datetime import datetime, timezone
 from itertools import product
 from typing import Any
 
-from runlake.engine.errors import Error
+from runlake.errors import Error
 
 
 class FilterError(Error, ValueError):

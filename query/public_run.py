@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from runlake.engine.errors import RunNotFoundError, UsageError
+from runlake.errors import RunNotFoundError, UsageError
 from runlake.engine.meta import RunMeta
 
 from . import history as _history
 from . import system as _system
-from . import urls
+from runlake.engine import urls
 from .index import loads
 
 if TYPE_CHECKING:
@@ -211,13 +211,13 @@ class Run:
 
     def logged_artifacts(self) -> list[Any]:
         """The artifact versions this run logged (was the producer of)."""
-        from .artifacts import logged_by
+        from runlake.artifacts.base import logged_by
 
         return logged_by(self._paths.root, self.entity, self.project, self.id)
 
     def used_artifacts(self) -> list[Any]:
         """The artifact versions this run used (was a consumer of)."""
-        from .artifacts import used_by
+        from runlake.artifacts.base import used_by
 
         return used_by(self._paths.root, self.entity, self.project, self.id)
 

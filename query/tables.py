@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from runlake.engine.errors import InvalidNameError, InvalidValueError, RunNotFoundError
+from runlake.errors import InvalidNameError, InvalidValueError, RunNotFoundError
 from runlake.engine.files import inside
 from runlake.engine.layout import RunPaths, is_valid_name
 

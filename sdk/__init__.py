@@ -12,9 +12,10 @@ docs/FORMAT.md is the contract.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-from runlake.engine.errors import (
+from runlake.errors import (
     ArtifactNotFoundError,
     ConfigError,
     Error,
@@ -22,30 +23,44 @@ from runlake.engine.errors import (
     InvalidValueError,
     MissingExtraError,
     ResumeError,
-    RunFileError,
     RunExistsError,
+    RunFileError,
     RunInUseError,
     RunNotFoundError,
     UsageError,
 )
 
-from .alerts import AlertLevel
-from .artifact import Artifact
-from .audio import Audio
-from .figures import Plotly
-from .histogram import Histogram
-from .html_media import Html
-from .image import Image
-from .object3d import Object3D
-from .video import Video
-from .live_run import Run, RunStatus
-from .metric import Metric
-from .plot import plot_table
-from .session import alert, define_metric, finish, init, log, restore, save, unwatch, watch
-from . import plot
-from .chart import CustomChart
-from .settings import Settings
-from .table import Table
+# Every other public name is resolved on first use, so that `import runlake` (and
+# `import runlake.engine`, which runs this file first) loads no Run, media or read side.
+_LAZY = {
+    "AlertLevel": ("runlake.tracking.alerts", "AlertLevel"),
+    "Api": ("runlake.query", "Api"),
+    "Artifact": ("runlake.artifacts.artifact", "Artifact"),
+    "Audio": ("runlake.media.audio", "Audio"),
+    "CustomChart": ("runlake.tables.chart", "CustomChart"),
+    "Histogram": ("runlake.media.histogram", "Histogram"),
+    "Html": ("runlake.media.html", "Html"),
+    "Image": ("runlake.media.image", "Image"),
+    "Metric": ("runlake.tracking.metric", "Metric"),
+    "Object3D": ("runlake.media.object3d", "Object3D"),
+    "Plotly": ("runlake.media.figures", "Plotly"),
+    "Run": ("runlake.tracking.run", "Run"),
+    "RunStatus": ("runlake.tracking.run", "RunStatus"),
+    "Settings": ("runlake.tracking.settings", "Settings"),
+    "Table": ("runlake.tables.table", "Table"),
+    "Video": ("runlake.media.video", "Video"),
+    "alert": ("runlake.tracking.session", "alert"),
+    "define_metric": ("runlake.tracking.session", "define_metric"),
+    "finish": ("runlake.tracking.session", "finish"),
+    "init": ("runlake.tracking.session", "init"),
+    "log": ("runlake.tracking.session", "log"),
+    "plot": ("runlake.tables.plot", None),
+    "plot_table": ("runlake.tables.plot", "plot_table"),
+    "restore": ("runlake.tracking.session", "restore"),
+    "save": ("runlake.tracking.session", "save"),
+    "unwatch": ("runlake.tracking.session", "unwatch"),
+    "watch": ("runlake.tracking.session", "watch"),
+}
 
 __version__ = "0.1.0"
 
@@ -118,16 +133,22 @@ class _PreInit:
 
 
 def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is not None:
+        module = importlib.import_module(target[0])
+        value = module if target[1] is None else getattr(module, target[1])
+        globals()[name] = value  # resolved once; later lookups never come back here
+        return value
     # `runlake.run`, `.config` and `.summary` follow the active run (None / a guard before init).
-    from . import session
+    if name in ("run", "config", "summary"):
+        from runlake.tracking import session
 
-    if name == "run":
-        return session.active_run()
-    if name == "Api":  # the read side, imported on first use to keep `import runlake` light
-        from runlake.query import Api
-
-        return Api
-    if name in ("config", "summary"):
         run = session.active_run()
+        if name == "run":
+            return run
         return getattr(run, name) if run is not None else _PreInit(name)
     raise AttributeError(f"module 'runlake' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -11,7 +11,7 @@ from typing import TypeVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from runlake.media_base import Media
+from runlake.media.base import Media
 
 
 def history(root: Path, run_id: str | None = None) -> pa.Table:

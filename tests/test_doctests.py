@@ -18,7 +18,7 @@ MODULES = sorted(
         for pkg in (runlake, runlake.engine, runlake.query)
         for m in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + ".")
     }
-    - {"runlake.__main__", "runlake.cli", "runlake.demo"}
+    - {"runlake.__main__", "runlake.cli.commands", "runlake.cli.demo"}
     | {"runlake", "runlake.engine", "runlake.query"}
 )
 

@@ -1,8 +1,15 @@
-"""The dependency direction: sdk -> query -> engine, never back; and a light `import runlake`.
+"""The dependency rules of the tree, checked on the source with ast, and what loads at run time.
 
-engine/ is runlake.engine and must not import the SDK (the package `runlake` itself) or
-runlake.query; query/ may import runlake.engine but not the SDK. Checked on the source with
-ast, so an import inside a function counts too.
+The rooms, and what each may import of runlake (besides itself):
+- `runlake.errors` (sdk/errors.py): nothing; it is the leaf every part raises from.
+- `runlake.engine` (engine/): `runlake.errors` only. It knows nothing of the Run API.
+- `runlake.artifacts`: the engine. Both sides share it, so the SDK needs no read side to build one.
+- `runlake.media`, `runlake.tables`: the engine and each other; `runlake.monitor`: the engine.
+- `runlake.query` (query/): the engine and `runlake.artifacts`, never the write side.
+- `runlake.tracking`: all of the above, but the read side only inside a function that reads
+  (the notebook card, `restore` of another run's file), so `init()` never loads it.
+- `runlake.cli`: anything; the root `runlake/__init__.py`: `runlake.errors`, the rest lazily.
+An import inside a function counts the same as one at the top, except where said.
 """
 
 from __future__ import annotations
@@ -17,116 +24,190 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# room -> the rooms it may import at module level and inside functions
+ALLOWED: dict[str, tuple[set[str], set[str]]] = {
+    "errors": (set(), set()),
+    "engine": ({"errors"}, set()),
+    "artifacts": ({"errors", "engine"}, set()),
+    "media": ({"errors", "engine", "tables"}, set()),
+    "tables": ({"errors", "engine", "media"}, set()),
+    "monitor": ({"errors", "engine"}, set()),
+    "query": ({"errors", "engine", "artifacts"}, set()),
+    "tracking": ({"errors", "engine", "artifacts", "media", "tables", "monitor"}, {"query"}),
+    "cli": ({"errors", "engine", "artifacts", "media", "tables", "monitor", "query", "tracking", "root"}, set()),
+    "root": ({"errors"}, {"errors", "engine", "artifacts", "media", "tables", "monitor", "query", "tracking"}),
+}
+SUBPACKAGES = ("tracking", "media", "tables", "monitor", "artifacts", "cli")
 
-def imports(path: Path) -> list[tuple[int, int, str, list[str]]]:
-    """(line, relative level, module, imported names) of every import in a source file."""
+
+def room_of_file(path: Path) -> str:
+    rel = path.relative_to(REPO).parts
+    if rel[0] in ("engine", "query"):
+        return rel[0]
+    if len(rel) == 2:  # sdk/<file>.py
+        return {"errors.py": "errors", "__main__.py": "cli"}.get(rel[1], "root")
+    return rel[1]
+
+
+def room_of_module(module: str) -> str | None:
+    """The room of an absolute module name inside runlake; None outside it."""
+    parts = module.split(".")
+    if parts[0] != "runlake":
+        return None
+    if len(parts) == 1 or parts[1] in ("__main__",):
+        return "root"
+    return parts[1] if parts[1] in (*SUBPACKAGES, "engine", "query", "errors") else "root"
+
+
+def imports(path: Path) -> list[tuple[int, bool, str]]:
+    """(line, inside a function, absolute module) of every runlake import in a source file."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    out = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                out.append((node.lineno, 0, alias.name, []))
-        elif isinstance(node, ast.ImportFrom):
-            out.append((node.lineno, node.level, node.module or "", [a.name for a in node.names]))
-        elif isinstance(node, ast.Call):
-            func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            if name in ("import_module", "__import__") and node.args:
-                arg = node.args[0]
-                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                    out.append((node.lineno, 0, arg.value, []))
-    return out
+    room = room_of_file(path)
+    package = {"engine": "runlake.engine", "query": "runlake.query", "root": "runlake",
+               "errors": "runlake"}.get(room, f"runlake.{room}")
+    out: list[tuple[int, bool, str]] = []
+
+    def visit(node: ast.AST, local: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = local or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            if isinstance(child, ast.Import):
+                out.extend((child.lineno, local, a.name) for a in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                if child.level:
+                    base = package.split(".")[: len(package.split(".")) - (child.level - 1)]
+                    module = ".".join(base + ([child.module] if child.module else []))
+                else:
+                    module = child.module or ""
+                names = [f"{module}.{a.name}" for a in child.names] if module == "runlake" else [module]
+                # `from pkg import sub` imports the submodule pkg.sub when there is one
+                names += [f"{module}.{a.name}" for a in child.names if module != "runlake" and module.startswith("runlake")]
+                out.extend((child.lineno, local, m) for m in names)
+            elif isinstance(child, ast.Call):
+                func = child.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if name in ("import_module", "__import__") and child.args:
+                    arg = child.args[0]
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                        out.append((child.lineno, local, arg.value))
+            visit(child, inner)
+
+    visit(tree, False)
+    return [(line, local, m) for line, local, m in out if m.split(".")[0] in ("runlake", "sdk", "engine", "query")]
 
 
-def sources(folder: str) -> list[Path]:
-    files = sorted((REPO / folder).glob("*.py"))
-    assert files, folder
+def violations(path: Path) -> list[str]:
+    room = room_of_file(path)
+    top, inner = ALLOWED[room]
+    bad = []
+    for line, local, module in imports(path):
+        where = f"{path.relative_to(REPO)}:{line}"
+        if module.split(".")[0] != "runlake":
+            bad.append(f"{where}: imports the source folder {module} (use the runlake name)")
+            continue
+        target = room_of_module(module)
+        if target == room or target in top or (local and target in inner):
+            continue
+        bad.append(f"{where}: {room} imports {module} ({target}){' in a function' if local else ''}")
+    return bad
+
+
+def all_sources() -> list[Path]:
+    files = [*sorted((REPO / "sdk").rglob("*.py")), *sorted((REPO / "engine").glob("*.py")),
+             *sorted((REPO / "query").glob("*.py"))]
+    assert len(files) > 50
     return files
 
 
-def _top(module: str) -> str:
-    return module.split(".", 1)[0]
+@pytest.mark.parametrize("path", all_sources(), ids=lambda p: str(p.relative_to(REPO)))
+def test_each_module_imports_only_what_its_room_may(path):
+    assert violations(path) == []
 
 
-def engine_violations(path: Path) -> list[str]:
-    bad = []
-    for line, level, module, names in imports(path):
-        where = f"{path.relative_to(REPO)}:{line}"
-        if level >= 2:  # `from .. import x` reaches the runlake package, i.e. the SDK
-            bad.append(f"{where}: relative import above the engine ({'.' * level}{module})")
-        elif level == 0 and _top(module) in ("runlake", "sdk", "query"):
-            # even `runlake.engine.x` runs runlake/__init__ (the SDK) first: use `from .x`
-            bad.append(f"{where}: imports {module}")
-    return bad
+@pytest.mark.xfail(strict=True, reason="the Run and its collaborators, and Api and the public Run, "
+                   "still import each other; removed in the next steps of the restructure")
+def test_no_import_cycle_at_module_level():
+    """Module-level imports between runlake's modules form no cycle."""
+    graph: dict[str, set[str]] = {}
+    names: dict[Path, str] = {}
+    for path in all_sources():
+        rel = path.relative_to(REPO).with_suffix("").parts
+        first = {"sdk": "runlake", "engine": "runlake.engine", "query": "runlake.query"}[rel[0]]
+        parts = [p for p in rel[1:] if p != "__init__"]
+        names[path] = ".".join([first, *parts])
+    known = set(names.values())
+    for path, name in names.items():
+        deps = set()
+        for _, local, module in imports(path):
+            if local:
+                continue
+            while module and module not in known:
+                module = module.rpartition(".")[0]
+            # a package is initialised before its submodules run: an edge to an ancestor is none
+            if module and module != name and not name.startswith(module + "."):
+                deps.add(module)
+        graph[name] = deps
+    state: dict[str, int] = {}
+    stack: list[str] = []
 
+    def walk(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(graph.get(node, ())):
+            # a package's __init__ runs before its submodules: importing runlake.x.y imports
+            # runlake.x first, which is an edge only if runlake.x imports back
+            if state.get(dep) == 1:
+                cycle = stack[stack.index(dep):] + [dep]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if dep not in state:
+                walk(dep)
+        stack.pop()
+        state[node] = 2
 
-def query_violations(path: Path) -> list[str]:
-    bad = []
-    for line, level, module, names in imports(path):
-        where = f"{path.relative_to(REPO)}:{line}"
-        if level == 0 and _top(module) in ("sdk", "engine", "query"):
-            bad.append(f"{where}: imports the source folder {module} (use runlake.engine)")
-        elif level == 0 and _top(module) == "runlake":
-            if module == "runlake":
-                if any(n != "engine" for n in names) or not names:
-                    bad.append(f"{where}: imports the SDK (runlake {names or ''})")
-            elif not (module == "runlake.engine" or module.startswith("runlake.engine.")):
-                if not module.startswith("runlake.query"):
-                    bad.append(f"{where}: imports the SDK module {module}")
-        elif level >= 2:
-            if not (module == "engine" or module.startswith("engine.")) and not (
-                module == "" and names and all(n == "engine" for n in names)
-            ):
-                bad.append(f"{where}: relative import of the SDK ({'.' * level}{module})")
-    return bad
-
-
-@pytest.mark.parametrize("path", sources("engine"), ids=lambda p: p.name)
-def test_engine_does_not_import_the_sdk_or_query(path):
-    assert engine_violations(path) == []
-
-
-@pytest.mark.parametrize("path", sources("query"), ids=lambda p: p.name)
-def test_query_imports_only_the_engine(path):
-    assert query_violations(path) == []
+    for node in sorted(graph):
+        if node not in state:
+            walk(node)
 
 
 def test_the_checks_catch_violations(tmp_path, monkeypatch):
-    """The checkers themselves: each forbidden form is reported, allowed forms are not."""
+    """The checker itself: each forbidden form is reported, allowed forms are not."""
     monkeypatch.setattr(sys.modules[__name__], "REPO", tmp_path)
-    engine_bad = [
-        "import runlake", "import runlake.query", "from runlake import Run",
-        "from runlake.engine import layout", "from .. import session", "from ..query import sql",
-        "import sdk.session", "def f():\n    from runlake.live_run import Run",
-        "import importlib\nimportlib.import_module('runlake.query')",
-    ]
-    for i, src in enumerate(engine_bad):
-        f = tmp_path / f"e{i}.py"
-        f.write_text(src + "\n")
-        assert engine_violations(f), src
-    engine_ok = ["from . import kinds", "from .layout import STEP", "import pyarrow as pa"]
-    for i, src in enumerate(engine_ok):
-        f = tmp_path / f"eok{i}.py"
-        f.write_text(src + "\n")
-        assert engine_violations(f) == [], src
-    query_bad = [
-        "import runlake", "from runlake import init", "from runlake.session import init",
-        "import runlake.live_run", "from .. import session", "from ..run_summary import Summary",
-        "import sdk", "import engine.layout",
-    ]
-    for i, src in enumerate(query_bad):
-        f = tmp_path / f"q{i}.py"
-        f.write_text(src + "\n")
-        assert query_violations(f), src
-    query_ok = [
-        "from runlake.engine import catalog", "import runlake.engine.layout",
-        "from runlake import engine", "from ..engine import layout", "from . import api",
-        "import duckdb",
-    ]
-    for i, src in enumerate(query_ok):
-        f = tmp_path / f"qok{i}.py"
-        f.write_text(src + "\n")
-        assert query_violations(f) == [], src
+    for folder in ("engine", "query", "sdk/tracking", "sdk/media"):
+        (tmp_path / folder).mkdir(parents=True)
+    cases = {
+        "engine": (
+            ["import runlake", "import runlake.query", "from runlake import Run",
+             "from .. import session", "from ..query import sql", "import sdk.session",
+             "def f():\n    from runlake.tracking.run import Run",
+             "import importlib\nimportlib.import_module('runlake.query')"],
+            ["from . import kinds", "from .layout import STEP", "import pyarrow as pa",
+             "from runlake.errors import UsageError", "from runlake.engine import layout"],
+        ),
+        "query": (
+            ["import runlake", "from runlake import init", "from runlake.tracking.session import init",
+             "import runlake.tracking.run", "from .. import tracking", "import sdk", "import engine.layout",
+             "from runlake.media.image import Image"],
+            ["from runlake.engine import layout", "import runlake.engine.layout", "from runlake import engine",
+             "from . import api", "import duckdb", "from runlake.artifacts.base import ArtifactBase"],
+        ),
+        "sdk/tracking": (
+            ["import runlake.query", "from runlake.query.history import read_table", "from runlake.cli import main"],
+            ["def f():\n    from runlake.query.history import read_table", "from runlake.media.image import Image",
+             "from . import values", "from runlake.engine.layout import RunPaths"],
+        ),
+        "sdk/media": (
+            ["from runlake.tracking.run import Run", "def f():\n    import runlake.query"],
+            ["from runlake.media.base import Media", "from runlake.tables.table import Table"],
+        ),
+    }
+    for folder, (bad, ok) in cases.items():
+        for i, src in enumerate(bad):
+            f = tmp_path / folder / f"bad{i}.py"
+            f.write_text(src + "\n")
+            assert violations(f), (folder, src)
+        for i, src in enumerate(ok):
+            f = tmp_path / folder / f"ok{i}.py"
+            f.write_text(src + "\n")
+            assert violations(f) == [], (folder, src)
 
 
 HEAVY = ("torch", "PIL", "matplotlib", "imageio", "plotly", "pandas")

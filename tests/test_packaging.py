@@ -56,7 +56,9 @@ def names(wheel) -> list[str]:
 
 def test_wheel_holds_the_runlake_package(names):
     for required in (
-        "runlake/__init__.py", "runlake/py.typed", "runlake/session.py", "runlake/live_run.py",
+        "runlake/__init__.py", "runlake/py.typed", "runlake/errors.py", "runlake/tracking/session.py",
+        "runlake/tracking/run.py", "runlake/media/image.py", "runlake/tables/table.py",
+        "runlake/monitor/system.py", "runlake/artifacts/artifact.py", "runlake/cli/commands.py",
         "runlake/engine/__init__.py", "runlake/engine/writer.py", "runlake/engine/layout.py",
         "runlake/query/__init__.py",
     ):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from runlake.cli import main as cli
+from runlake.cli.commands import main as cli
 from runlake.engine.layout import RunPaths
 from runlake.engine.meta import read_json
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import runlake
-from runlake.engine.errors import Error, InvalidNameError
+from runlake.errors import Error, InvalidNameError
 from runlake.engine.layout import (
     PARTITION_KEYS,
     RunPaths,

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from runlake.engine import lock
-from runlake.engine.errors import RunInUseError
+from runlake.errors import RunInUseError
 from runlake.engine.layout import RunPaths
 
 _HOLD = """

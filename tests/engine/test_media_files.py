@@ -6,7 +6,7 @@ import pytest
 
 from runlake.engine import wal
 from runlake.engine.buffer import HistoryBuffer
-from runlake.engine.errors import InvalidNameError
+from runlake.errors import InvalidNameError
 from runlake.engine.media_files import FileQueue, check_relative
 from runlake.engine.kinds import Ref
 from runlake.engine.layout import RunPaths

@@ -6,7 +6,7 @@ import multiprocessing
 from pathlib import Path
 
 import pytest
-from runlake.engine.errors import InvalidNameError
+from runlake.errors import InvalidNameError
 from runlake.engine.objects import (
     ArtifactNotFoundError,
     ArtifactStore,
@@ -109,7 +109,7 @@ def test_concurrent_commits_get_distinct_versions(tmp_path: Path) -> None:
 
 
 def test_file_changed_while_copied_is_refused(tmp_path: Path) -> None:
-    from runlake.engine.errors import CorruptObjectError
+    from runlake.errors import CorruptObjectError
     from runlake.engine.objects import _copy_checked
 
     src = tmp_path / "a"

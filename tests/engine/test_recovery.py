@@ -22,7 +22,7 @@ import pytest
 from runlake.engine import lock, recovery, wal
 from runlake.engine import writer as writer_module
 from runlake.engine.buffer import HistoryBuffer
-from runlake.engine.errors import RunInUseError
+from runlake.errors import RunInUseError
 from runlake.engine.layout import RunPaths
 from runlake.engine.meta import RunMeta, read_json
 from runlake.engine.writer import RunWriter, WriterOptions, compact_wal

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import runlake
-from runlake.engine.errors import InvalidNameError, RunFileError, RunNotFoundError
+from runlake.errors import InvalidNameError, RunFileError, RunNotFoundError
 
 
 def _file(path: Path | str, data: str) -> Path:

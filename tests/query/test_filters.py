@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runlake.engine.errors import Error
+from runlake.errors import Error
 from runlake.query.filters import FilterError, order_sql, where_sql
 
 NAN = {"_nonfinite": "NaN"}

@@ -164,7 +164,7 @@ def test_a_live_runs_tables_are_in_the_view(root):
 
 
 def test_the_cli_sql_command_takes_table_calls(store, capsys):
-    from runlake.cli import main
+    from runlake.cli.commands import main
 
     assert main(["sql", "--dir", str(store), "SELECT count(*) AS n FROM table('preds')"]) == 0
     cells = [line.strip("│ ") for line in capsys.readouterr().out.splitlines() if "│" in line]

@@ -1,0 +1,202 @@
+"""`runlake.Artifact`: build a new artifact version (files, folders, references), then log it
+with `run.log_artifact()`. Reading is inherited from sdk/artifacts/base.py.
+
+Added files are hashed when logged, not when added (as wandb: a file may still be written
+to until then); `new_file()` content lives in a private temporary folder until then.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import unquote, urlparse
+
+from runlake.errors import InvalidValueError, UsageError
+from runlake.engine import staging
+from runlake.engine.remote import s3_etag
+from runlake.engine.objects import (
+    ArtifactStore,
+    hash_file,
+    manifest_digest,
+    validate_entry_path,
+)
+from runlake.artifacts.base import ArtifactBase
+
+
+class Artifact(ArtifactBase):
+    """A versioned set of files (wandb's `wandb.Artifact`).
+
+    >>> art = Artifact("mnist", type="dataset")
+    >>> art.state
+    'PENDING'
+
+    References are never copied: `file://` URIs are hashed (sha256 of the bytes); `s3://`
+    objects are recorded with their ETag and size when an anonymous HEAD request can read them
+    (the AWS_ENDPOINT_URL(_S3) variables name an S3-compatible server), else by URI alone;
+    other schemes by URI alone (boto3 is not a dependency).
+    """
+
+    def __init__(self, name: str, type: str, description: str | None = None,
+                 metadata: dict[str, Any] | None = None) -> None:
+        super().__init__(name, type, description, metadata)
+        self._sources: dict[str, Path] = {}  # entry path -> local file to store at log time
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._upserted: str | None = None  # the distributed_id this artifact's files went to
+
+    def _check_pending(self) -> None:
+        if self._upserted is not None:
+            raise UsageError(
+                f"artifact {self.name}'s files were upserted (distributed_id "
+                f"{self._upserted!r}): make a new runlake.Artifact for more files"
+            )
+        if self._version is not None:
+            raise UsageError(
+                f"artifact {self.name} is logged and cannot change: make a new runlake.Artifact"
+            )
+
+    def add_file(self, local_path: str | os.PathLike[str], name: str | None = None) -> dict[str, Any]:
+        """Add one file, as `name` (default its file name) inside the artifact."""
+        self._check_pending()
+        src = Path(local_path)
+        if not src.is_file():
+            raise InvalidValueError(f"add_file: {src} is not a file")
+        path = validate_entry_path(name if name is not None else src.name)
+        self._sources[path] = src.absolute()
+        self._entries[path] = {"size": src.stat().st_size}
+        return {"path": path, **self._entries[path]}
+
+    def add_dir(self, local_path: str | os.PathLike[str], name: str | None = None) -> None:
+        """Add every file under a folder, under the prefix `name` (default the top level)."""
+        self._check_pending()
+        src = Path(local_path)
+        if not src.is_dir():
+            raise InvalidValueError(f"add_dir: {src} is not a directory")
+        prefix = validate_entry_path(name) + "/" if name else ""
+        for path in sorted(src.rglob("*")):
+            if path.is_file():
+                self.add_file(path, prefix + path.relative_to(src).as_posix())
+
+    @contextmanager
+    def new_file(self, name: str, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
+        """Open a new file inside the artifact for writing."""
+        self._check_pending()
+        path = validate_entry_path(name)
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="runlake-artifact-")
+        local = Path(self._tmp.name) / hashlib.sha256(path.encode()).hexdigest()
+        with open(local, mode, encoding=None if "b" in mode else encoding) as f:
+            yield f
+        self.add_file(local, path)
+
+    def add_reference(self, uri: str, name: str | None = None) -> list[dict[str, Any]]:
+        """Record a URI without copying it: file:// with its sha256 and size (a folder adds
+        each file under it), s3:// with its ETag and size when readable, others by URI."""
+        self._check_pending()
+        parsed = urlparse(uri)
+        if parsed.scheme != "file":
+            path = validate_entry_path(name or parsed.path.rsplit("/", 1)[-1] or parsed.netloc)
+            checksum = size = None
+            if parsed.scheme == "s3":
+                # The ETag makes the version digest follow the remote object's contents.
+                checksum, size, _ = s3_etag(uri)
+            self._entries[path] = {"ref": uri, "checksum": checksum, "size": size}
+            self._sources.pop(path, None)
+            return [self.get_entry(path)]
+        local = Path(unquote(parsed.path))
+        if local.is_dir():
+            prefix = validate_entry_path(name) + "/" if name else ""
+            files = sorted(p for p in local.rglob("*") if p.is_file())
+            pairs = [(p, prefix + p.relative_to(local).as_posix()) for p in files]
+        elif local.is_file():
+            pairs = [(local, name or local.name)]
+        else:
+            raise InvalidValueError(f"add_reference: {uri} names no file or folder")
+        added = []
+        for p, entry_name in pairs:
+            path = validate_entry_path(entry_name)
+            digest, size = hash_file(p)
+            self._entries[path] = {"ref": p.absolute().as_uri(), "checksum": digest, "size": size}
+            self._sources.pop(path, None)
+            added.append(self.get_entry(path))
+        return added
+
+    def remove(self, item: str) -> None:
+        """Take an entry (or every entry under a folder path) out of the artifact."""
+        self._check_pending()
+        path = validate_entry_path(item)
+        gone = [p for p in self._entries if p == path or p.startswith(path + "/")]
+        if not gone:
+            raise KeyError(f"artifact {self._name} has no entry {item!r}")
+        for p in gone:
+            self._entries.pop(p)
+            self._sources.pop(p, None)
+
+    # -- logging (called by sdk/run_artifacts.py) ----------------------------------------------
+    def _store_objects(self, store: ArtifactStore) -> dict[str, dict[str, Any]]:
+        """Put every added file's bytes in the object store; the manifest's entries."""
+        self._check_pending()
+        if not self._entries:
+            raise UsageError(f"artifact {self._name} is empty: add a file before logging it")
+        entries = {}
+        for path, entry in self._entries.items():
+            if path in self._sources:
+                digest, size = store.objects.put_file(self._sources[path])
+                entries[path] = {"digest": digest, "size": size}
+            else:
+                entries[path] = dict(entry)
+        return entries
+
+    def _body(self, entries: dict[str, dict[str, Any]], tags: list[str],
+              producer: dict[str, str]) -> dict[str, Any]:
+        return {
+            "type": self._type, "description": self._description, "metadata": self._metadata,
+            "tags": sorted(set(tags)), "entries": entries, "digest": manifest_digest(entries),
+            "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "producer": producer,
+        }
+
+    def _save(self, root: Path, entity: str, project: str, aliases: list[str], tags: list[str],
+              producer: dict[str, str]) -> None:
+        store = ArtifactStore(root)
+        manifest = self._body(self._store_objects(store), tags, producer)
+        version, _ = store.commit(entity, project, self._name, manifest, aliases)
+        self._committed(store, entity, project, version)
+
+    def _stage(self, root: Path, entity: str, project: str, distributed_id: str,
+               aliases: list[str], tags: list[str], producer: dict[str, str]) -> None:
+        """Add this artifact's files to the pending distributed version (upsert_artifact)."""
+        store = ArtifactStore(root)
+        part = {**self._body(self._store_objects(store), tags, producer), "aliases": aliases}
+        staging.stage(store, entity, project, self._name, distributed_id, part)
+        self._upserted = distributed_id
+        self._root, self._entity, self._project = root, entity, project
+        self._release()
+
+    def _finish(self, root: Path, entity: str, project: str, distributed_id: str,
+                aliases: list[str], tags: list[str], producer: dict[str, str]) -> None:
+        """Commit the distributed version: every staged part plus this artifact's own files."""
+        store = ArtifactStore(root)
+        own = self._store_objects(store) if self._upserted is None and self._entries else {}
+        last = {**self._body(own, tags, producer), "aliases": aliases}
+        version, _ = staging.finish(store, entity, project, self._name, distributed_id, last)
+        self._upserted = None
+        self._committed(store, entity, project, version)
+
+    def _committed(self, store: ArtifactStore, entity: str, project: str, version: int) -> None:
+        # An identical earlier version is returned as it was stored (its producer, time, tags).
+        manifest = store.manifest(entity, project, self._name, version)
+        current = [a for a, v in store.aliases(entity, project, self._name).items() if v == version]
+        self._commit(store.root, entity, project, version, manifest, current)
+        self._release()
+
+    def _release(self) -> None:
+        self._sources.clear()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None

@@ -1,0 +1,2 @@
+"""What a run samples beside `log()`: system metrics (CPU, memory, disk, network, GPUs) and the
+console."""

@@ -1,0 +1,1 @@
+"""`Table`, custom charts and `runlake.plot`."""

@@ -1,0 +1,812 @@
+"""`Run`: the unit of computation logged by runlake, with wandb's `Run` API.
+
+The Run owns the step rules of `log()` and delegates the rest: values are normalised by
+`values`, rows are buffered by the engine's `HistoryBuffer` and written by its `RunWriter`,
+the summary, config and metric definitions live in their own small modules.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import threading
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+from runlake.engine import lock
+from runlake.engine.buffer import HistoryBuffer
+from runlake.errors import InvalidValueError, UsageError
+from runlake.engine.media_files import FileQueue
+from runlake.engine.layout import RunPaths
+from runlake.engine.meta import RunMeta
+from runlake.engine.writer import RunWriter
+from runlake.engine import urls
+
+from runlake.tracking.config import Config
+from runlake.tracking.metric import Metric, MetricRegistry
+from runlake.tracking.settings import Settings
+from runlake.tracking.summary import Summary
+from runlake.tracking.names import check_label, check_tags
+from runlake.media.store import MediaStore, encode_row
+from runlake.tracking.values import flatten, media_of
+
+if TYPE_CHECKING:
+    from runlake.artifacts.artifact import Artifact
+    from runlake.tracking.alerts import AlertLevel, Alerts
+    from runlake.tracking.watch import Watcher
+    from runlake.tracking.continuation import Continued
+    from runlake.tracking.files import FileSync
+
+@dataclass(frozen=True)
+class RunStatus:
+    """Where a run's rows are (`run.status()`), counted since `init()` in this process.
+
+    Rows go logged -> durable (in the write-ahead log: a killed process keeps them) ->
+    compacted (in a Parquet segment).
+    """
+
+    rows_logged: int  # steps committed by log()
+    rows_durable: int  # of those, in the write-ahead log or a segment
+    rows_compacted: int  # of those, in a published Parquet segment
+    last_flush: float | None  # Unix time of the last write-ahead-log append, None before one
+    error: str | None  # the writer's current write error (it keeps retrying), None if none
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Run:
+    """A run: create it with `runlake.init()`, log to it, finish it.
+
+    >>> import runlake
+    >>> with runlake.init(mode="disabled") as run:
+    ...     run.log({"loss": 0.5})
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        run_id: str,
+        name: str,
+        config: Config | dict[str, Any] | None = None,
+        paths: RunPaths | None = None,
+        on_finish: Any = None,
+        continued: Continued | None = None,
+    ) -> None:
+        self._settings = settings
+        self._id = run_id
+        self._name = name
+        self._paths = paths
+        self._disabled = settings.mode == "disabled"
+        self._on_finish = on_finish
+        self._finished = False
+        self._detached = False  # detach() let go of the run: it is finished for this process
+        self._log_lock = threading.RLock()
+        self._pending: dict[str, object] = {}
+        self._has_pending = False
+        # A continued run (resumed, rewound, forked) starts from what sdk/continuation.py read.
+        self._continued = continued
+        self._start_time = time.time() if continued is None else continued.start_time
+        self._tags = tuple(settings.tags or ())
+        self._tmp_dir: str | None = None
+        self._metrics = MetricRegistry() if continued is None else continued.metrics
+        self._buffer = HistoryBuffer(0 if continued is None else continued.step)
+        self._meta: RunMeta | None = None
+        self._writer: RunWriter | None = None
+        self._owner: lock.RunLock | None = None
+        self._media: MediaStore | None = None
+        self._alerts: Alerts | None = None  # made by the first alert()
+        self._watcher: Watcher | None = None  # made by the first watch()
+        self._summary_version = -1
+        self._last_heartbeat = self._start_time
+        items = dict(config.items()) if isinstance(config, Config) else dict(config or {})
+        self._config = Config(items, on_change=self._config_changed)
+        if self._disabled:
+            self._summary = Summary(self._metrics)
+            return
+        assert paths is not None
+        # Held until finish(), or dropped by process death; a continued run's is taken already.
+        self._owner = lock.acquire(paths) if continued is None else continued.owner
+        paths.files_dir.mkdir(parents=True, exist_ok=True)
+        meta = self._initial_meta()
+        if continued is not None:
+            meta.update(continued.meta)
+        self._meta = RunMeta(paths.meta_file, meta)
+        self._meta.update()
+        self._media = MediaStore(FileQueue())
+        self._writer = RunWriter(
+            paths, self._buffer, self._start_time, settings.writer_options(),
+            observer=self._fold, on_cycle=self._persist,
+            first_seq=0 if continued is None else continued.first_seq,
+            files=self._media.files,
+        )
+        self._summary = Summary(self._metrics, sync=self._writer.drain,
+                                encode=self._summary_media)
+        if continued is not None:
+            # New rows must land in the columns (and `@family` siblings) the run already has.
+            self._writer.schema = continued.schema
+            self._summary.restore(continued.last, continued.aggregates, continued.user,
+                                  continued.deleted)
+        self._writer.start()
+        # System metrics and console capture: own threads and files, nothing on log()'s path.
+        from runlake.tracking import monitors as run_monitors
+
+        self._monitors = run_monitors.start(settings, paths, self._start_time)
+
+    _monitors: Any = None  # sdk/run_monitors.Monitors of a live run
+
+    def _initial_meta(self) -> dict[str, Any]:
+        s = self._settings
+        return {
+            "id": self._id, "entity": s.entity, "project": s.project, "name": self._name,
+            "display_name": self._name, "group": s.group, "job_type": s.job_type,
+            "tags": list(self._tags), "notes": s.notes, "config": self._config.as_dict(),
+            "summary": {}, "metrics": [], "state": "running", "exit_code": None,
+            "error": None, "created_at": iso(self._start_time), "start_time": self._start_time,
+            "heartbeat_at": iso(self._start_time), "finished_at": None,
+            "host": socket.gethostname(), "pid": os.getpid(), "sweep_id": None,
+            "fork_from": None,
+        }
+
+    # -- attributes (the seed's table) -----------------------------------------------------------
+
+    @property
+    def summary(self) -> Summary:
+        return self._summary
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def dir(self) -> str:
+        """The directory for the run's own files."""
+        if self._paths is not None:
+            return str(self._paths.files_dir)
+        if self._tmp_dir is None:  # disabled mode writes nothing to the store
+            self._tmp_dir = tempfile.mkdtemp(prefix="runlake-disabled-")
+        return self._tmp_dir
+
+    @property
+    def entity(self) -> str:
+        return self._settings.entity or ""
+
+    @property
+    def project(self) -> str:
+        return self._settings.project or ""
+
+    def project_name(self) -> str:
+        return self.project
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def path(self) -> str:
+        return f"{self.entity}/{self.project}/{self._id}"
+
+    @property
+    def mode(self) -> str:
+        return self._settings.mode or "online"
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def start_time(self) -> float:
+        return self._start_time
+
+    @property
+    def starting_step(self) -> int:
+        """The first step this process logs: 0, or where a resumed/rewound/forked run goes on."""
+        return 0 if self._continued is None else self._continued.step
+
+    @property
+    def resumed(self) -> bool:
+        """Whether init() continued an existing run (resume or resume_from; a fork is new)."""
+        return self._continued is not None and self._continued.resumed
+
+    @property
+    def step(self) -> int:
+        return self._buffer.step
+
+    @property
+    def sweep_id(self) -> str | None:
+        return None
+
+    @property
+    def offline(self) -> bool:
+        return True
+
+    @property
+    def disabled(self) -> bool:
+        return self._disabled
+
+    @property
+    def url(self) -> str | None:
+        """The run's dashboard link; None unless a base URL is set (engine/urls.py)."""
+        return self.get_url()
+
+    def get_url(self) -> str | None:
+        """`<base_url>/<entity>/<project>/runs/<id>`, or None: a local run has no URL until
+        `Settings(base_url=...)` or $RUNLAKE_BASE_URL names a dashboard (as wandb's offline
+        runs have none).
+
+        >>> import runlake
+        >>> with runlake.init(mode="disabled") as run:
+        ...     print(run.get_url())
+        None
+        """
+        return urls.run_url(self._base_url(), self.entity, self.project, self._id)
+
+    def get_project_url(self) -> str | None:
+        """`<base_url>/<entity>/<project>`, or None without a base URL."""
+        return urls.project_url(self._base_url(), self.entity, self.project)
+
+    def get_sweep_url(self) -> str | None:
+        """The sweep's link; None without a base URL or a sweep (runlake has no sweeps yet)."""
+        return urls.sweep_url(self._base_url(), self.entity, self.project, self.sweep_id)
+
+    def _base_url(self) -> str | None:
+        return None if self._disabled else self._settings.base_url
+
+    def _editable(field: str, doc: str) -> property:  # noqa: N805 - property factory
+        def get(self: Run) -> Any:
+            return getattr(self, f"_{field}") if field in ("name", "tags") else self._settings_get(field)
+
+        def set_(self: Run, value: Any) -> None:
+            self._set_meta_field(field, value)
+
+        return property(get, set_, doc=doc)
+
+    name = _editable("name", "The run's display name (settable).")
+    tags = _editable("tags", "The run's tags, a tuple (settable).")
+    notes = _editable("notes", "The run's notes (settable).")
+    group = _editable("group", "The run's group (settable).")
+    job_type = _editable("job_type", "The run's job type (settable).")
+    del _editable
+
+    def _settings_get(self, field: str) -> Any:
+        return getattr(self._settings, field)
+
+    def _set_meta_field(self, field: str, value: Any) -> None:
+        if field == "tags":
+            value = check_tags("run.tags", value)
+            self._tags = value
+        else:
+            check_label(f"run.{field}", value)
+        if field == "name":
+            self._name = value
+        elif field != "tags":
+            self._settings = self._settings.replace(**{field: value})
+        if self._meta is not None:
+            changes = {field: list(value) if field == "tags" else value}
+            if field == "name":
+                changes["display_name"] = value
+            self._write_meta(**changes)
+
+    # -- logging -----------------------------------------------------------------------------------
+
+    def log(
+        self,
+        data: dict[str, Any],
+        step: int | None = None,
+        commit: bool | None = None,
+        sync: bool | None = None,
+    ) -> None:
+        """Log a dict of values to the run's history (wandb's step rules).
+
+        >>> import runlake
+        >>> with runlake.init(mode="disabled") as run:
+        ...     run.log({"loss": 0.2}, commit=False)
+        ...     run.log({"accuracy": 0.8})
+        """
+        # The hot path: a row shaped like the last one needs no normalising.
+        if step is None and commit is None and self._buffer.append_like_last(data):
+            return
+        self._log(data, step, commit)
+
+    def _log(self, data: Any, step: Any, commit: bool | None) -> None:
+        if self._finished:
+            raise self._closed("log()")
+        if self._disabled:
+            return
+        if not isinstance(data, Mapping):
+            raise InvalidValueError(
+                f"log() takes a dict of metric names to values, got {type(data).__name__}"
+            )
+        if step is not None:
+            step = _check_step(step)
+        row: dict[str, object] = {}
+        errors: list[Exception] = []
+        flatten(data, row, errors)
+        with self._log_lock:
+            # Other threads' fast appends must not move the step between reading it and
+            # appending at it: disarm first (an append re-arms).
+            self._buffer.disarm()
+            current = self._buffer.step
+            if step is None and current > _MAX_STEP:
+                raise InvalidValueError(
+                    f"run {self._id}'s step counter is past 2**63 - 1 (the int64 `_step`); "
+                    "nothing more can be logged to it: start a new run"
+                )
+            if step is not None and step < current:
+                warnings.warn(
+                    f"runlake: tried to log to step {step}, which is less than the current step "
+                    f"{current}. Steps must be monotonically increasing, so this data will be "
+                    "ignored.",
+                    UserWarning, stacklevel=3,
+                )
+                return
+            if step is not None and step > current:
+                self._commit(current)
+                self._buffer.step = step
+            if commit is None:
+                commit = step is None
+            if self._media is not None:  # files and references, once the step is known
+                encode_row(self._media, row, self._buffer.step, errors)
+            self._pending.update(row)
+            self._has_pending = True
+            if commit:
+                self._commit(self._buffer.step)
+            else:
+                self._buffer.disarm()
+        if errors:
+            more = f" ({len(errors) - 1} more refused; the other values were logged)"
+            raise type(errors[0])(f"{errors[0]}{more if len(errors) > 1 else ''}") from errors[0]
+
+    def _commit(self, step: int) -> None:
+        """Write the pending row at `step` (under the log lock)."""
+        if not self._has_pending:
+            return
+        row = self._pending
+        if self._metrics:
+            for key in list(row):
+                metric = self._metrics.resolve(key)
+                if metric is not None and metric.syncs_step and metric.step_metric not in row:
+                    last = self._summary.last_value(metric.step_metric)
+                    if last is not None:
+                        row[metric.step_metric] = last
+        self._buffer.append(tuple(row), row.values(), step)
+        self._pending = {}
+        self._has_pending = False
+        if step == _MAX_STEP:  # the next step overflows int64: refuse it in _log, not the buffer
+            self._buffer.disarm()
+
+    def _summary_media(self, key: str, value: Any) -> Any:
+        """`summary[key] = Image(...)`: the value stored as a file, the summary holds its
+        reference (as wandb does); other values unchanged."""
+        media = media_of(key, value)
+        if media is None or self._media is None:
+            return value
+        with self._log_lock:  # the file is named by the current step
+            return dict(self._media.reference(key, self._buffer.step, media))
+
+    def define_metric(
+        self,
+        name: str,
+        step_metric: str | Metric | None = None,
+        step_sync: bool | None = None,
+        hidden: bool | None = None,
+        summary: str | None = None,
+        goal: str | None = None,
+        overwrite: bool | None = None,
+    ) -> Metric:
+        """Customise a metric (or a glob like "train/*"): x-axis, summary, goal.
+
+        >>> import runlake
+        >>> with runlake.init(mode="disabled") as run:
+        ...     run.define_metric("val/acc", summary="max").summary
+        ('max',)
+        """
+        with self._log_lock:
+            if self._writer is not None:
+                self._writer.drain()  # rows logged before keep the definitions they had
+            metric = self._metrics.define(
+                name, step_metric, step_sync, hidden, summary, goal, overwrite
+            )
+            self._buffer.disarm()
+        if self._meta is not None:
+            self._write_meta(metrics=self._metrics.to_json())
+        return metric
+
+    # -- persistence callbacks (writer thread) -----------------------------------------------------
+
+    def _fold(self, chunks: Any) -> None:
+        self._summary.fold(chunks)
+
+    def _persist(self, final: bool) -> None:
+        assert self._meta is not None
+        changes: dict[str, Any] = {}
+        if self._summary.version != self._summary_version:
+            self._summary_version = self._summary.version
+            changes["summary"] = self._summary.as_dict()
+        now = time.time()
+        if now - self._last_heartbeat >= self._settings.heartbeat_interval or final:
+            self._last_heartbeat = now
+            changes["heartbeat_at"] = iso(now)
+        if changes or self._meta_stale:
+            self._meta_stale = True
+            self._meta.update(**changes)  # a failure is the writer's error: reported, retried
+            self._meta_stale = False
+
+    _meta_stale = False  # run.json lacks a change whose write failed (the writer retries it)
+
+    def _write_meta(self, **changes: Any) -> None:
+        """Write a change to run.json from the user's thread. A failed write (a full or
+        read-only store) must not stop training: the change is kept and the writer thread
+        rewrites the file on its next cycles, reporting the error as it does for history."""
+        assert self._meta is not None
+        if self._detached:  # another process may own run.json now
+            raise self._closed(f"changing {', '.join(changes)}")
+        try:
+            self._meta.update(**changes)  # keeps `changes` in memory even when the write fails
+        except OSError:
+            self._meta_stale = True
+
+    def _config_changed(self, config: dict[str, Any]) -> None:
+        if self._meta is not None:
+            self._write_meta(config=config)
+
+    # -- finishing ---------------------------------------------------------------------------------
+
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
+        """Finish the run: write everything, compact it into Parquet, record the state."""
+        self._finish(exit_code)
+
+    def join(self, exit_code: int | None = None) -> None:
+        """Deprecated alias of `finish()`."""
+        self._finish(exit_code)
+
+    def _finish(self, exit_code: int | None, error: str | None = None) -> None:
+        with self._log_lock:
+            if self._finished:
+                return
+            self._commit(self._buffer.step)
+            self._finished = True
+            self._buffer.disarm()
+        try:
+            if self._files is not None:  # before "finished": a reader then sees the last copies
+                self._files.close()
+            if self._writer is not None and self._meta is not None:
+                self._writer.close()
+                failed = bool(exit_code)
+                # As in wandb: a preempted run that exits non-zero is resumable, not failed.
+                preempted = failed and self._meta.get("state") == "preempting"
+                # A write error the writer gave up on: a warning, and run.json's `error` if the
+                # run has none of its own. finish() returns either way (training is done).
+                report = self._writer.error_report()
+                try:
+                    self._meta.update(
+                        state="preempting" if preempted else "failed" if failed else "finished",
+                        exit_code=0 if exit_code is None else int(exit_code),
+                        error=error if error is not None else report,
+                        summary=self._summary.as_dict(),
+                        finished_at=iso(time.time()),
+                    )
+                except OSError as exc:
+                    warnings.warn(
+                        f"runlake: could not write run {self.path}'s run.json at finish "
+                        f"({type(exc).__name__}: {exc}); it keeps the state it had",
+                        RuntimeWarning, stacklevel=3,
+                    )
+                if report is not None:
+                    warnings.warn(report, RuntimeWarning, stacklevel=3)
+        finally:
+            self._release_hooks()
+            # Last: the console keeps what finishing printed (warnings), the last system
+            # sample is published, and both end before the lock is let go.
+            if self._monitors is not None:
+                self._monitors.stop()
+            if self._owner is not None:
+                self._owner.release()
+            if self._on_finish is not None:
+                self._on_finish(self)
+
+    def _closed(self, what: str) -> UsageError:
+        """The error for a call that needs the run live in this process."""
+        if self._detached:
+            return UsageError(
+                f"run {self._id} was detached from this process; {what} needs it back: "
+                f"runlake.init(id={self._id!r}, project={self.project!r}, resume='must')"
+            )
+        return UsageError(f"run {self._id} is finished; {what} needs a new runlake.init()")
+
+    def detach(self) -> None:
+        """Let go of the run without finishing it: flush and compact everything, stop the
+        writer, record state "detached" and release the run's lock, so another process can
+        continue it with `init(id=..., resume="must")`. `log()` then raises UsageError.
+        A no-op in mode="disabled" and on a detached run (sdk/detach.py).
+
+        >>> import runlake
+        >>> run = runlake.init(mode="disabled")
+        >>> run.detach()
+        >>> run.finish()
+        """
+        from runlake.tracking.detach import detach
+
+        detach(self)
+
+    def _flush(self, timeout: float | None = None) -> bool:
+        """Block until everything logged so far is in the write-ahead log."""
+        with self._log_lock:
+            pass
+        return self._writer.flush(timeout) if self._writer is not None else True
+
+    def status(self) -> RunStatus:
+        """How many rows are logged, durable and compacted; the last flush; a write error.
+
+        >>> import runlake
+        >>> with runlake.init(mode="disabled") as run:
+        ...     run.status().rows_logged
+        0
+        """
+        if self._writer is None:
+            return RunStatus(self._buffer.rows_logged, 0, 0, None, None)
+        st = self._writer.status()
+        error = None if st.error is None else f"{type(st.error).__name__}: {st.error}"
+        return RunStatus(st.rows_logged, st.rows_durable, st.rows_compacted, st.last_flush,
+                         error)
+
+    def mark_preempting(self) -> None:
+        """Record that the run is being preempted: state "preempting" in run.json.
+
+        A run that then dies stays "preempting" (resumable, as a wandb sweep reads it); one
+        that finishes becomes "finished" or "failed" as usual.
+        """
+        if self._meta is not None and not self._finished:
+            self._meta.update(state="preempting")
+
+    def _preempt(self, timeout: float) -> None:
+        """On SIGTERM (sdk/session.py): make every logged row durable, the console captured
+        so far written and every saved file current, then mark_preempting."""
+        if self._finished:
+            return
+        if self._monitors is not None:
+            self._monitors.flush()
+        self._flush(timeout)
+        if self._files is not None:  # the process is about to end without finish()
+            self._files.flush()
+        self.mark_preempting()
+
+    # -- artifacts (sdk/run_artifacts.py) ------------------------------------------------------
+
+    def log_artifact(self, artifact_or_path: Any, name: str | None = None,
+                     type: str | None = None, aliases: Any = None, tags: Any = None) -> Any:
+        """Log an artifact (or a file, folder or URI) as this run's output."""
+        from runlake.tracking import artifacts as run_artifacts
+
+        return run_artifacts.log_artifact(self, artifact_or_path, name, type, aliases, tags)
+
+    def use_artifact(self, artifact_or_name: Any, type: str | None = None, aliases: Any = None,
+                     use_as: str | None = None) -> Any:
+        """Declare an artifact version ("name:alias", "project/name:v3", ...) as an input."""
+        from runlake.tracking import artifacts as run_artifacts
+
+        return run_artifacts.use_artifact(self, artifact_or_name, type, aliases, use_as)
+
+    # -- charts (sdk/plot.py) --------------------------------------------------------------------
+
+    @staticmethod
+    def plot_table(vega_spec_name: str, data_table: Any, fields: dict[str, Any],
+                   string_fields: dict[str, Any] | None = None, split_table: bool = False) -> Any:
+        """A custom chart of a Table, to log: `run.log({"chart": run.plot_table(...)})`.
+        Works the same in mode="disabled" (it builds a value; logging it is the no-op)."""
+        from runlake.tables.plot import plot_table
+
+        return plot_table(vega_spec_name, data_table, fields, string_fields, split_table)
+
+    # -- files and code (sdk/run_files.py, sdk/run_code.py) ------------------------------------
+
+    _files: FileSync | None = None  # created by the first save()
+
+    def save(self, glob_str: str | os.PathLike[str] | None = None,
+             base_path: str | os.PathLike[str] | None = None,
+             policy: Literal["live", "now", "end"] = "live") -> bool | list[str]:
+        """Copy files (a path or glob, expanded now) into the run's files folder, `run.dir`.
+
+        They land at their path relative to `base_path` (default: the working directory for
+        a relative glob; for an absolute one, keeping one folder level). `policy`: "live"
+        copies now and again whenever a file changes while the run lives, "now" once, "end"
+        at finish. Returns the paths of the copies in `run.dir`. mode="disabled": [].
+
+        >>> import runlake
+        >>> with runlake.init(mode="disabled") as run:
+        ...     run.save("model.pt", policy="now")
+        []
+        """
+        from runlake.tracking import files as run_files
+
+        return run_files.save(self, glob_str, base_path, policy)
+
+    def restore(self, name: str, run_path: str | None = None, replace: bool = False,
+                root: str | None = None) -> IO[str] | None:
+        """A saved file of this run (or of `run_path`, "entity/project/run_id"), fetched into
+        `root` (default `run.dir`) unless it is there already and not `replace`; returned
+        open for reading, or None if the run has no such file. mode="disabled": None."""
+        from runlake.tracking import files as run_files
+
+        return run_files.restore(self, name, run_path, replace, root)
+
+    def log_code(self, root: str | None = ".", name: str | None = None,
+                 include_fn: Callable[..., bool] | None = None,
+                 exclude_fn: Callable[..., bool] | None = None) -> Artifact | None:
+        """Log the source files under `root` as a "code" artifact (default name
+        `source-<project>-<entry script>`); None if no file matched. See sdk/run_code.py for
+        the default include (`*.py`, `requirements.txt`, `Dockerfile*`) and exclude
+        (`wandb/`, `.wandb/`, and the store) rules. mode="disabled": None."""
+        from runlake.tracking import code as run_code
+
+        return run_code.log_code(self, root, name, include_fn, exclude_fn)
+
+    def upsert_artifact(self, artifact_or_path: Any, name: str | None = None,
+                        type: str | None = None, aliases: Any = None,
+                        distributed_id: str | None = None) -> Any:
+        """Add files to a version built by several processes (committed by finish_artifact)."""
+        from runlake.tracking import artifacts as run_artifacts
+
+        return run_artifacts.upsert_artifact(self, artifact_or_path, name, type, aliases,
+                                             distributed_id)
+
+    def finish_artifact(self, artifact_or_path: Any, name: str | None = None,
+                        type: str | None = None, aliases: Any = None,
+                        distributed_id: str | None = None) -> Any:
+        """Commit the version upsert_artifact() calls with this distributed_id built."""
+        from runlake.tracking import artifacts as run_artifacts
+
+        return run_artifacts.finish_artifact(self, artifact_or_path, name, type, aliases,
+                                             distributed_id)
+
+    def link_artifact(self, artifact: Any, target_path: str, aliases: Any = None) -> None:
+        """Link a logged artifact into a portfolio: "portfolio", "project/portfolio" or
+        "entity/project/portfolio"."""
+        from runlake.tracking import artifacts as run_artifacts
+
+        run_artifacts.link_artifact(self, artifact, target_path, aliases)
+
+    def log_model(self, path: Any, name: str | None = None, aliases: Any = None) -> None:
+        """Log the files at `path` as a model artifact."""
+        from runlake.tracking import models as run_models
+
+        run_models.log_model(self, path, name, aliases)
+
+    def use_model(self, name: str) -> str:
+        """Download a logged model artifact ("name:alias") and return its path."""
+        from runlake.tracking import models as run_models
+
+        return run_models.use_model(self, name)
+
+    def link_model(self, path: Any, registered_model_name: str, name: str | None = None,
+                   aliases: Any = None) -> None:
+        """Log a model artifact and link it to a registered model (project model-registry)."""
+        from runlake.tracking import models as run_models
+
+        run_models.link_model(self, path, registered_model_name, name, aliases)
+
+    # -- alerts (sdk/alerts.py) ----------------------------------------------------------------
+
+    def alert(self, title: str, text: str, level: str | AlertLevel | None = None,
+              wait_duration: int | float | timedelta | None = None) -> None:
+        """Raise an alert: recorded in the store, printed, and posted to the webhook if one
+        is configured. A repeat of a title within `wait_duration` seconds (default 60) is
+        suppressed. Does nothing more than check its arguments in mode="disabled".
+
+        >>> import runlake
+        >>> with runlake.init(mode="disabled") as run:
+        ...     run.alert("Low accuracy", "accuracy 0.21 is below 0.3", level="WARN")
+        """
+        if self._alerts is None:
+            from runlake.tracking.alerts import Alerts
+
+            with self._log_lock:
+                if self._alerts is None:
+                    self._alerts = Alerts(self)
+        self._alerts.alert(title, text, level, wait_duration)
+
+    # -- PyTorch (sdk/watcher.py) --------------------------------------------------------------
+
+    def watch(self, models: Any, criterion: Any = None, log: str | None = "gradients",
+              log_freq: int = 1000, idx: int | None = None, log_graph: bool = False) -> None:
+        """Hook PyTorch models to log histograms of their gradients (`gradients/<param>`),
+        parameters (`parameters/<param>`) or both (`log="all"`) every `log_freq` batches, and
+        with `log_graph=True` their module tree (`graph_<i>.json` in the run's files).
+        ValueError for anything but a torch.nn.Module; needs the `torch` extra. In
+        mode="disabled" it checks its arguments and hooks nothing."""
+        if self._watcher is None:
+            from runlake.tracking.watch import Watcher
+
+            self._watcher = Watcher()
+        self._watcher.watch(self, models, criterion, log, log_freq, idx, log_graph)
+
+    def unwatch(self, models: Any = None) -> None:
+        """Remove the hooks of `models` (a model or a list), or of every watched model."""
+        if self._watcher is not None:
+            self._watcher.unwatch(models)
+
+    def _release_hooks(self) -> None:
+        """At finish or detach: model hooks must stop logging to this run; queued alert
+        posts get their bounded time."""
+        if self._watcher is not None:
+            self._watcher.unwatch()
+        if self._alerts is not None:
+            self._alerts.close()
+
+    # -- notebooks (sdk/html.py) -------------------------------------------------------------
+
+    def to_html(self, height: int = 420, hidden: bool = False) -> str:
+        """A self-contained HTML card of the run: name, state, config, summary and SVG
+        sparklines of its main metrics (no script, no external asset).
+
+        >>> import runlake
+        >>> with runlake.init(mode="disabled", name="<b>x</b>") as run:
+        ...     "&lt;b&gt;x&lt;/b&gt;" in run.to_html()
+        True
+        """
+        from runlake.tracking import card as html
+
+        return html.to_html(self, height, hidden)
+
+    def display(self, height: int = 420, hidden: bool = False) -> bool:
+        """Show `to_html()` in Jupyter; False (showing nothing) outside a notebook kernel.
+        A disabled run's card has its name, config and summary, and no sparklines."""
+        from runlake.tracking import card as html
+
+        return html.display(self, height, hidden)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        if exc_type is None:
+            self._finish(0)
+        else:
+            self._finish(1, error=error_line(exc_type, exc))
+        return False
+
+    def __repr__(self) -> str:
+        return f"<runlake.Run {self.path} ({self._name})>"
+
+
+def error_line(exc_type: type[BaseException], exc: BaseException | None) -> str:
+    """The last line of the formatted exception (run.json `error`), as a traceback ends."""
+    last = "".join(traceback.format_exception_only(exc_type, exc)).strip()
+    return last.splitlines()[-1].strip() if last else exc_type.__name__
+
+
+def _check_step(step: Any) -> int:
+    if isinstance(step, bool) or not isinstance(step, int):
+        index = getattr(step, "__index__", None)
+        if isinstance(step, bool) or index is None:
+            raise InvalidValueError(
+                f"log() step must be an int, got {type(step).__name__} {step!r}: pass an "
+                "integer step, or leave it out to use the run's own counter"
+            )
+        step = index()
+    if not 0 <= step <= _MAX_STEP:
+        raise InvalidValueError(
+            f"log() step must be >= 0 and < 2**63 (an int64), got {step}: pass a "
+            "non-negative step, or leave it out to use the run's own counter"
+        )
+    return int(step)
+
+
+_MAX_STEP = 2**63 - 1  # `_step` is int64

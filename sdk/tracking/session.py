@@ -1,0 +1,387 @@
+"""The process-wide session: `init()`, the active run, and the module-level calls on it.
+
+At most one run is active per process. An unfinished run is finished at interpreter exit,
+as failed if an unhandled exception or a nonzero `sys.exit()` is what ended the program.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import signal
+import sys
+import threading
+import warnings
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any, Literal
+
+from runlake.engine import recovery
+from runlake.errors import UsageError
+from runlake.engine.layout import RunPaths, project_dir, resolve_root, validate_name
+
+from runlake.tracking.config import Config, config_source
+from runlake.tracking.metric import Metric
+from runlake.tracking.names import check_label, check_tags, new_run_id, new_run_name
+from runlake.tracking.run import Run, error_line
+from runlake.tracking.settings import Settings, env, resolve
+from runlake.tracking import continuation
+from runlake.tracking import code as run_code
+
+_lock = threading.RLock()
+_active: Run | None = None
+_exit_hooks_installed = False
+_unhandled: BaseException | None = None
+_exit_code = 0  # the code of the last sys.exit() call
+
+Reinit = bool | Literal["default", "return_previous", "finish_previous", "create_new"] | None
+
+
+def active_run() -> Run | None:
+    return _active
+
+
+def init(
+    project: str | None = None,
+    entity: str | None = None,
+    config: Any = None,
+    name: str | None = None,
+    notes: str | None = None,
+    tags: Sequence[str] | None = None,
+    group: str | None = None,
+    job_type: str | None = None,
+    dir: str | os.PathLike[str] | None = None,  # noqa: A002 - wandb's name
+    mode: Literal["online", "offline", "disabled"] | None = None,
+    id: str | None = None,  # noqa: A002 - wandb's name
+    reinit: Reinit = None,
+    settings: Settings | dict[str, Any] | None = None,
+    config_exclude_keys: Sequence[str] | None = None,
+    config_include_keys: Sequence[str] | None = None,
+    allow_val_change: bool | None = None,
+    resume: bool | str | None = None,
+    resume_from: str | None = None,
+    fork_from: str | None = None,
+    save_code: bool | None = None,
+) -> Run:
+    """Start a run and make it the active one.
+
+    `dir` is the store root (else $RUNLAKE_DIR, else ./runlake); everything of the run is
+    written under it. `resume` ("allow", "must", "never", "auto" or True), `resume_from` and
+    `fork_from` ("<run_id>?_step=<N>") continue, rewind or fork a run (sdk/continuation.py).
+    `save_code=True` (or $RUNLAKE_SAVE_CODE) logs the entry script as a "code" artifact.
+
+    >>> import runlake
+    >>> with runlake.init(project="demo", mode="disabled", config={"lr": 0.01}) as run:
+    ...     run.log({"loss": 0.5})
+    """
+    global _active
+    if tags is not None:
+        tags = check_tags("init(tags=...)", tags)
+    s = resolve(
+        settings, project=project, entity=entity, name=name, notes=notes, tags=tags,
+        group=group, job_type=job_type, mode=mode, run_id=id,
+        root=None if dir is None else os.fspath(dir), save_code=save_code,
+    )
+    if resume is None and resume_from is None and fork_from is None:
+        resume = env("RESUME")  # $RUNLAKE_RESUME, else $WANDB_RESUME, as wandb reads it
+    request = continuation.request(resume, resume_from, fork_from, s.run_id)
+    with _lock:
+        if _active is not None:
+            if reinit in (True, "finish_previous"):
+                _active.finish()
+            elif reinit == "create_new":
+                raise UsageError(
+                    "runlake keeps one active run per process; finish the active run first"
+                )
+            else:
+                warnings.warn(
+                    f"runlake.init() called while run {_active.id} is active: returning it. "
+                    "Pass reinit='finish_previous' to start a new run instead.",
+                    UserWarning, stacklevel=2,
+                )
+                return _active
+        items = _filter_config(config_source(config), config_include_keys, config_exclude_keys)
+        run = _create(s, Config(items), bool(allow_val_change), request)
+        _active = run
+        _install_exit_hooks()
+        if not run.disabled:
+            _install_sigterm()
+            _recover_project(run)
+            if s.save_code:
+                run_code.save_entry_script(run)
+        return run
+
+
+def _filter_config(
+    items: dict[str, Any], include: Sequence[str] | None, exclude: Sequence[str] | None
+) -> dict[str, Any]:
+    if include is not None and exclude is not None:
+        raise UsageError("pass config_include_keys or config_exclude_keys, not both")
+    if include is not None:
+        return {k: v for k, v in items.items() if k in include}
+    if exclude is not None:
+        return {k: v for k, v in items.items() if k not in exclude}
+    return items
+
+
+def _create(
+    s: Settings, config: Config, allow_val_change: bool,
+    request: continuation.Request | None = None,
+) -> Run:
+    request = request or continuation.Request()
+    for field in ("name", "group", "job_type", "notes"):
+        check_label(f"init({field}=...)", getattr(s, field))
+    if s.tags is not None:  # also from Settings(tags=...)
+        check_tags("init(tags=...)", s.tags)
+    run_id = validate_name("run id", s.run_id) if s.run_id is not None else new_run_id()
+    if s.mode == "disabled":
+        run = Run(s, run_id=run_id, name=s.name or new_run_name(1), config=config,
+                  on_finish=_finished)
+    else:
+        root = resolve_root(s.root)
+        s = s.replace(root=str(root))
+        run_id = continuation.run_id_for(request, s, root) or run_id
+        paths = RunPaths.of(root, s.entity or "", s.project or "", run_id)
+        if continuation.continues(request, paths):
+            run = continuation.resume_run(s, paths, config, allow_val_change, request, _finished)
+        else:
+            pdir = project_dir(root, paths.entity, paths.project)
+            name = s.name or new_run_name(_count_runs(pdir) + 1)
+            if request.mode == "fork":
+                run = continuation.fork_run(s, paths, name, config, allow_val_change, request,
+                                            _finished)
+            else:
+                continuation.claim_new(paths, request)
+                run = Run(s, run_id=run_id, name=name, config=config, paths=paths,
+                          on_finish=_finished)
+        continuation.remember_auto(run, request, root)
+    if allow_val_change:
+        object.__setattr__(run.config, "_allow_val_change", True)
+    return run
+
+
+def _count_runs(pdir: Any) -> int:
+    try:
+        return sum(1 for p in pdir.iterdir() if p.name.startswith("run_id="))
+    except FileNotFoundError:
+        return 0
+
+
+def _finished(run: Run) -> None:
+    global _active
+    continuation.forget_auto(run, run._meta.get("exit_code") if run._meta is not None else None)
+    with _lock:
+        if _active is run:
+            _active = None
+
+
+def _detached(run: Run) -> None:
+    """After run.detach(): no longer the active run, so exit leaves it alone. Its
+    resume="auto" marker stays: the run is unfinished, and auto-resume should find it."""
+    global _active
+    with _lock:
+        if _active is run:
+            _active = None
+
+
+def _require() -> Run:
+    run = _active
+    if run is None:
+        raise UsageError("You must call runlake.init() before this call (no run is active)")
+    return run
+
+
+def log(
+    data: dict[str, Any], step: int | None = None, commit: bool | None = None,
+    sync: bool | None = None,
+) -> None:
+    """Log to the active run; see `Run.log`."""
+    run = _active
+    if run is None:
+        raise UsageError("You must call runlake.init() before runlake.log()")
+    run.log(data, step, commit, sync)
+
+
+def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
+    """Finish the active run, if there is one."""
+    run = _active
+    if run is not None:
+        run.finish(exit_code, quiet)
+
+
+def define_metric(
+    name: str,
+    step_metric: str | Metric | None = None,
+    step_sync: bool | None = None,
+    hidden: bool | None = None,
+    summary: str | None = None,
+    goal: str | None = None,
+    overwrite: bool | None = None,
+) -> Metric:
+    """`Run.define_metric` on the active run."""
+    return _require().define_metric(name, step_metric, step_sync, hidden, summary, goal, overwrite)
+
+
+def save(glob_str: Any = None, base_path: Any = None,
+         policy: Literal["live", "now", "end"] = "live") -> bool | list[str]:
+    """`Run.save` on the active run."""
+    return _require().save(glob_str, base_path, policy)
+
+
+def restore(name: str, run_path: str | None = None, replace: bool = False,
+            root: str | None = None) -> Any:
+    """`Run.restore` on the active run; with `run_path`, also before (or without) `init()`,
+    from the store $RUNLAKE_DIR (else ./runlake), into `root` (default the working folder)."""
+    from runlake.tracking import files as run_files
+
+    return run_files.restore(_active, name, run_path, replace, root)
+
+
+def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
+    """`Run.alert` on the active run (wandb's `wandb.alert`)."""
+    _require().alert(title, text, level, wait_duration)
+
+
+class _NotInitialized(UsageError, ValueError):
+    """The seed's watch() raises ValueError before init(); still a runlake UsageError."""
+
+
+def watch(models: Any, criterion: Any = None, log: str | None = "gradients",
+          log_freq: int = 1000, idx: int | None = None, log_graph: bool = False) -> None:
+    """`Run.watch` on the active run (wandb's `wandb.watch`)."""
+    run = _active
+    if run is None:
+        raise _NotInitialized("You must call runlake.init() before runlake.watch()")
+    run.watch(models, criterion, log, log_freq, idx, log_graph)
+
+
+def unwatch(models: Any = None) -> None:
+    """`Run.unwatch` on the active run; nothing without one."""
+    run = _active
+    if run is not None:
+        run.unwatch(models)
+
+
+def _install_exit_hooks() -> None:
+    global _exit_hooks_installed
+    if _exit_hooks_installed:
+        return
+    _exit_hooks_installed = True
+    # A run finished at exit may do its first write then, and that write can import
+    # concurrent.futures.thread (pyarrow -> pandas), which refuses to load once interpreter
+    # shutdown has begun ("can't register atexit after shutdown"): load it now.
+    import concurrent.futures.thread  # noqa: F401
+
+    previous = sys.excepthook
+
+    def excepthook(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+        global _unhandled
+        _unhandled = exc
+        previous(exc_type, exc, tb)
+
+    sys.excepthook = excepthook
+
+    # As wandb does: remember sys.exit()'s code, so `sys.exit(2)` fails a run finished at exit.
+    previous_exit = sys.exit
+
+    def exit(status: object = None) -> None:  # noqa: A001 - stands in for sys.exit
+        global _exit_code
+        _exit_code = 0 if status is None else int(status) if isinstance(status, int) else 1
+        previous_exit(status)
+
+    sys.exit = exit
+    atexit.register(_finish_at_exit)
+
+
+def _finish_at_exit() -> None:
+    run = _active
+    if run is None:
+        return
+    if _unhandled is not None:
+        run._finish(1, error=error_line(type(_unhandled), _unhandled))
+    else:
+        run._finish(_exit_code)
+
+
+# -- crashes and preemption (docs/DESIGN.md, "Crash safety and run states") -------------------
+
+
+def _recover_project(run: Run) -> None:
+    """The next writer of a project recovers its runs whose writer died (compacts their WAL
+    files, marks them crashed), in a thread so init() does not wait. Not a daemon: exit waits
+    for it rather than stop it mid-write (harmless, but it would leave the work undone)."""
+    paths = run._paths
+    if paths is None:
+        return
+
+    def work() -> None:
+        # Best effort, silently: the next reader or `runlake recover` tries again.
+        with contextlib.suppress(Exception):
+            for other in recovery.list_runs(paths.root, paths.entity, paths.project):
+                if not recovery.has_wal(other):  # (a run.json read per run is too dear here)
+                    continue
+                # One run at a time under the session lock: a recovery holds the run's lock,
+                # which an init() resuming that run in this process must not find taken.
+                with _lock:
+                    recovery.recover_run(other)
+
+    threading.Thread(target=work, name="runlake-recover", daemon=False).start()
+
+
+_PREEMPT_TIMEOUT = 20.0  # seconds SIGTERM waits for rows to be durable (grace is usually >= 30 s)
+_RETRY_DELAY = 0.01  # seconds before a SIGTERM that interrupted runlake itself is taken again
+_MAX_RETRIES = 300
+_sigterm_previous: Any = None
+_sigterm_pid = 0
+_sigterm_retries = 0
+
+
+def _install_sigterm() -> None:
+    """Handle SIGTERM as a preemption notice (`_on_sigterm`): from the main thread only (the
+    only one that may), in front of whatever handler was there."""
+    global _sigterm_previous, _sigterm_pid
+    if threading.current_thread() is not threading.main_thread():
+        return
+    current = signal.getsignal(signal.SIGTERM)
+    if current is _on_sigterm or current is None or current == signal.SIG_IGN:
+        return  # ours already; set outside Python (could not be restored); ignored on purpose
+    _sigterm_previous, _sigterm_pid = current, os.getpid()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """Make the active run's rows durable and record it "preempting", then restore the
+    previous handler and raise the signal again: the process ends (or not) as it would have
+    without runlake, by default killed by SIGTERM."""
+    global _sigterm_retries
+    run = _active
+    if run is not None and os.getpid() == _sigterm_pid:  # not a forked child (a DataLoader worker)
+        if _in_runlake(frame):
+            # The main thread was stopped inside runlake, maybe holding a lock the flush needs
+            # (flushing here could deadlock): let it leave, and take the signal again.
+            if _sigterm_retries < _MAX_RETRIES:
+                _sigterm_retries += 1
+                threading.Timer(_RETRY_DELAY, os.kill, (os.getpid(), signum)).start()
+                return
+        else:
+            with contextlib.suppress(Exception):  # dying anyway; what is durable stays readable
+                run._preempt(_PREEMPT_TIMEOUT)
+    _sigterm_retries = 0
+    signal.signal(signum, _sigterm_previous)
+    signal.raise_signal(signum)
+
+
+# Modules whose frames hold no lock a flush needs: entry points (`runlake demo` logs from
+# inside one) and the read side.
+_LOCK_FREE = ("runlake.cli", "runlake.__main__", "runlake.query")
+
+
+def _in_runlake(frame: FrameType | None) -> bool:
+    """Whether the interrupted thread is inside runlake code that may hold a run's lock."""
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if (name == "runlake" or name.startswith("runlake.")) and not name.startswith(_LOCK_FREE):
+            return True
+        frame = frame.f_back
+    return False
