@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from runlake.errors import InvalidNameError
+from runlake.errors import InvalidNameError, InvalidValueError
 
 FORMAT_VERSION = 1
 
@@ -32,7 +33,11 @@ STEP, RUNTIME, TIMESTAMP = "_step", "_runtime", "_timestamp"
 PARTITION_KEYS = ("entity", "project", "run_id")
 
 ROOT_ENV = "RUNLAKE_DIR"
-DEFAULT_ROOT = "runlake"  # relative to the working directory, like wandb's ./wandb
+ROOT_ENVS = (ROOT_ENV, "WANDB_DIR")  # as settings.env("DIR") reads them, so init and Api agree
+# Relative to the working directory, like MLflow's ./mlruns. Not "runlake": a folder of that
+# name in the working directory is found before an editable install and shadows the package.
+DEFAULT_ROOT = "runlake-store"
+LEGACY_ROOT = "runlake"  # the default before; still used when it holds a store (below)
 DEFAULT_ENTITY = "local"
 DEFAULT_PROJECT = "uncategorized"  # wandb's default project name
 
@@ -73,10 +78,58 @@ def default_project() -> str:
     return os.environ.get("RUNLAKE_PROJECT") or os.environ.get("WANDB_PROJECT") or DEFAULT_PROJECT
 
 
+class UnsupportedRootError(InvalidValueError):
+    """A store root runlake cannot use yet: a URI such as s3://bucket/path."""
+
+
+# `scheme:/` as well as `scheme://`: pathlib turns "s3://b/p" into "s3:/b/p" before we see it.
+# Two letters at least, so that a Windows drive ("C:/data") is still a local path.
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]+:/")
+
+
+def check_root(root: str | os.PathLike[str], where: str = "the store root") -> str:
+    """`root` as a string if it is a local path; a URI raises UnsupportedRootError.
+
+    Without this, "s3://bucket/p" would silently become the local folder ./s3:/bucket/p.
+    """
+    value = os.fspath(root)
+    if isinstance(value, str) and _URI.match(value):
+        raise UnsupportedRootError(
+            f"{where} is {value!r}: object-storage roots (s3://, gs://, az://, http://, ...) "
+            "are not supported yet; use a local folder path"
+        )
+    return value
+
+
 def resolve_root(root: str | os.PathLike[str] | None = None) -> Path:
-    """The store root: the argument, else $RUNLAKE_DIR, else ./runlake."""
-    chosen = root if root is not None else os.environ.get(ROOT_ENV) or DEFAULT_ROOT
-    return Path(chosen).expanduser().absolute()
+    """The store root: the argument, else $RUNLAKE_DIR, else $WANDB_DIR, else ./runlake-store.
+
+    An existing ./runlake store is still used while ./runlake-store does not exist.
+    """
+    if root is not None:
+        return Path(check_root(root)).expanduser().absolute()
+    for name in ROOT_ENVS:
+        if value := os.environ.get(name):
+            return Path(check_root(value, f"${name}")).expanduser().absolute()
+    return _default_root()
+
+
+_legacy_noticed = False
+
+
+def _default_root() -> Path:
+    global _legacy_noticed
+    default, legacy = Path(DEFAULT_ROOT).absolute(), Path(LEGACY_ROOT).absolute()
+    if os.path.lexists(default) or not (
+        (legacy / "runs").is_dir() or (legacy / "history").is_dir()
+    ):
+        return default
+    if not _legacy_noticed:
+        _legacy_noticed = True
+        print(f"runlake: using the store {legacy} (the old default); move it to {default} "
+              f"with `mv {LEGACY_ROOT} {DEFAULT_ROOT}`, since a ./{LEGACY_ROOT} folder shadows "
+              "an editable install of the runlake package", file=sys.stderr)
+    return legacy
 
 
 @dataclass(frozen=True)

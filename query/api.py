@@ -57,7 +57,7 @@ _LINEAGE = pa.schema([(c, pa.string()) for c in (
 
 
 class Api:
-    """The read side of a store (default: $RUNLAKE_DIR, else ./runlake).
+    """The read side of a store (default: $RUNLAKE_DIR, else ./runlake-store).
 
     Every call sees the store as it is on disk at that moment (run.json files and history
     segments are re-listed, only changed ones re-read); a `Runs` selection keeps the snapshot

@@ -6,7 +6,7 @@
         for step in range(100):
             run.log({"train/loss": 1 / (step + 1)})
 
-History lands as Hive-partitioned Parquet under the store root (./runlake by default);
+History lands as Hive-partitioned Parquet under the store root (./runlake-store by default);
 docs/FORMAT.md is the contract.
 """
 

@@ -120,5 +120,5 @@ def test_notebook_runs(path: Path, kernel_env: dict[str, Path]):
     assert Path(probe["cwd"]).resolve() == kernel_env["work"].resolve(), probe
     # The notebook kept to its own temporary store.
     assert not kernel_env["store"].exists(), "the notebook wrote to $RUNLAKE_DIR"
-    assert not (kernel_env["work"] / "runlake").exists(), "the notebook wrote ./runlake"
-    assert not (kernel_env["home"] / "runlake").exists(), "the notebook wrote ~/runlake"
+    assert not (kernel_env["work"] / "runlake-store").exists(), "the notebook wrote ./runlake-store"
+    assert not (kernel_env["home"] / "runlake-store").exists(), "the notebook wrote ~/runlake-store"

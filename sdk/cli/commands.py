@@ -9,7 +9,7 @@
     runlake recover                                compact the runs of writers that died
     runlake gc                                     delete artifact objects no version uses
 
-Every command takes `--dir ROOT` (default: $RUNLAKE_DIR, else ./runlake). A mistake such as
+Every command takes `--dir ROOT` (default: $RUNLAKE_DIR, else ./runlake-store). A mistake such as
 an unknown run or bad filter JSON prints one `runlake: error: ...` line and exits with 2.
 """
 
@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     store = argparse.ArgumentParser(add_help=False)
     store.add_argument("--dir", default=None, metavar="ROOT",
-                       help="store root (default: $RUNLAKE_DIR, else ./runlake)")
+                       help="store root (default: $RUNLAKE_DIR, else ./runlake-store)")
 
     demo = sub.add_parser("demo", parents=[store], help="log a few demo runs and query them")
     demo.add_argument("--runs", type=_positive, default=4)

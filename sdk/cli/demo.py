@@ -1,6 +1,6 @@
 """The demo: a small training-style script that logs a few runs, then queries them with DuckDB.
 
-    runlake demo            # into ./runlake (or $RUNLAKE_DIR)
+    runlake demo            # into ./runlake-store (or $RUNLAKE_DIR)
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ def init(
 ) -> Run:
     """Start a run and make it the active one.
 
-    `dir` is the store root (else $RUNLAKE_DIR, else ./runlake); everything of the run is
+    `dir` is the store root (else $RUNLAKE_DIR, else ./runlake-store); everything of the run is
     written under it. `resume` ("allow", "must", "never", "auto" or True), `resume_from` and
     `fork_from` ("<run_id>?_step=<N>") continue, rewind or fork a run (sdk/continuation.py).
     `save_code=True` (or $RUNLAKE_SAVE_CODE) logs the entry script as a "code" artifact.
@@ -232,7 +232,7 @@ def save(glob_str: Any = None, base_path: Any = None,
 def restore(name: str, run_path: str | None = None, replace: bool = False,
             root: str | None = None) -> Any:
     """`Run.restore` on the active run; with `run_path`, also before (or without) `init()`,
-    from the store $RUNLAKE_DIR (else ./runlake), into `root` (default the working folder)."""
+    from the store $RUNLAKE_DIR (else ./runlake-store), into `root` (default the working folder)."""
     from runlake.tracking import files as run_files
 
     return run_files.restore(_active, name, run_path, replace, root)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from runlake.errors import InvalidValueError, UsageError
-from runlake.engine.layout import DEFAULT_ENTITY, DEFAULT_PROJECT
+from runlake.engine.layout import DEFAULT_ENTITY, DEFAULT_PROJECT, check_root
 from runlake.engine.writer import WriterOptions
 from runlake.engine.urls import check_http_url
 
@@ -133,6 +133,8 @@ def resolve(settings: Settings | dict[str, Any] | None, **given: Any) -> Setting
         if name == "tags" and value is not None:
             value = tuple(_parse_tags(value) if isinstance(value, str) else value)
         changes[name] = value
+    if changes["root"] is not None:  # checked here too, so that a disabled run refuses a URI
+        check_root(changes["root"], _root_source(given, settings))
     changes["save_code"] = _save_code(given.get("save_code"), settings.save_code)
     mode = changes["mode"] or "online"
     if mode not in MODES:
@@ -158,6 +160,16 @@ def resolve(settings: Settings | dict[str, Any] | None, **given: Any) -> Setting
     changes["entity"] = changes["entity"] or DEFAULT_ENTITY
     changes.update(_monitoring(settings))
     return settings.replace(**changes)
+
+
+def _root_source(given: dict[str, Any], settings: Settings) -> str:
+    """Where the store root came from, for an error message."""
+    if given.get("root") is not None:
+        return "init(dir=...)"
+    if settings.root is not None:
+        return "Settings(root=...)"
+    return next((f"${prefix}DIR" for prefix in ("RUNLAKE_", "WANDB_")
+                 if os.environ.get(prefix + "DIR")), "$RUNLAKE_DIR")
 
 
 def _monitoring(s: Settings) -> dict[str, Any]:

@@ -54,10 +54,10 @@ def test_every_row_after_a_kill_names_a_whole_file(tmp_path):
         finally:
             proc.wait(30)
             proc.stdout.close()
-        run = runlake.Api(root=store / "runlake").run(f"p/{run_id}")
+        run = runlake.Api(root=store / "runlake-store").run(f"p/{run_id}")
         history = run.history(samples=None)
         assert len(history) > 0
-        files = store / "runlake" / "runs" / "entity=local" / "project=p" / f"run_id={run_id}" / "files"
+        files = store / "runlake-store" / "runs" / "entity=local" / "project=p" / f"run_id={run_id}" / "files"
         steps = history["_step"].tolist()
         assert steps == list(range(len(steps)))
         for step, ref, hist in zip(steps, history["img"], history["w"]):

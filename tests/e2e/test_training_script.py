@@ -263,7 +263,7 @@ def test_cli_demo_writes_runs_that_plain_duckdb_reads(tmp_path):
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
-    assert not (tmp_path / "runlake").exists()  # --dir was honoured
+    assert not (tmp_path / "runlake-store").exists()  # --dir was honoured
     counts = duckdb.connect().execute(
         f"SELECT run_id, count(*) FROM read_parquet('{glob(store)}', hive_partitioning = true, "
         "union_by_name = true) GROUP BY run_id"

@@ -6,10 +6,13 @@ from pathlib import Path
 
 import pytest
 import runlake
-from runlake.errors import Error, InvalidNameError
+from runlake.engine import layout
+from runlake.errors import Error, InvalidNameError, InvalidValueError
 from runlake.engine.layout import (
     PARTITION_KEYS,
     RunPaths,
+    UnsupportedRootError,
+    check_root,
     project_dir,
     resolve_root,
     seq_of,
@@ -98,13 +101,102 @@ def test_resolve_root_argument_wins(tmp_path, monkeypatch):
 
 
 def test_resolve_root_env_then_default(tmp_path, monkeypatch):
-    # conftest chdirs into tmp_path and clears RUNLAKE_*.
-    assert resolve_root() == Path.cwd() / "runlake"
-    assert resolve_root() == tmp_path / "runlake"
+    # conftest chdirs into tmp_path and clears RUNLAKE_* and WANDB_*.
+    assert resolve_root() == Path.cwd() / "runlake-store"
+    assert resolve_root() == tmp_path / "runlake-store"
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "from-wandb"))
+    assert resolve_root() == tmp_path / "from-wandb"
     monkeypatch.setenv("RUNLAKE_DIR", str(tmp_path / "from-env"))
     assert resolve_root() == tmp_path / "from-env"
     monkeypatch.setenv("RUNLAKE_DIR", "")  # empty means unset
-    assert resolve_root() == tmp_path / "runlake"
+    monkeypatch.setenv("WANDB_DIR", "")
+    assert resolve_root() == tmp_path / "runlake-store"
+
+
+@pytest.fixture
+def notice(monkeypatch):
+    """A fresh process as far as the once-per-process notice is concerned."""
+    monkeypatch.setattr(layout, "_legacy_noticed", False)
+
+
+def _legacy_store(tmp_path: Path, sub: str = "runs") -> Path:
+    (tmp_path / "runlake" / sub / "entity=local").mkdir(parents=True)
+    return tmp_path / "runlake"
+
+
+@pytest.mark.parametrize("sub", ["runs", "history"])
+def test_an_old_default_store_is_still_used_with_one_notice(tmp_path, capsys, notice, sub):
+    legacy = _legacy_store(tmp_path, sub)
+    assert resolve_root() == legacy
+    assert resolve_root() == legacy
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.count("runlake:") == 1, err  # one line, once
+    assert str(legacy) in err and str(tmp_path / "runlake-store") in err
+    assert "mv runlake runlake-store" in err and "editable install" in err
+
+
+def test_an_old_default_store_is_not_used_once_the_new_one_exists(tmp_path, capsys, notice):
+    _legacy_store(tmp_path)
+    (tmp_path / "runlake-store").mkdir()
+    assert resolve_root() == tmp_path / "runlake-store"
+    assert capsys.readouterr().err == ""
+
+
+def test_a_runlake_folder_without_a_store_is_not_used(tmp_path, capsys, notice):
+    (tmp_path / "runlake").mkdir()
+    (tmp_path / "runlake" / "__init__.py").write_text("")  # e.g. a source checkout
+    (tmp_path / "runlake" / "other").mkdir()
+    assert resolve_root() == tmp_path / "runlake-store"
+    assert capsys.readouterr().err == ""
+
+
+def test_the_environment_and_the_argument_win_over_an_old_store(tmp_path, capsys, notice,
+                                                               monkeypatch):
+    _legacy_store(tmp_path)
+    assert resolve_root(tmp_path / "arg") == tmp_path / "arg"
+    monkeypatch.setenv("RUNLAKE_DIR", str(tmp_path / "from-env"))
+    assert resolve_root() == tmp_path / "from-env"
+    assert capsys.readouterr().err == ""
+
+
+def test_init_writes_into_an_old_default_store(tmp_path, capsys, notice):
+    legacy = _legacy_store(tmp_path)
+    with runlake.init(project="p") as run:
+        run.log({"x": 1})
+    assert (legacy / "history" / "entity=local" / "project=p" / f"run_id={run.id}").is_dir()
+    assert not (tmp_path / "runlake-store").exists()
+    assert runlake.Api().run(f"p/{run.id}").summary["x"] == 1
+    assert capsys.readouterr().err.count("mv runlake runlake-store") == 1
+
+
+URIS = ["s3://bucket/p", "gs://b", "az://c/d", "abfs://x@y.dfs.core.windows.net/p",
+        "http://host/store", "https://host/store", "hdfs://nn:8020/p", "file:///tmp/store",
+        "S3://Bucket", "s3:/bucket/p"]  # the last: what Path("s3://bucket/p") prints as
+
+
+@pytest.mark.parametrize("uri", URIS)
+def test_uri_roots_are_refused(tmp_path, uri):
+    for given in (uri, Path(uri)):
+        with pytest.raises(UnsupportedRootError, match="object-storage roots") as e:
+            resolve_root(given)
+        assert "local folder path" in str(e.value)
+    assert isinstance(e.value, InvalidValueError) and isinstance(e.value, Error)
+    assert repr(uri) in str(e.value) or repr(str(Path(uri))) in str(e.value)
+    assert list(tmp_path.iterdir()) == []  # nothing like ./s3:/bucket was made
+
+
+@pytest.mark.parametrize("name", ["RUNLAKE_DIR", "WANDB_DIR"])
+def test_uri_roots_from_the_environment_are_refused(monkeypatch, name):
+    monkeypatch.setenv(name, "s3://bucket/p")
+    with pytest.raises(UnsupportedRootError, match=rf"\${name} is 's3://bucket/p'"):
+        resolve_root()
+
+
+@pytest.mark.parametrize("path", ["store", "./a/b", "/abs/store", "~/store", "C:/data",
+                                  "a:b", "with space/x", "s3-bucket/p"])
+def test_local_roots_pass_the_uri_check(path):
+    assert check_root(path) == path
+    assert check_root(Path(path)) == str(Path(path))
 
 
 def test_resolve_root_is_absolute_and_expands_home(tmp_path, monkeypatch):

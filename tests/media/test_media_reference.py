@@ -12,7 +12,7 @@ import pytest
 import runlake
 from tests.helpers import rows
 
-STORE = Path("runlake")
+STORE = Path("runlake-store")  # the default root, in the test's working directory
 
 
 def _files(run) -> Path:

@@ -163,7 +163,7 @@ def test_disabled_run_alert_is_a_no_op_that_still_checks(hook, tmp_path):
         run.alert("t", "x", level="ERROR")
         with pytest.raises(runlake.InvalidValueError):
             run.alert("t", "x", level="nope")
-    assert h.bodies == [] and not (tmp_path / "runlake").exists()
+    assert h.bodies == [] and not (tmp_path / "runlake-store").exists()
 
 
 def test_webhook_gets_slack_compatible_json(root, hook, monkeypatch):

@@ -218,7 +218,7 @@ def test_environment_dir_and_mode(tmp_path, monkeypatch, prefix):
     with runlake.init() as run:
         run.log({"a": 1})
     assert rows(store) == [{"_step": 0, "a": 1}]
-    assert not (tmp_path / "runlake").exists()
+    assert not (tmp_path / "runlake-store").exists()
     monkeypatch.setenv(prefix + "MODE", "disabled")
     other = tmp_path / "other-store"
     monkeypatch.setenv(prefix + "DIR", str(other))
@@ -264,8 +264,8 @@ def test_defaults_without_environment(tmp_path):
     with runlake.init() as run:
         assert run.project == "uncategorized" and run.entity == "local"
         assert run.mode == "online" and tuple(run.tags) == ()
-    # the default root is ./runlake in the working directory (the test's tmp_path)
-    assert (tmp_path / "runlake" / "runs" / "entity=local" / "project=uncategorized").is_dir()
+    # the default root is ./runlake-store in the working directory (the test's tmp_path)
+    assert (tmp_path / "runlake-store" / "runs" / "entity=local" / "project=uncategorized").is_dir()
 
 
 def test_invalid_mode_raises():
