@@ -15,6 +15,7 @@ An import inside a function counts the same as one at the top, except where said
 from __future__ import annotations
 
 import ast
+import json
 import os
 import subprocess
 import sys
@@ -271,3 +272,75 @@ def test_histograms_and_media_classes_do_not_load_media_libraries(tmp_path):
     )
     out = _probe(body, tmp_path)
     assert "tried: []" in out and "loaded: []" in out, out
+
+
+# -- which of runlake's modules (and which query libraries) a process loads --------------------
+
+_MODULES = """
+import json, sys
+{body}
+print(json.dumps(sorted(sys.modules)))
+"""
+READ_SIDE_LIBRARIES = ("duckdb", "polars", "pandas")
+
+
+def _loaded(body: str, tmp_path: Path) -> list[str]:
+    """The names in sys.modules after running `body` in a fresh interpreter."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith(("RUNLAKE_", "WANDB_"))}
+    env["RUNLAKE_DIR"] = str(tmp_path / "store")
+    proc = subprocess.run(
+        [sys.executable, "-c", _MODULES.format(body=body)], cwd=tmp_path,
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _runlake_modules(loaded: list[str]) -> list[str]:
+    return [m for m in loaded if m.split(".")[0] == "runlake"]
+
+
+def test_import_runlake_loads_only_the_root_and_errors(tmp_path):
+    assert _runlake_modules(_loaded("import runlake", tmp_path)) == ["runlake", "runlake.errors"]
+
+
+def test_a_run_loads_no_read_side(tmp_path):
+    """init, log and finish: no DuckDB, polars or pandas, and no runlake.query module."""
+    body = (
+        "import runlake\n"
+        "run = runlake.init(project='p', config={'lr': 0.1})\n"
+        "for i in range(200):\n"
+        "    run.log({'loss': 1 / (i + 1), 'i': i, 'tag': str(i % 3), 'nested': {'a': i}})\n"
+        "run.summary['best'] = 1.0\n"
+        "run.finish()\n"
+        "assert runlake.run is None\n"
+    )
+    loaded = _loaded(body, tmp_path)
+    assert any(m == "runlake.tracking.run" for m in loaded)  # the probe did run a Run
+    assert list((tmp_path / "store" / "history").rglob("*.parquet")), "the run wrote no segment"
+    heavy = sorted({m.split(".")[0] for m in loaded} & set(READ_SIDE_LIBRARIES))
+    read_side = [m for m in loaded if m == "runlake.query" or m.startswith("runlake.query.")]
+    assert heavy == [] and read_side == [], (heavy, read_side)
+
+
+def test_the_engine_loads_nothing_of_the_sdk_or_the_read_side(tmp_path):
+    """runlake.engine and a RunWriter that writes a segment: of runlake, only the root package
+    (it runs first), runlake.errors and the engine itself."""
+    body = (
+        "import time\n"
+        "import runlake.engine as engine\n"
+        "paths = engine.RunPaths.of('store', 'e', 'p', 'r1')\n"
+        "buf = engine.HistoryBuffer()\n"
+        "w = engine.RunWriter(paths, buf, time.time(), engine.WriterOptions(flush_interval=0.01))\n"
+        "w.start()\n"
+        "for i in range(100):\n"
+        "    buf.append(('loss', 'tag'), (1 / (i + 1), str(i)), i)\n"
+        "assert w.flush()\n"
+        "w.close()\n"
+        "assert w.status().rows_compacted == 100, w.status()\n"
+    )
+    loaded = _runlake_modules(_loaded(body, tmp_path))
+    assert "runlake.engine.writer" in loaded
+    outside = [m for m in loaded if m not in ("runlake", "runlake.errors")
+               and not m.startswith("runlake.engine.") and m != "runlake.engine"]
+    assert outside == [], outside
