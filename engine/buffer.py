@@ -126,7 +126,9 @@ class HistoryBuffer:
         with self._lock:
             chunks = self._chunks
             if not chunks:
-                return chunks
+                # never hand out the live list: rows logged after the lock is released would
+                # land in it, in a chunk that the writer is converting
+                return []
             self._chunks = []
             self._cur = None
             return chunks

@@ -182,3 +182,53 @@ def test_float_chunk_fast_path_takes_numbers_as_floats():
     cols = [list(map(float, chunk.column(j))) for j in range(2)]
     assert cols == [[1.0, 3.0, 0.5], [2.0, 1.0, -4.0]]
     assert [type(v) for v in chunk.column(0)] == [np.float64] * 3
+
+
+def test_take_of_an_empty_buffer_never_hands_out_the_live_list():
+    """A row logged after an empty take() must not land in the list the writer holds."""
+    buf = HistoryBuffer()
+    got = buf.take()
+    buf.append(("x",), [1.0], 0)
+    assert got == []
+    assert buf.take()[0].keys == ("x",)
+
+
+def test_writer_and_loggers_hand_off_every_row_once_under_threads():
+    """Several logging threads and a taking thread: every row comes out exactly once, and no
+    chunk the taker holds is extended afterwards (its length is frozen when taken)."""
+    import threading
+
+    buf = HistoryBuffer()
+    per_thread, threads = 4000, 3
+    taken: list = []
+    frozen: list[tuple[object, int]] = []
+    stop = threading.Event()
+
+    def log(t: int) -> None:
+        for i in range(per_thread):
+            row = {"t": float(t), "i": float(i)}
+            if not buf.append_like_last(row):
+                buf.append(tuple(row), row.values(), buf.step)
+            if i % 97 == 0:
+                buf.disarm()
+
+    def take() -> None:
+        while not stop.is_set():
+            for chunk in buf.take():
+                taken.append(chunk)
+                frozen.append((chunk, len(chunk)))
+
+    taker = threading.Thread(target=take)
+    taker.start()
+    loggers = [threading.Thread(target=log, args=(t,)) for t in range(threads)]
+    for th in loggers:
+        th.start()
+    for th in loggers:
+        th.join()
+    stop.set()
+    taker.join()
+    taken.extend(buf.take())
+    assert all(len(chunk) == n for chunk, n in frozen)
+    assert len({id(c) for c in taken}) == len(taken)
+    seen = sorted((int(v["t"]), int(v["i"])) for _, v in rows_of(taken))
+    assert seen == sorted((t, i) for t in range(threads) for i in range(per_thread))
