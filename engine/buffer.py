@@ -57,12 +57,13 @@ class Chunk:
 class HistoryBuffer:
     """Buffered history rows of one run, appended by the logging thread, taken by the writer."""
 
-    __slots__ = ("_lock", "_chunks", "_cur", "rows_logged", "step")
+    __slots__ = ("_lock", "_chunks", "_cur", "_armed", "rows_logged", "step")
 
     def __init__(self, step: int = 0) -> None:
         self._lock = threading.Lock()
         self._chunks: list[Chunk] = []
-        self._cur: Chunk | None = None
+        self._cur: Chunk | None = None  # the chunk the next row of its shape goes to
+        self._armed = False  # whether append_like_last may take a row (see disarm)
         self.rows_logged = 0
         self.step = step  # the step the next row gets unless one is given
 
@@ -77,7 +78,7 @@ class HistoryBuffer:
         lock.acquire()
         try:
             cur = self._cur
-            if cur is None or type(data) is not dict or tuple(data) != cur.keys:
+            if not self._armed or type(data) is not dict or tuple(data) != cur.keys:
                 return False
             values = cur.values
             if cur.floats:
@@ -101,7 +102,11 @@ class HistoryBuffer:
             lock.release()
 
     def append(self, keys: tuple[str, ...], values: Iterable[object], step: int) -> None:
-        """Append a normalised row (values of known kinds, in the order of `keys`) at `step`."""
+        """Append a normalised row (values of known kinds, in the order of `keys`) at `step`.
+
+        A row of the last row's shape joins its chunk whatever path it took (`step=`,
+        `commit=False`, nested dicts), so the writer converts one chunk, not one per row.
+        """
         values = tuple(values)
         types = tuple(map(type, values))
         with self._lock:
@@ -115,11 +120,13 @@ class HistoryBuffer:
             cur.times.append(_now())
             self.step = step + 1
             self.rows_logged += 1
+            self._armed = True
 
     def disarm(self) -> None:
-        """Send the next rows through the caller's slow path (e.g. while a step is pending)."""
+        """Send the next rows through the caller's slow path (e.g. while a step is pending)
+        until the next `append()`; the current chunk stays open to rows of its shape."""
         with self._lock:
-            self._cur = None
+            self._armed = False
 
     def take(self) -> list[Chunk]:
         """Remove and return every buffered chunk, oldest first."""
@@ -131,6 +138,7 @@ class HistoryBuffer:
                 return []
             self._chunks = []
             self._cur = None
+            self._armed = False
             return chunks
 
     def __len__(self) -> int:

@@ -232,3 +232,23 @@ def test_writer_and_loggers_hand_off_every_row_once_under_threads():
     assert len({id(c) for c in taken}) == len(taken)
     seen = sorted((int(v["t"]), int(v["i"])) for _, v in rows_of(taken))
     assert seen == sorted((t, i) for t in range(threads) for i in range(per_thread))
+
+
+def test_rows_of_one_shape_share_a_chunk_whatever_path_they_took():
+    """disarm() stops the fast path but keeps the chunk open: rows appended after it (the
+    `step=` and `commit=False` paths) join the chunk of their shape."""
+    buf = HistoryBuffer()
+    for step in range(0, 200, 2):
+        buf.disarm()
+        buf.append(("a", "b"), (1.0, 2), step)
+    chunks = buf.take()
+    assert len(chunks) == 1 and len(chunks[0]) >= 100
+    assert list(chunks[0].steps)[:3] == [0, 2, 4]
+
+
+def test_disarm_still_sends_the_next_row_to_the_slow_path():
+    buf = armed()
+    buf.disarm()
+    assert not buf.append_like_last({"a": 1.0, "b": 2})
+    buf.append(("a", "b"), (1.0, 2), buf.step)
+    assert buf.append_like_last({"a": 1.0, "b": 2})
