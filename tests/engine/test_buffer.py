@@ -252,3 +252,77 @@ def test_disarm_still_sends_the_next_row_to_the_slow_path():
     assert not buf.append_like_last({"a": 1.0, "b": 2})
     buf.append(("a", "b"), (1.0, 2), buf.step)
     assert buf.append_like_last({"a": 1.0, "b": 2})
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _append_in_thread(buf: HistoryBuffer, fast: bool):
+    import threading
+
+    done = threading.Event()
+
+    def go() -> None:
+        if not (fast and buf.append_like_last({"a": 1.0, "b": 2})):
+            buf.append(("a", "b"), (1.0, 2), buf.step)
+        done.set()
+
+    thread = threading.Thread(target=go, daemon=True)
+    thread.start()
+    return thread, done
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast path", "append"])
+def test_an_append_waits_for_the_writer_once_rows_are_max_lag_old(monkeypatch, fast):
+    from runlake.engine import buffer as module
+
+    clock = _Clock()
+    monkeypatch.setattr(module, "_now", clock)
+    buf = HistoryBuffer()
+    buf.throttle(30.0)
+    buf.append(("a", "b"), (1.0, 2), 0)  # the oldest untaken row, at t=1000
+    clock.now += 10.0
+    thread, done = _append_in_thread(buf, fast)
+    assert done.wait(5)  # younger than max_lag: no wait
+    clock.now += 25.0
+    thread, done = _append_in_thread(buf, fast)
+    assert not done.wait(0.3)  # 35 s old: it waits for the writer...
+    assert len(buf.take()) == 1  # ...whose take lets it go
+    assert done.wait(5)
+    thread.join(5)
+    assert buf.rows_logged == 3
+
+
+def test_turning_backpressure_off_releases_a_waiting_append(monkeypatch):
+    from runlake.engine import buffer as module
+
+    clock = _Clock()
+    monkeypatch.setattr(module, "_now", clock)
+    buf = HistoryBuffer()
+    buf.throttle(30.0)
+    buf.append(("a", "b"), (1.0, 2), 0)
+    clock.now += 60.0
+    thread, done = _append_in_thread(buf, True)
+    assert not done.wait(0.3)
+    buf.throttle(None)  # the writer hit a write error: training must go on
+    assert done.wait(5)
+    clock.now += 60.0
+    thread, done = _append_in_thread(buf, True)
+    assert done.wait(5)
+
+
+def test_without_a_writer_appends_never_wait(monkeypatch):
+    from runlake.engine import buffer as module
+
+    clock = _Clock()
+    monkeypatch.setattr(module, "_now", clock)
+    buf = HistoryBuffer()
+    buf.append(("a", "b"), (1.0, 2), 0)
+    clock.now += 1e6
+    thread, done = _append_in_thread(buf, True)
+    assert done.wait(5)
