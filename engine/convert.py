@@ -78,7 +78,7 @@ class RunSchema:
         """The column name and kind a value of `kind` logged under `key` is stored as."""
         if kind == kinds.NULL:
             return key, self.columns.get(key, kinds.NULL)
-        name = key
+        name, tries = key, 0
         while True:
             have = self.columns.get(name)
             if have is None:
@@ -92,7 +92,11 @@ class RunSchema:
                     self.columns[name] = wide
                     self.widened.add(name)
                 return name, wide
-            name = f"{key}@{kinds.family(kind)}"
+            # `key@family`; if a column of that name holds another family (a key logged by
+            # a version that did not reserve the suffix), `key@@family` and so on: each try
+            # is a new name, so this ends whatever columns the run has
+            tries += 1
+            name = f"{key}{'@' * tries}{kinds.family(kind)}"
 
     def arrow_type(self, name: str) -> pa.DataType:
         kind = self.columns[name]

@@ -45,6 +45,10 @@ class WriterOptions:
     frame_bytes: int = 4 << 20     # converted bytes that trigger a WAL append before wal_interval
     fsync: bool = False
     compact: bool = False          # BYTE_STREAM_SPLIT floats (fastparquet can't read them)
+    # Backpressure: once a row has waited this long for the writer to take it, log() waits for
+    # the next take (engine/buffer.py). With wal_interval it bounds the crash-loss window
+    # whatever the logging rate; None turns it off.
+    max_lag: float | None = 0.25
     # The GIL switch interval while runs are live (None: leave it). A training loop holds the
     # GIL; at Python's default 5 ms the writer waits that long after every I/O call, falls
     # behind and the buffer grows (docs/DESIGN.md, "The writer thread").
@@ -140,6 +144,7 @@ class RunWriter:
         _switch_interval.acquire(self.options.switch_interval)
         if self.files is not None:
             self.files.start(self.paths.files_dir, fsync=self.options.fsync)
+        self.buffer.throttle(self.options.max_lag)
         self._thread.start()
 
     # -- called from the logging side -------------------------------------------------------
@@ -176,6 +181,7 @@ class RunWriter:
     def close(self) -> None:
         """Write everything, compact it into Parquet and stop the thread."""
         self._closing = True
+        self.buffer.throttle(None)  # nothing waits for a writer that is stopping
         if self._thread.ident is None:  # never started: do the work here
             self._cycle(final=True)
             return
@@ -211,6 +217,7 @@ class RunWriter:
                 self._cycle(final=final)
             except Exception as exc:  # keep the data, report once, retry
                 self.error = exc
+                self.buffer.throttle(None)  # training goes on while the write is retried
                 # Once per failure, and again only if rows that were durable become memory-only.
                 report = self.error_report()
                 level = 2 if self._memory_only() else 1
@@ -228,6 +235,8 @@ class RunWriter:
             delay = self.options.flush_interval
             if self.error is not None:
                 self.error = None
+                if not self._closing:
+                    self.buffer.throttle(self.options.max_lag)
                 if self._reported:  # a later failure is reported again
                     self._reported = 0
                     warnings.warn(

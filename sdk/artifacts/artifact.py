@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -71,16 +72,40 @@ class Artifact(ArtifactBase):
         self._entries[path] = {"size": src.stat().st_size}
         return {"path": path, **self._entries[path]}
 
-    def add_dir(self, local_path: str | os.PathLike[str], name: str | None = None) -> None:
-        """Add every file under a folder, under the prefix `name` (default the top level)."""
+    def add_dir(self, local_path: str | os.PathLike[str], name: str | None = None, *,
+                follow_symlinks: bool = True) -> None:
+        """Add every file under a folder, under the prefix `name` (default the top level).
+
+        A symlinked file is stored as the contents of its target, as wandb does (a Hugging
+        Face cache links its snapshots to blobs outside the folder); links whose target lies
+        outside the folder are named in a warning. `follow_symlinks=False` is the safe choice
+        for a folder that others can write to: links leading outside it are left out.
+        Symlinked folders are not descended into either way.
+        """
         self._check_pending()
         src = Path(local_path)
         if not src.is_dir():
             raise InvalidValueError(f"add_dir: {src} is not a directory")
         prefix = validate_entry_path(name) + "/" if name else ""
+        top = src.resolve()
+        outside: list[Path] = []
         for path in sorted(src.rglob("*")):
-            if path.is_file():
-                self.add_file(path, prefix + path.relative_to(src).as_posix())
+            if not path.is_file():
+                continue
+            if path.is_symlink() and not path.resolve().is_relative_to(top):
+                outside.append(path)
+                if not follow_symlinks:
+                    continue
+            self.add_file(path, prefix + path.relative_to(src).as_posix())
+        if outside:
+            first = outside[0]
+            what = ("stored as their targets' contents; pass follow_symlinks=False to leave "
+                    "them out" if follow_symlinks else "left out (follow_symlinks=False)")
+            warnings.warn(
+                f"runlake: add_dir({str(src)!r}): {len(outside)} file(s) are symlinks to files "
+                f"outside the folder (first: {first.relative_to(src).as_posix()} -> "
+                f"{first.resolve()}); {what}", UserWarning, stacklevel=2,
+            )
 
     @contextmanager
     def new_file(self, name: str, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:

@@ -161,7 +161,8 @@ def _sql(args: argparse.Namespace) -> None:
 
     relation = Api(args.dir).sql(args.query)
     if relation is not None:  # a statement such as SET returns no relation
-        print(relation)  # DuckDB's table: types under the names, long results elided
+        # DuckDB's table (types under the names, long results elided), with no raw escape
+        print(_printable(str(relation), keep_newlines=True))
 
 
 def _export(args: argparse.Namespace) -> None:
@@ -232,7 +233,20 @@ def _one_line(error: BaseException) -> str:
     """The error's message on one line (DuckDB's span several, with a caret line)."""
     lines = [ln.strip() for ln in str(error).splitlines()]
     text = " ".join(ln for ln in lines if ln and set(ln) != {"^"})
-    return text or type(error).__name__
+    return _printable(text) or type(error).__name__
+
+
+def _printable(text: str, keep_newlines: bool = False) -> str:
+    """`text` with every control or format character escaped (`\\x1b`, `\\u202e`): names,
+    tags and values come from whoever wrote the store, and a raw escape sequence could
+    retitle, clear or rewrite the terminal of whoever lists it."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() or ch == " " or (keep_newlines and ch == "\n")
+        else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
 
 
 def _flat(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -272,13 +286,14 @@ def _cell(value: Any, digits: int) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_cell(v, digits) for v in value) + "]"
     text = " ".join(str(value).split()) if not isinstance(value, str) else value
-    text = text.replace("\n", "\\n").replace("\t", " ")
+    text = _printable(text.replace("\n", "\\n").replace("\t", " "))
     return text if len(text) <= CELL_WIDTH else text[: CELL_WIDTH - 1] + "…"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], digits: int) -> str:
     """An aligned text table; columns of numbers are right-aligned."""
     cells = [[_cell(v, digits) for v in row] for row in rows]
+    header = [_printable(h) for h in header]
     numeric = [
         all(isinstance(r[i], (int, float)) and not isinstance(r[i], bool)
             for r in rows if r[i] is not None) for i in range(len(header))

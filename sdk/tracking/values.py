@@ -57,7 +57,24 @@ def check_key(key: object, where: str = "") -> str:
         )
     if not key.isascii():
         _check_text(key, where)
+    if "@" in key:
+        _check_suffix(key, where)
     return key
+
+
+# `<key>@<family>` holds the values of another type logged under `<key>` (docs/FORMAT.md,
+# schema evolution): a key of that form would take that column's place.
+_SIBLING_SUFFIXES = tuple(f"@{f}" for f in ("number", "str", "list", "list_str", "ref"))
+
+
+def _check_suffix(key: str, where: str = "") -> None:
+    if key.endswith(_SIBLING_SUFFIXES):
+        base, _, family = key.rpartition("@")
+        raise InvalidNameError(
+            f"log() key {_shown(key)}{where} ends with '@{family}', which runlake keeps for "
+            f"the {family} values logged under {_shown(base)} when that key holds another "
+            f"type: rename it (e.g. {_shown(base + '_' + family)})"
+        )
 
 
 def _check_text(key: str, where: str = "") -> None:
@@ -76,7 +93,7 @@ def flatten(data: Mapping[Any, Any], out: dict[str, object], errors: list[Except
     """Normalise `data` into `out` (flat key -> storable value); bad entries go to `errors`."""
     for key, value in data.items():
         try:
-            if type(key) is not str or not key or key[0] == "_" or not key.isascii():
+            if type(key) is not str or not key or key[0] == "_" or not key.isascii() or "@" in key:
                 key = check_key(key)
             if type(value) in _SCALARS and key not in out:  # the usual metric, inline
                 out[key] = value
@@ -115,6 +132,8 @@ def _put(
             except (InvalidNameError, InvalidValueError) as exc:
                 errors.append(exc)
         return
+    if outer and "@" in key:  # a nested key, checked whole once flattened
+        _check_suffix(key)
     if key in out:  # {"a.b": 1, "a": {"b": 2}} or a str enum key beside its value
         raise InvalidNameError(
             f"log() key {_shown(key)} is given twice in one call (a nested dict flattens to the "

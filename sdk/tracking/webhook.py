@@ -2,8 +2,8 @@
 
 One daemon thread per run posts queued payloads with `requests`, each with a timeout, so a
 slow or dead endpoint delays only that thread. A failure is a RuntimeWarning naming the
-endpoint's host (never the whole URL: a Slack webhook URL is a secret), never an exception
-in the caller. `close()` waits a bounded time for what is queued, so a short script's last
+endpoint's host (never the whole URL: its path or query holds the secret), never an
+exception in the caller; a redirect is never followed (it would re-post the alert elsewhere). `close()` waits a bounded time for what is queued, so a short script's last
 alert is still sent.
 """
 
@@ -25,7 +25,8 @@ class WebhookSender:
         self.timeout = timeout
         parts = urlsplit(url)
         self.host = parts.netloc.rpartition("@")[2]  # without user:password@
-        self._secret = parts.path if len(parts.path) > 1 else None  # Slack's token is the path
+        # Slack's token is the path; other services put theirs in the query (`?token=`)
+        self._secrets = [x for x in (parts.query, parts.path if len(parts.path) > 1 else "") if x]
         self._queue: queue.Queue[Any] = queue.Queue()
         self._idle = threading.Condition()
         self._pending = 0
@@ -72,8 +73,13 @@ class WebhookSender:
                 return
             payload, title = item
             try:
-                reply = session.post(self.url, json=payload, timeout=self.timeout)
-                if reply.status_code >= 400:
+                # Never follow a redirect: a 307/308 would re-post the alert to another host.
+                reply = session.post(self.url, json=payload, timeout=self.timeout,
+                                     allow_redirects=False)
+                if 300 <= reply.status_code < 400:
+                    self._report(title, f"HTTP {reply.status_code}: a redirect, which runlake "
+                                        "does not follow; configure the final webhook URL")
+                elif reply.status_code >= 400:
                     self._report(title, f"HTTP {reply.status_code} {reply.reason or ''}".strip())
             except requests.RequestException as exc:
                 self._report(title, f"{type(exc).__name__}: {self._redact(exc)}")
@@ -84,8 +90,8 @@ class WebhookSender:
 
     def _redact(self, exc: BaseException) -> str:
         text = str(exc)
-        if self._secret is not None:
-            text = text.replace(self._secret, "/...")
+        for secret in self._secrets:
+            text = text.replace(secret, "...")
         return text if len(text) <= 200 else text[:197] + "..."
 
     def _report(self, title: str, why: str) -> None:

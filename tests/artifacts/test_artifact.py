@@ -347,3 +347,38 @@ def test_s3_reference_records_etag_from_an_s3_compatible_server(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _linked_folder(tmp_path: Path) -> Path:
+    """A folder with a real file, a link inside it, a link to a file outside, a linked folder."""
+    src = tmp_path / "linked"
+    _file(src / "real.txt", "real")
+    _file(tmp_path / "outside" / "secret.txt", "secret")
+    _file(tmp_path / "outside" / "sub" / "deep.txt", "deep")
+    (src / "inside-link.txt").symlink_to("real.txt")
+    (src / "outside-link.txt").symlink_to(tmp_path / "outside" / "secret.txt")
+    (src / "dir-link").symlink_to(tmp_path / "outside" / "sub")
+    return src
+
+
+def test_add_dir_follows_file_symlinks_as_wandb_does_and_says_so(tmp_path: Path) -> None:
+    art = runlake.Artifact("linked", type="dataset")
+    with pytest.warns(UserWarning, match=r"1 file\(s\) are symlinks to files outside.*"
+                                         r"outside-link.txt.*follow_symlinks=False"):
+        art.add_dir(_linked_folder(tmp_path))
+    assert art.files() == ["inside-link.txt", "outside-link.txt", "real.txt"]
+
+
+def test_add_dir_can_leave_out_links_that_lead_outside(tmp_path: Path) -> None:
+    art = runlake.Artifact("linked", type="dataset")
+    with pytest.warns(UserWarning, match="left out"):
+        art.add_dir(_linked_folder(tmp_path), follow_symlinks=False)
+    assert art.files() == ["inside-link.txt", "real.txt"]
+
+
+def test_add_dir_without_outside_links_is_quiet(tmp_path: Path, recwarn) -> None:
+    src = tmp_path / "plain"
+    _file(src / "a.txt", "a")
+    (src / "b.txt").symlink_to("a.txt")
+    runlake.Artifact("plain", type="dataset").add_dir(src)
+    assert not [w for w in recwarn if "symlink" in str(w.message)]

@@ -95,6 +95,20 @@ def test_runs_of_a_project_as_a_table(capsys, root, store):
     assert [float(r["acc"]) for r in rows] == [0.95, 0.95]
 
 
+def test_terminal_escapes_in_names_tags_and_values_are_printed_escaped(capsys, root):
+    """A run name, tag, key or value can hold escape sequences (written by anyone who can
+    write the store): the CLI prints them escaped, so they cannot retitle or clear a terminal."""
+    evil = "\x1b]0;pwned\x07\x1b[2J"
+    with runlake.init(dir=root, project="e", name="n" + evil, tags=["t" + evil]) as run:
+        run.log({"k" + evil: "v" + evil + "\u202e", "x": 1.0})
+    for args in (("runs", "e"), ("history", f"e/{run.id}"),
+                 ("sql", "SELECT name, tags FROM runs")):
+        code, out, err = cli(capsys, root, *args)
+        assert code == 0, err
+        assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out, (args, out)
+        assert "\\x1b" in out or "\\e" in out, (args, out)  # shown, as an escape
+
+
 def test_runs_of_every_project_have_a_project_column(capsys, root, store):
     code, out, _ = cli(capsys, root, "runs")
     assert code == 0

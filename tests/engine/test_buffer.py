@@ -182,3 +182,147 @@ def test_float_chunk_fast_path_takes_numbers_as_floats():
     cols = [list(map(float, chunk.column(j))) for j in range(2)]
     assert cols == [[1.0, 3.0, 0.5], [2.0, 1.0, -4.0]]
     assert [type(v) for v in chunk.column(0)] == [np.float64] * 3
+
+
+def test_take_of_an_empty_buffer_never_hands_out_the_live_list():
+    """A row logged after an empty take() must not land in the list the writer holds."""
+    buf = HistoryBuffer()
+    got = buf.take()
+    buf.append(("x",), [1.0], 0)
+    assert got == []
+    assert buf.take()[0].keys == ("x",)
+
+
+def test_writer_and_loggers_hand_off_every_row_once_under_threads():
+    """Several logging threads and a taking thread: every row comes out exactly once, and no
+    chunk the taker holds is extended afterwards (its length is frozen when taken)."""
+    import threading
+
+    buf = HistoryBuffer()
+    per_thread, threads = 4000, 3
+    taken: list = []
+    frozen: list[tuple[object, int]] = []
+    stop = threading.Event()
+
+    def log(t: int) -> None:
+        for i in range(per_thread):
+            row = {"t": float(t), "i": float(i)}
+            if not buf.append_like_last(row):
+                buf.append(tuple(row), row.values(), buf.step)
+            if i % 97 == 0:
+                buf.disarm()
+
+    def take() -> None:
+        while not stop.is_set():
+            for chunk in buf.take():
+                taken.append(chunk)
+                frozen.append((chunk, len(chunk)))
+
+    taker = threading.Thread(target=take)
+    taker.start()
+    loggers = [threading.Thread(target=log, args=(t,)) for t in range(threads)]
+    for th in loggers:
+        th.start()
+    for th in loggers:
+        th.join()
+    stop.set()
+    taker.join()
+    taken.extend(buf.take())
+    assert all(len(chunk) == n for chunk, n in frozen)
+    assert len({id(c) for c in taken}) == len(taken)
+    seen = sorted((int(v["t"]), int(v["i"])) for _, v in rows_of(taken))
+    assert seen == sorted((t, i) for t in range(threads) for i in range(per_thread))
+
+
+def test_rows_of_one_shape_share_a_chunk_whatever_path_they_took():
+    """disarm() stops the fast path but keeps the chunk open: rows appended after it (the
+    `step=` and `commit=False` paths) join the chunk of their shape."""
+    buf = HistoryBuffer()
+    for step in range(0, 200, 2):
+        buf.disarm()
+        buf.append(("a", "b"), (1.0, 2), step)
+    chunks = buf.take()
+    assert len(chunks) == 1 and len(chunks[0]) >= 100
+    assert list(chunks[0].steps)[:3] == [0, 2, 4]
+
+
+def test_disarm_still_sends_the_next_row_to_the_slow_path():
+    buf = armed()
+    buf.disarm()
+    assert not buf.append_like_last({"a": 1.0, "b": 2})
+    buf.append(("a", "b"), (1.0, 2), buf.step)
+    assert buf.append_like_last({"a": 1.0, "b": 2})
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _append_in_thread(buf: HistoryBuffer, fast: bool):
+    import threading
+
+    done = threading.Event()
+
+    def go() -> None:
+        if not (fast and buf.append_like_last({"a": 1.0, "b": 2})):
+            buf.append(("a", "b"), (1.0, 2), buf.step)
+        done.set()
+
+    thread = threading.Thread(target=go, daemon=True)
+    thread.start()
+    return thread, done
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast path", "append"])
+def test_an_append_waits_for_the_writer_once_rows_are_max_lag_old(monkeypatch, fast):
+    from runlake.engine import buffer as module
+
+    clock = _Clock()
+    monkeypatch.setattr(module, "_now", clock)
+    buf = HistoryBuffer()
+    buf.throttle(30.0)
+    buf.append(("a", "b"), (1.0, 2), 0)  # the oldest untaken row, at t=1000
+    clock.now += 10.0
+    thread, done = _append_in_thread(buf, fast)
+    assert done.wait(5)  # younger than max_lag: no wait
+    clock.now += 25.0
+    thread, done = _append_in_thread(buf, fast)
+    assert not done.wait(0.3)  # 35 s old: it waits for the writer...
+    assert len(buf.take()) == 1  # ...whose take lets it go
+    assert done.wait(5)
+    thread.join(5)
+    assert buf.rows_logged == 3
+
+
+def test_turning_backpressure_off_releases_a_waiting_append(monkeypatch):
+    from runlake.engine import buffer as module
+
+    clock = _Clock()
+    monkeypatch.setattr(module, "_now", clock)
+    buf = HistoryBuffer()
+    buf.throttle(30.0)
+    buf.append(("a", "b"), (1.0, 2), 0)
+    clock.now += 60.0
+    thread, done = _append_in_thread(buf, True)
+    assert not done.wait(0.3)
+    buf.throttle(None)  # the writer hit a write error: training must go on
+    assert done.wait(5)
+    clock.now += 60.0
+    thread, done = _append_in_thread(buf, True)
+    assert done.wait(5)
+
+
+def test_without_a_writer_appends_never_wait(monkeypatch):
+    from runlake.engine import buffer as module
+
+    clock = _Clock()
+    monkeypatch.setattr(module, "_now", clock)
+    buf = HistoryBuffer()
+    buf.append(("a", "b"), (1.0, 2), 0)
+    clock.now += 1e6
+    thread, done = _append_in_thread(buf, True)
+    assert done.wait(5)

@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from runlake.engine import kinds
 from runlake.engine.buffer import HistoryBuffer
 from runlake.engine.convert import RunSchema, chunks_to_table, conform, drop_null_columns
@@ -312,3 +314,29 @@ def test_lone_surrogates_are_stored_backslash_escaped():
     table, _ = convert([{"s": "a\ud800b", "l": StrList(("\udfff", "ok"))}, {"s": "é"}])
     assert table.column("s").to_pylist() == ["a\\ud800b", "é"]
     assert table.column("l").to_pylist() == [["\\udfff", "ok"], None]
+
+
+def test_place_ends_when_the_sibling_name_holds_another_family():
+    """A column `loss@str` that holds numbers (a key logged under that name) must not make the
+    writer loop: the string goes to the next free sibling name."""
+    schema = RunSchema({"loss": kinds.FLOAT, "loss@str": kinds.FLOAT, "loss@@str": kinds.INT})
+    assert schema.place("loss", kinds.STR) == ("loss@@@str", kinds.STR)
+    assert schema.place("loss", kinds.STR) == ("loss@@@str", kinds.STR)
+
+
+@settings(max_examples=200)
+@given(
+    columns=st.dictionaries(
+        st.sampled_from(["k", "k@number", "k@str", "k@list", "k@list_str", "k@@str", "k@@number"]),
+        st.sampled_from([kinds.BOOL, kinds.INT, kinds.FLOAT, kinds.STR, kinds.LIST_INT,
+                         kinds.LIST_FLOAT, kinds.LIST_STR]),
+    ),
+    kind=st.sampled_from([kinds.BOOL, kinds.INT, kinds.FLOAT, kinds.STR, kinds.LIST_FLOAT,
+                          kinds.LIST_STR]),
+)
+def test_place_always_finds_a_column_of_the_values_family(columns, kind):
+    schema = RunSchema(dict(columns))
+    name, placed = schema.place("k", kind)
+    assert kinds.family(placed) == kinds.family(kind)
+    assert schema.columns[name] == placed
+    assert name == "k" or name.startswith("k@")

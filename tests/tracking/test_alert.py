@@ -20,7 +20,7 @@ class Hook:
     """A webhook endpoint: records each POSTed JSON body; answers `status`, or holds every
     request until `release` is set when `hang` is."""
 
-    def __init__(self, status: int = 200, hang: bool = False) -> None:
+    def __init__(self, status: int = 200, hang: bool = False, location: str | None = None) -> None:
         self.bodies: list[dict] = []
         self.paths: list[str] = []
         self.answered = 0
@@ -36,6 +36,8 @@ class Hook:
                     hook.release.wait(60)
                 hook.answered += 1  # before the reply: the client can't have it earlier
                 self.send_response(status)
+                if location is not None:
+                    self.send_header("Location", location)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
@@ -240,6 +242,38 @@ def test_webhook_500_is_a_warning_not_an_error(root, hook):
     [w] = [w for w in seen if "could not be posted" in str(w.message)]
     assert "HTTP 500" in str(w.message) and f"127.0.0.1:{h.server.server_address[1]}" in str(w.message)
     assert "secret-token" not in str(w.message)
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirecting_webhook_is_not_followed(root, hook, status):
+    """A 307 would re-post the alert body to whatever host the endpoint names."""
+    elsewhere = hook()
+    h = hook(status=status, location=elsewhere.url)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with runlake.init(dir=root, settings=runlake.Settings(alert_webhook=h.url)) as run:
+            run.alert("t", "x")
+    assert h.answered == 1 and elsewhere.bodies == []
+    [w] = [w for w in seen if "could not be posted" in str(w.message)]
+    assert f"HTTP {status}" in str(w.message) and "redirect" in str(w.message)
+
+
+def test_a_token_in_the_query_stays_out_of_the_warning(root):
+    """requests names the URL's path and query in a connection error: both are redacted."""
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    url = f"http://127.0.0.1:{port}/hook?token=s3cr3t-value"
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with runlake.init(dir=root, settings=runlake.Settings(alert_webhook=url)) as run:
+            run.alert("t", "x")
+    [w] = [w for w in seen if "could not be posted" in str(w.message)]
+    assert "ConnectionError" in str(w.message)
+    assert "s3cr3t" not in str(w.message)
 
 
 def test_dead_webhook_is_a_warning(root):

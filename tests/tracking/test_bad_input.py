@@ -75,7 +75,7 @@ STORED = [
      {"train/loss": 1.0, "a.b": 2.0, "with space": 3.0, "ünï/cödé 数据 🚀": 4.0}),
     ("key with NUL", {"a\x00b": 1.0}, {"a\x00b": 1.0}),
     ("key of 10,000 characters", {LONG_KEY: 1.0}, {LONG_KEY: 1.0}),
-    ("key with @ like a sibling column", {"loss@str": 1.0}, {"loss@str": 1.0}),
+    ("key with @ not as a sibling suffix", {"user@host": 1.0, "a@strx": 2.0}, {"user@host": 1.0, "a@strx": 2.0}),
     ("_ inside a nested key", {"opt": {"_lr": 0.1}}, {"opt._lr": 0.1}),
     ("NaN and infinities", {"nan": math.nan, "inf": math.inf, "ninf": -math.inf,
                             "np_nan": np.float32("nan")},
@@ -145,6 +145,19 @@ def test_a_keys_type_changing_between_steps_goes_to_sibling_columns(root):
     assert frame["x@list_str"].to_list()[5] == ["a"]
 
 
+def test_a_key_named_like_a_sibling_column_never_hangs_the_writer(root):
+    """`loss@str` is refused, and a string under the float key `loss` still has its column."""
+    with runlake.init(dir=root) as run:
+        run.log({"loss": 1.0})
+        with pytest.raises(InvalidNameError):
+            run.log({"loss@str": 5})
+        run.log({"loss": "diverged", "x@y": 1.0})
+    assert run.status().rows_durable == 3
+    frame = runlake.Api(root).run(run.path).history(samples=None, format="polars")
+    assert frame["loss@str"].to_list() == [None, None, "diverged"]
+    assert frame["x@y"].to_list() == [None, None, 1.0]
+
+
 # -- values and keys that are refused --------------------------------------------------------
 
 REFUSED = [
@@ -154,6 +167,8 @@ REFUSED = [
     ("empty key", "", 2.0, InvalidNameError, ["empty key"]),
     ("reserved _ key", "_step", 2.0, InvalidNameError, ["'_step'", "reserves"]),
     ("lone surrogate key", "a\ud800", 2.0, InvalidNameError, ["'a\\ud800'", "Unicode"]),
+    ("sibling-column key", "loss@str", 5, InvalidNameError, ["'loss@str'", "'@str'", "'loss_str'"]),
+    ("sibling-column key, nested", "a", {"b@number": 1}, InvalidNameError, ["'a.b@number'"]),
     ("object", "o", Thing(), InvalidValueError, ["'o'", "Thing"]),
     ("set", "s", {1, 2}, InvalidValueError, ["'s'", "set"]),
     ("generator", "g", gen(), InvalidValueError, ["'g'", "generator"]),
