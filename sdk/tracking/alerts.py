@@ -19,15 +19,13 @@ import threading
 import time
 import warnings
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from runlake.engine.alertlog import AlertLog
 from runlake.errors import InvalidValueError
 
+from runlake.tracking.handle import RunHandle
 from runlake.tracking.webhook import WebhookSender
-
-if TYPE_CHECKING:
-    from runlake.tracking.run import Run
 
 TITLE_LIMIT = 64  # the seed: a title "must be less than 64 characters"
 DEFAULT_WAIT = 60.0  # wandb's default wait_duration: one minute
@@ -98,9 +96,9 @@ def check_text(title: Any, text: Any) -> tuple[str, str]:
 class Alerts:
     """One run's alert state: last time per title, the log file and the webhook sender."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: RunHandle) -> None:
         self._run = run
-        paths = run._paths
+        paths = run.paths
         self._log = AlertLog(paths.alerts_file) if paths is not None else None
         s = run.settings
         self._sender = (WebhookSender(s.alert_webhook, s.alert_timeout)
@@ -114,8 +112,7 @@ class Alerts:
         lvl = check_level(level)
         wait = check_wait(wait_duration)
         run = self._run
-        if run._finished:
-            raise run._closed("alert()")
+        run.require_live("alert()")
         if self._log is None:  # mode="disabled": a no-op once the arguments are checked
             return
         now = time.monotonic()
@@ -154,13 +151,13 @@ class Alerts:
 _EMOJI = {"INFO": ":information_source:", "WARN": ":warning:", "ERROR": ":rotating_light:"}
 
 
-def slack_payload(run: Run, record: dict[str, Any]) -> dict[str, Any]:
+def slack_payload(run: RunHandle, record: dict[str, Any]) -> dict[str, Any]:
     """Slack's incoming-webhook JSON: `text` (what plain endpoints and notifications show)
     and blocks with the title, the text and where it came from. Slack reads `<...>` in text
     as links and mentions, so user text has &, < and > escaped, as Slack asks."""
     level, title, text = record["level"], record["title"], record["text"]
     where = f"run `{_slack(run.path)}` ({_slack(str(run.name))}), step {record['step']}"
-    url = run.get_url()
+    url = run.url()
     if url is not None:
         where += f" <{_slack(url)}|open>"
     if record["suppressed"]:

@@ -1,12 +1,13 @@
-"""`Run.log_artifact` and `Run.use_artifact`: the Run-API side of artifacts (sdk/live_run.py
-delegates here; storage is engine/objects.py)."""
+"""`Run.log_artifact`, `use_artifact`, `upsert_artifact`, `finish_artifact` and `link_artifact`:
+the Run-API side of artifacts (the Run delegates here with its handle; storage is
+engine/objects.py)."""
 
 from __future__ import annotations
 
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from runlake.errors import InvalidNameError, InvalidValueError, UsageError
 from runlake.engine.layout import validate_name
@@ -15,8 +16,7 @@ from runlake.artifacts.base import ArtifactBase, load_artifact, parse_artifact_p
 
 from runlake.artifacts.artifact import Artifact
 
-if TYPE_CHECKING:
-    from runlake.tracking.run import Run
+from runlake.tracking.handle import RunHandle
 
 
 def _aliases(aliases: Any, default: list[str]) -> list[str]:
@@ -29,15 +29,14 @@ def _aliases(aliases: Any, default: list[str]) -> list[str]:
     return [validate_alias(a) if a != "latest" else a for a in aliases]
 
 
-def _store_of(run: Run, what: str) -> Path:
-    if run._paths is None:
+def _store_of(run: RunHandle, what: str) -> Path:
+    if run.paths is None:
         raise UsageError(f"{what} needs a store: this run is in mode='disabled'")
-    if run._finished:
-        raise run._closed(what)
-    return run._paths.root
+    run.require_live(what)
+    return run.paths.root
 
 
-def _as_artifact(run: Run, artifact_or_path: Any, name: str | None, type: str | None,
+def _as_artifact(run: RunHandle, artifact_or_path: Any, name: str | None, type: str | None,
                  what: str) -> Artifact:
     """The Artifact to log: the one given, or a new one holding a path or URI (named, as
     wandb, after the path's basename and the run)."""
@@ -61,7 +60,7 @@ def _as_artifact(run: Run, artifact_or_path: Any, name: str | None, type: str | 
     return artifact
 
 
-def default_name(run: Run, base: str) -> str:
+def default_name(run: RunHandle, base: str) -> str:
     """`run-<id>-<basename>`, with characters a name cannot hold replaced by '_'."""
     return "run-" + run.id + "-" + (re.sub(r"[^A-Za-z0-9_.\-]", "_", base).strip(".") or "path")
 
@@ -73,16 +72,16 @@ def _tags(tags: Any) -> list[str]:
     return tag_list
 
 
-def _producer(run: Run) -> dict[str, str]:
+def _producer(run: RunHandle) -> dict[str, str]:
     return {"entity": run.entity, "project": run.project, "run_id": run.id}
 
 
-def log_artifact(run: Run, artifact_or_path: Any, name: str | None = None,
+def log_artifact(run: RunHandle, artifact_or_path: Any, name: str | None = None,
                  type: str | None = None, aliases: Any = None, tags: Any = None) -> Artifact:
     """Log (commit) an artifact as this run's output; identical contents give back the
     existing version, with `aliases` moved onto it. In mode="disabled" nothing is stored and
     the artifact comes back still PENDING (a no-op, like every call of a disabled run)."""
-    if run._paths is None and isinstance(artifact_or_path, Artifact):
+    if run.paths is None and isinstance(artifact_or_path, Artifact):
         return artifact_or_path
     root = _store_of(run, "log_artifact()")
     artifact = _as_artifact(run, artifact_or_path, name, type, "log_artifact")
@@ -91,9 +90,9 @@ def log_artifact(run: Run, artifact_or_path: Any, name: str | None = None,
     return artifact
 
 
-def _distributed_id(run: Run, distributed_id: Any, what: str) -> str:
+def _distributed_id(run: RunHandle, distributed_id: Any, what: str) -> str:
     if distributed_id is None:
-        distributed_id = run.group
+        distributed_id = run.settings.group
         if not distributed_id:
             raise UsageError(
                 f"{what} needs a distributed_id shared by every process adding to the "
@@ -102,12 +101,12 @@ def _distributed_id(run: Run, distributed_id: Any, what: str) -> str:
     return validate_name("distributed_id", distributed_id)
 
 
-def upsert_artifact(run: Run, artifact_or_path: Any, name: str | None = None,
+def upsert_artifact(run: RunHandle, artifact_or_path: Any, name: str | None = None,
                     type: str | None = None, aliases: Any = None,
                     distributed_id: str | None = None) -> Artifact:
     """Add files to a version that several processes build together; it is committed once,
     by finish_artifact() with the same distributed_id (default: the run's group)."""
-    if run._paths is None and isinstance(artifact_or_path, Artifact):
+    if run.paths is None and isinstance(artifact_or_path, Artifact):
         return artifact_or_path
     root = _store_of(run, "upsert_artifact()")
     did = _distributed_id(run, distributed_id, "upsert_artifact()")
@@ -117,12 +116,12 @@ def upsert_artifact(run: Run, artifact_or_path: Any, name: str | None = None,
     return artifact
 
 
-def finish_artifact(run: Run, artifact_or_path: Any, name: str | None = None,
+def finish_artifact(run: RunHandle, artifact_or_path: Any, name: str | None = None,
                     type: str | None = None, aliases: Any = None,
                     distributed_id: str | None = None) -> Artifact:
     """Commit the version every upsert_artifact() with this distributed_id added to (plus the
     files given here) as one new version; a later upsert starts the next version."""
-    if run._paths is None and isinstance(artifact_or_path, Artifact):
+    if run.paths is None and isinstance(artifact_or_path, Artifact):
         return artifact_or_path
     root = _store_of(run, "finish_artifact()")
     did = _distributed_id(run, distributed_id, "finish_artifact()")
@@ -149,10 +148,10 @@ def parse_portfolio(target_path: Any, entity: str, project: str) -> tuple[str, s
             validate_name("portfolio name", n))
 
 
-def link_artifact(run: Run, artifact: Any, target_path: str, aliases: Any = None) -> None:
+def link_artifact(run: RunHandle, artifact: Any, target_path: str, aliases: Any = None) -> None:
     """Link a logged artifact version into a portfolio; `latest` names the newest link and
     `aliases` apply inside the portfolio only."""
-    if run._paths is None:
+    if run.paths is None:
         return
     root = _store_of(run, "link_artifact()")
     if not isinstance(artifact, ArtifactBase):
@@ -169,7 +168,7 @@ def link_artifact(run: Run, artifact: Any, target_path: str, aliases: Any = None
     ArtifactStore(artifact._root or root).link(source, target, _aliases(aliases, []))
 
 
-def use_artifact(run: Run, artifact_or_name: Any, type: str | None = None, aliases: Any = None,
+def use_artifact(run: RunHandle, artifact_or_name: Any, type: str | None = None, aliases: Any = None,
                  use_as: str | None = None) -> Artifact:
     """Declare an artifact version as this run's input (lineage) and return it, readable."""
     root = _store_of(run, "use_artifact()")

@@ -14,12 +14,13 @@ import json
 import math
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from runlake.errors import InvalidValueError
 
-if TYPE_CHECKING:
-    from runlake.tracking.run import Run
+from runlake.tracking.config import Config
+from runlake.tracking.handle import RunHandle
+from runlake.tracking.summary import Summary
 
 MAX_SPARKLINES = 8
 MAX_POINTS = 120  # per sparkline: about one per pixel of its width, divided by two
@@ -43,13 +44,14 @@ def check_size(height: Any, hidden: Any) -> tuple[int, bool]:
     return height, hidden
 
 
-def to_html(run: Run, height: int = 420, hidden: bool = False) -> str:
-    """The card, `height` pixels high (scrolling inside), not shown when `hidden`."""
+def to_html(run: RunHandle, summary: Summary, config: Config, height: int = 420,
+            hidden: bool = False) -> str:
+    """The card of the run with this summary and config, `height` pixels high (scrolling
+    inside), not shown when `hidden`."""
     height, hidden = check_size(height, hidden)
-    summary = run.summary.as_dict()
-    config = run.config.as_dict()
+    values = summary.as_dict()
     state = _state(run)
-    series = _series(run, _main_metrics(summary))
+    series = _series(run, _main_metrics(values))
     style = _STYLE + f";max-height:{height}px" + (";display:none" if hidden else "")
     e = html.escape
     parts = [
@@ -59,28 +61,29 @@ def to_html(run: Run, height: int = 420, hidden: bool = False) -> str:
         f'<div style="color:#656d76;margin-bottom:8px">{e(run.path)} &middot; step '
         f"{run.step}</div>",
     ]
-    url = run.get_url()
+    url = run.url()
     if url is not None:
         parts.append(f'<div><a href="{e(url)}" target="_blank" rel="noopener">{e(url)}</a></div>')
     if series:
         parts.append('<div style="display:flex;flex-wrap:wrap;gap:12px;margin:6px 0">')
         parts += [_sparkline(key, xs, ys) for key, (xs, ys) in series.items()]
         parts.append("</div>")
-    parts.append(_table("Summary", _flat(summary)))
-    parts.append(_table("Config", _flat(config)))
+    parts.append(_table("Summary", _flat(values)))
+    parts.append(_table("Config", _flat(config.as_dict())))
     parts.append("</div>")
     return "".join(parts)
 
 
-def display(run: Run, height: int = 420, hidden: bool = False) -> bool:
+def display(run: RunHandle, summary: Summary, config: Config, height: int = 420,
+            hidden: bool = False) -> bool:
     """Show the card in a Jupyter notebook: True when shown, False outside a kernel."""
     check_size(height, hidden)
     shell = _kernel_shell()
     if shell is None:
         return False
-    from IPython.display import HTML, display as show
+    from IPython.display import HTML, display as show  # optional: loaded in a kernel already
 
-    show(HTML(to_html(run, height, hidden)))
+    show(HTML(to_html(run, summary, config, height, hidden)))
     return True
 
 
@@ -95,12 +98,12 @@ def _kernel_shell() -> Any:
     return shell if getattr(shell, "kernel", None) is not None else None
 
 
-def _state(run: Run) -> str:
+def _state(run: RunHandle) -> str:
     if run.disabled:
         return "disabled"
-    meta = run._meta
+    meta = run.meta
     state = meta.get("state") if meta is not None else None
-    return state or ("finished" if run._finished else "running")
+    return state or ("finished" if run.finished else "running")
 
 
 def _badge(state: str) -> str:
@@ -123,14 +126,14 @@ def _main_metrics(summary: Mapping[str, Any]) -> list[str]:
     return keys
 
 
-def _series(run: Run, keys: list[str]) -> dict[str, tuple[list[float], list[float]]]:
+def _series(run: RunHandle, keys: list[str]) -> dict[str, tuple[list[float], list[float]]]:
     """(steps, values) of each key, finite values only, at most MAX_POINTS each."""
-    if not keys or run._paths is None:
+    if not keys or run.paths is None:
         return {}
-    from runlake.query.history import read_table
+    from runlake.query.history import read_table  # the read side: never on init()'s path
 
-    run._flush()  # what was logged is in the write-ahead log, which the reader reads
-    table = read_table(run._paths, keys=keys)
+    run.flush()  # what was logged is in the write-ahead log, which the reader reads
+    table = read_table(run.paths, keys=keys)
     out = {}
     steps = table.column("_step").to_pylist()
     for key in keys:

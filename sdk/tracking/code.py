@@ -14,14 +14,14 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from runlake.errors import InvalidValueError
 
 from runlake.artifacts.artifact import Artifact
 
-if TYPE_CHECKING:
-    from runlake.tracking.run import Run
+from runlake.tracking import artifacts as run_artifacts
+from runlake.tracking.handle import RunHandle
 
 
 def is_code_file(path: str) -> bool:
@@ -102,30 +102,29 @@ def _entry_name(script: Path) -> str:
         return script.name
 
 
-def default_name(run: Run, script: Path | None = None) -> str:
+def default_name(project: str, script: Path | None = None) -> str:
     """`source-<project>-<entry script path>`, sanitised (`interactive` without a script)."""
     script = script if script is not None else entry_script()
     entry = _entry_name(script) if script is not None else "interactive"
-    return artifact_name(f"source-{run.project}-{entry}")
+    return artifact_name(f"source-{project}-{entry}")
 
 
-def log_code(run: Run, root: str | os.PathLike[str] | None = ".", name: str | None = None,
+def log_code(run: RunHandle, root: str | os.PathLike[str] | None = ".", name: str | None = None,
              include_fn: Any = None, exclude_fn: Any = None) -> Artifact | None:
     """Log the files under `root` that `include_fn` takes and `exclude_fn` does not, as a
     "code" artifact; None if there were none. The store itself is never walked into."""
-    if run._paths is None:
+    if run.paths is None:
         return None  # mode="disabled": a no-op
-    if run._finished:
-        raise run._closed("log_code()")
+    run.require_live("log_code()")
     include = _caller(is_code_file if include_fn is None else include_fn, "include_fn")
     exclude = _caller(exclude_wandb_fn if exclude_fn is None else exclude_fn, "exclude_fn")
-    artifact = Artifact(default_name(run) if name is None else name, "code")
+    artifact = Artifact(default_name(run.project) if name is None else name, "code")
     if root is not None:
         top = os.path.abspath(root)
         if not os.path.isdir(top):
             raise InvalidValueError(f"log_code(root={root!r}): not a folder; pass the folder "
                                     "to search for code")
-        store = run._paths.root.resolve()
+        store = run.paths.root.resolve()
         for dirpath, dirnames, filenames in os.walk(top):
             dirnames[:] = sorted(d for d in dirnames
                                  if Path(dirpath, d).resolve() != store)
@@ -137,21 +136,23 @@ def log_code(run: Run, root: str | os.PathLike[str] | None = ".", name: str | No
         warnings.warn(f"runlake: log_code found no file to log under {root!r}; nothing logged",
                       UserWarning, stacklevel=3)
         return None
-    return run.log_artifact(artifact)
+    return run_artifacts.log_artifact(run, artifact)
 
 
-def save_entry_script(run: Run) -> Artifact | None:
-    """init(save_code=True): the entry script alone, as the run's code artifact. A failure
-    is a warning: saving code must not stop the training it describes."""
+def save_entry_script(project: str, log_artifact: Callable[[Artifact], Artifact]
+                      ) -> Artifact | None:
+    """init(save_code=True): the entry script alone, as the run's code artifact (logged with
+    the run's `log_artifact`). A failure is a warning: saving code must not stop the
+    training it describes."""
     script = entry_script()
     if script is None:
         warnings.warn("runlake: save_code=True, but this process has no entry script (an "
                       "interactive session?): no code logged", UserWarning, stacklevel=3)
         return None
-    artifact = Artifact(default_name(run, script), "code")
+    artifact = Artifact(default_name(project, script), "code")
     artifact.add_file(script, _entry_name(script))
     try:
-        return run.log_artifact(artifact)
+        return log_artifact(artifact)
     except OSError as exc:
         warnings.warn(f"runlake: could not save the code of {script} ({type(exc).__name__}: "
                       f"{exc})", RuntimeWarning, stacklevel=3)

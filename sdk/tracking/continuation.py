@@ -30,13 +30,12 @@ import socket
 import time
 import warnings
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from runlake.engine import lock
-from runlake.engine.convert import RunSchema
 from runlake.errors import (
     InvalidNameError,
     ResumeError,
@@ -51,6 +50,7 @@ from runlake.engine.recovery import owner_dead, parse_time, recover_owned
 from runlake.engine.resume import copy_prefix, last_row, rewind, run_schema, summary_state
 from runlake.engine.writer import next_seq
 
+from runlake.tracking.continued import Continued
 from runlake.tracking.run import Run
 from runlake.tracking.metric import MetricRegistry
 from runlake.tracking.config import Config
@@ -68,24 +68,6 @@ class Request:
     mode: str | None = None
     run_id: str | None = None  # the run named by resume_from / fork_from
     step: int | None = None
-
-
-@dataclass
-class Continued:
-    """Where a continued Run starts: handed to `Run(continued=...)`."""
-
-    owner: lock.RunLock
-    step: int                # the first step to log
-    first_seq: int           # the first WAL/segment sequence number to write
-    start_time: float        # `_runtime` counts from it: now minus the runtime so far
-    schema: RunSchema        # the history's column kinds
-    resumed: bool            # the same run goes on (False for a fork)
-    metrics: MetricRegistry
-    last: dict[str, Any]
-    aggregates: dict[str, tuple[float, float, float, float, int]]
-    user: dict[str, Any] = field(default_factory=dict)
-    deleted: list[str] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)  # run.json fields a new run would not have
 
 
 def request(resume: Any, resume_from: Any, fork_from: Any, run_id: str | None) -> Request:

@@ -22,14 +22,14 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import IO, TYPE_CHECKING, Any, Literal
+from collections.abc import Callable
+from typing import IO, Any, Literal
 
 from runlake.errors import InvalidValueError, RunFileError
 from runlake.engine.files import copy_into, file_path, validate_file_name
 from runlake.engine.layout import RunPaths, default_entity, resolve_root
 
-if TYPE_CHECKING:
-    from runlake.tracking.run import Run
+from runlake.tracking.handle import RunHandle
 
 Policy = Literal["live", "now", "end"]
 POLICIES = ("live", "now", "end")
@@ -139,10 +139,11 @@ class FileSync:
             )
 
 
-def save(run: Run, glob_str: Any = None, base_path: Any = None,
-         policy: Any = "live") -> bool | list[str]:
+def save(run: RunHandle, sync_of: Callable[[], FileSync], glob_str: Any = None,
+         base_path: Any = None, policy: Any = "live") -> bool | list[str]:
     """Copy the files matching `glob_str` into `run.dir`, at the path wandb's rules give
-    (relative to `base_path`; see Run.save); the copies' paths, sorted."""
+    (relative to `base_path`; see Run.save); the copies' paths, sorted. `sync_of` gives the
+    run's FileSync, made by its first save (`file_sync`)."""
     if glob_str is None:
         warnings.warn("runlake: save() with no glob does nothing (wandb's legacy form); pass "
                       "the files to save", DeprecationWarning, stacklevel=3)
@@ -165,17 +166,16 @@ def save(run: Run, glob_str: Any = None, base_path: Any = None,
         warnings.warn(f"runlake: {glob_str} is a URL; save() copies local files (log a URL with "
                       "an artifact's add_reference())", UserWarning, stacklevel=3)
         return []
-    if run._paths is None:
+    if run.paths is None:
         return []  # mode="disabled": a no-op
-    if run._finished:
-        raise run._closed("save()")
-    files_dir = run._paths.files_dir
+    run.require_live("save()")
+    files_dir = run.paths.files_dir
     glob_path, base = _glob_and_base(glob_str, base_path, files_dir)
     relative = glob_path.parts[len(base.parts):]
     pattern = str(PurePath(*relative))
     # What the run already has under the glob counts too, as in wandb.
     matched = {p for p in files_dir.glob(pattern) if p.is_file() and not p.name.startswith(".tmp-")}
-    sync = _sync_of(run)
+    sync = sync_of()
     found, folders = 0, []
     # The working folder is a literal prefix ("[" in a folder name is not a pattern); an
     # explicit or absolute base may be a glob, as in wandb.
@@ -238,26 +238,23 @@ def _glob_and_base(glob_str: str, base_path: Any, files_dir: Path) -> tuple[Pure
     return glob_path, base
 
 
-def _sync_of(run: Run) -> FileSync:
-    with run._log_lock:  # one FileSync per run, whichever thread saves first
-        if run._files is None:
-            assert run._paths is not None
-            interval = run.settings.file_poll_interval
-            if isinstance(interval, bool) or not isinstance(interval, (int, float)) \
-                    or not interval > 0:
-                raise InvalidValueError(
-                    f"Settings(file_poll_interval=...) must be a number of seconds > 0, got "
-                    f"{type(interval).__name__} {interval!r}"
-                )
-            run._files = FileSync(run._paths.files_dir, float(interval))
-        return run._files
+def file_sync(run: RunHandle) -> FileSync:
+    """A live run's FileSync, polling as `Settings(file_poll_interval=...)` says."""
+    assert run.paths is not None
+    interval = run.settings.file_poll_interval
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not interval > 0:
+        raise InvalidValueError(
+            f"Settings(file_poll_interval=...) must be a number of seconds > 0, got "
+            f"{type(interval).__name__} {interval!r}"
+        )
+    return FileSync(run.paths.files_dir, float(interval))
 
 
-def restore(run: Run | None, name: Any, run_path: str | None = None, replace: bool = False,
+def restore(run: RunHandle | None, name: Any, run_path: str | None = None, replace: bool = False,
             root: str | os.PathLike[str] | None = None) -> IO[str] | None:
     """wandb's `restore`: a run's saved file, open for reading, fetched into `root` (default
     the active run's dir, else the working directory) unless it is there already."""
-    from runlake.query.files import file as find_file  # the read side, only when used
+    from runlake.query.files import file as find_file  # the read side: never on init()'s path
 
     if run is not None and run.disabled:
         return None  # mode="disabled": a no-op
@@ -266,12 +263,14 @@ def restore(run: Run | None, name: Any, run_path: str | None = None, replace: bo
         if run is None:
             raise RunFileError("restore() needs run_path='entity/project/run_id' when no run "
                                "is active (call runlake.init() first or name the run)")
-        paths = run._paths
+        paths = run.paths
     else:
-        store = run._paths.root if run is not None and run._paths is not None else resolve_root()
+        store = run.paths.root if run is not None and run.paths is not None else resolve_root()
         paths = _run_paths(store, run_path)
     assert paths is not None
-    dest_root = Path(root) if root is not None else Path(run.dir if run is not None else ".")
+    if root is None:  # the run's dir, else the working folder
+        root = run.paths.files_dir if run is not None and run.paths is not None else "."
+    dest_root = Path(root)
     local = file_path(dest_root, rel)
     if local.exists() and not replace:
         return open(local, encoding="utf-8")

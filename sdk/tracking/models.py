@@ -9,17 +9,16 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from runlake.errors import UsageError
 from runlake.engine.objects import ArtifactStore
 from runlake.artifacts.base import parse_artifact_path
 
-from runlake.tracking import artifacts as run_artifacts
 from runlake.artifacts.artifact import Artifact
 
-if TYPE_CHECKING:
-    from runlake.tracking.run import Run
+from runlake.tracking import artifacts as run_artifacts
+from runlake.tracking.handle import RunHandle
 
 REGISTRY_PROJECT = "model-registry"
 _NAME = re.compile(r"[A-Za-z0-9_.\-]+")
@@ -33,14 +32,14 @@ def _check_name(name: Any, what: str = "name") -> None:
         )
 
 
-def _model_artifact(run: Run, path: Any, name: str | None) -> Artifact:
+def _model_artifact(run: RunHandle, path: Any, name: str | None) -> Artifact:
     if name is not None:
         _check_name(name)
     text = os.fspath(path)
     base = text.rstrip("/").rsplit("/", 1)[-1] if "://" in text else Path(text).name
     name = name or run_artifacts.default_name(run, base)
     model_type = "model"
-    store = ArtifactStore(run._paths.root) if run._paths is not None else None
+    store = ArtifactStore(run.paths.root) if run.paths is not None else None
     if store is not None and store.versions(run.entity, run.project, name):
         # An existing artifact keeps its type, which must still be a model's.
         newest = store.manifest(run.entity, run.project, name,
@@ -53,17 +52,17 @@ def _model_artifact(run: Run, path: Any, name: str | None) -> Artifact:
     return run_artifacts._as_artifact(run, path, name, model_type, "log_model")
 
 
-def log_model(run: Run, path: Any, name: str | None = None, aliases: Any = None) -> None:
+def log_model(run: RunHandle, path: Any, name: str | None = None, aliases: Any = None) -> None:
     """Log the files at `path` as a model artifact (type "model") produced by this run."""
     if name is not None:
         _check_name(name)
-    if run._paths is None:
+    if run.paths is None:
         return
     artifact = _model_artifact(run, path, name)
     run_artifacts.log_artifact(run, artifact, aliases=aliases)
 
 
-def use_model(run: Run, name: str) -> str:
+def use_model(run: RunHandle, name: str) -> str:
     """Download a logged model artifact (`name:version`, `name:alias` or `name:<digest>`,
     optionally prefixed by project/ or entity/project/) and return the download's path: the
     file itself for a one-file model, else its folder."""
@@ -71,7 +70,7 @@ def use_model(run: Run, name: str) -> str:
         raise ValueError(
             f"use_model needs a version or alias: {name!r} -> '{name}:latest' or '{name}:v0'"
         )
-    if run._paths is None:
+    if run.paths is None:
         raise UsageError("use_model() needs a store: this run is in mode='disabled'")
     entity, project, art, ref = parse_artifact_path(name, run.entity, run.project)
     artifact = run_artifacts.use_artifact(run, f"{entity}/{project}/{art}:{ref}")
@@ -84,7 +83,7 @@ def use_model(run: Run, name: str) -> str:
     return str(folder / files[0]) if len(files) == 1 else str(folder)
 
 
-def link_model(run: Run, path: Any, registered_model_name: str, name: str | None = None,
+def link_model(run: RunHandle, path: Any, registered_model_name: str, name: str | None = None,
                aliases: Any = None) -> None:
     """Log the model at `path` (or find the version of `name` with the same files) and link it
     to the registered model `registered_model_name` of the run's entity."""
@@ -93,7 +92,7 @@ def link_model(run: Run, path: Any, registered_model_name: str, name: str | None
         f"entity comes from the run and the project is {REGISTRY_PROJECT!r}"
     )
     _check_name(registered_model_name, "registered_model_name")
-    if run._paths is None:
+    if run.paths is None:
         return
     artifact = _model_artifact(run, path, name)
     run_artifacts.log_artifact(run, artifact)

@@ -1,8 +1,10 @@
 """`Run`: the unit of computation logged by runlake, with wandb's `Run` API.
 
-The Run owns the step rules of `log()` and delegates the rest: values are normalised by
-`values`, rows are buffered by the engine's `HistoryBuffer` and written by its `RunWriter`,
-the summary, config and metric definitions live in their own small modules.
+The Run owns the step rules of `log()` and how a run stops (finish and detach), and delegates
+the rest: values are normalised by `values`, rows are buffered by the engine's
+`HistoryBuffer` and written by its `RunWriter`, the summary, config and metric definitions
+live in their own small modules, and alerts, saved files, watch, artifacts, models, code and
+the notebook card take the run's `RunHandle` (handle.py), never the Run.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
-import threading
 import time
 import traceback
 import warnings
@@ -22,26 +23,33 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 from runlake.engine import lock
 from runlake.engine.buffer import HistoryBuffer
-from runlake.errors import InvalidValueError, UsageError
+from runlake.errors import InvalidValueError
 from runlake.engine.media_files import FileQueue
 from runlake.engine.layout import RunPaths
 from runlake.engine.meta import RunMeta
 from runlake.engine.writer import RunWriter
 from runlake.engine import urls
+from runlake.media.store import MediaStore, encode_row
 
+from runlake.tracking import artifacts as run_artifacts
+from runlake.tracking import card
+from runlake.tracking import code as run_code
+from runlake.tracking import files as run_files
+from runlake.tracking import models as run_models
+from runlake.tracking import monitors as run_monitors
+from runlake.tracking.alerts import AlertLevel, Alerts
 from runlake.tracking.config import Config
+from runlake.tracking.handle import RunHandle
 from runlake.tracking.metric import Metric, MetricRegistry
+from runlake.tracking.names import check_label, check_tags
 from runlake.tracking.settings import Settings
 from runlake.tracking.summary import Summary
-from runlake.tracking.names import check_label, check_tags
-from runlake.media.store import MediaStore, encode_row
 from runlake.tracking.values import flatten, media_of
+from runlake.tracking.watch import Watcher
 
 if TYPE_CHECKING:
     from runlake.artifacts.artifact import Artifact
-    from runlake.tracking.alerts import AlertLevel, Alerts
-    from runlake.tracking.watch import Watcher
-    from runlake.tracking.continuation import Continued
+    from runlake.tracking.continued import Continued
     from runlake.tracking.files import FileSync
 
 @dataclass(frozen=True)
@@ -82,30 +90,29 @@ class Run:
         on_finish: Any = None,
         continued: Continued | None = None,
     ) -> None:
-        self._settings = settings
-        self._id = run_id
-        self._name = name
         self._paths = paths
         self._disabled = settings.mode == "disabled"
+        # on_finish(run, exit_code): the session's, once the run is no longer this process's
+        # (exit_code None after detach: the run goes on elsewhere).
         self._on_finish = on_finish
-        self._finished = False
-        self._detached = False  # detach() let go of the run: it is finished for this process
-        self._log_lock = threading.RLock()
         self._pending: dict[str, object] = {}
         self._has_pending = False
-        # A continued run (resumed, rewound, forked) starts from what sdk/continuation.py read.
+        # A continued run (resumed, rewound, forked) starts from what continuation.py read.
         self._continued = continued
         self._start_time = time.time() if continued is None else continued.start_time
         self._tags = tuple(settings.tags or ())
         self._tmp_dir: str | None = None
         self._metrics = MetricRegistry() if continued is None else continued.metrics
         self._buffer = HistoryBuffer(0 if continued is None else continued.step)
+        # What alerts, files, watch, artifacts, code and the card use; the name, settings and
+        # finished/detached state live there only.
+        self._h = RunHandle(run_id, name, settings, None if self._disabled else paths,
+                            self._buffer)
+        self._log_lock = self._h.log_lock
         self._meta: RunMeta | None = None
         self._writer: RunWriter | None = None
         self._owner: lock.RunLock | None = None
         self._media: MediaStore | None = None
-        self._alerts: Alerts | None = None  # made by the first alert()
-        self._watcher: Watcher | None = None  # made by the first watch()
         self._summary_version = -1
         self._last_heartbeat = self._start_time
         items = dict(config.items()) if isinstance(config, Config) else dict(config or {})
@@ -120,10 +127,10 @@ class Run:
         meta = self._initial_meta()
         if continued is not None:
             meta.update(continued.meta)
-        self._meta = RunMeta(paths.meta_file, meta)
+        self._meta = self._h.meta = RunMeta(paths.meta_file, meta)
         self._meta.update()
         self._media = MediaStore(FileQueue())
-        self._writer = RunWriter(
+        self._writer = self._h.writer = RunWriter(
             paths, self._buffer, self._start_time, settings.writer_options(),
             observer=self._fold, on_cycle=self._persist,
             first_seq=0 if continued is None else continued.first_seq,
@@ -138,17 +145,20 @@ class Run:
                                   continued.deleted)
         self._writer.start()
         # System metrics and console capture: own threads and files, nothing on log()'s path.
-        from runlake.tracking import monitors as run_monitors
-
         self._monitors = run_monitors.start(settings, paths, self._start_time)
 
-    _monitors: Any = None  # sdk/run_monitors.Monitors of a live run
+    _monitors: run_monitors.Monitors | None = None  # a live run's
+    # Made on first use: a run that never saves, alerts or watches has none of them.
+    _files: FileSync | None = None
+    _alerts: Alerts | None = None
+    _watcher: Watcher | None = None
 
     def _initial_meta(self) -> dict[str, Any]:
-        s = self._settings
+        h = self._h
+        s = h.settings
         return {
-            "id": self._id, "entity": s.entity, "project": s.project, "name": self._name,
-            "display_name": self._name, "group": s.group, "job_type": s.job_type,
+            "id": h.id, "entity": s.entity, "project": s.project, "name": h.name,
+            "display_name": h.name, "group": s.group, "job_type": s.job_type,
             "tags": list(self._tags), "notes": s.notes, "config": self._config.as_dict(),
             "summary": {}, "metrics": [], "state": "running", "exit_code": None,
             "error": None, "created_at": iso(self._start_time), "start_time": self._start_time,
@@ -178,30 +188,30 @@ class Run:
 
     @property
     def entity(self) -> str:
-        return self._settings.entity or ""
+        return self._h.entity
 
     @property
     def project(self) -> str:
-        return self._settings.project or ""
+        return self._h.project
 
     def project_name(self) -> str:
         return self.project
 
     @property
     def id(self) -> str:
-        return self._id
+        return self._h.id
 
     @property
     def path(self) -> str:
-        return f"{self.entity}/{self.project}/{self._id}"
+        return self._h.path
 
     @property
     def mode(self) -> str:
-        return self._settings.mode or "online"
+        return self._h.settings.mode or "online"
 
     @property
     def settings(self) -> Settings:
-        return self._settings
+        return self._h.settings
 
     @property
     def start_time(self) -> float:
@@ -248,22 +258,21 @@ class Run:
         ...     print(run.get_url())
         None
         """
-        return urls.run_url(self._base_url(), self.entity, self.project, self._id)
+        return self._h.url()
 
     def get_project_url(self) -> str | None:
         """`<base_url>/<entity>/<project>`, or None without a base URL."""
-        return urls.project_url(self._base_url(), self.entity, self.project)
+        return urls.project_url(self._h.base_url, self.entity, self.project)
 
     def get_sweep_url(self) -> str | None:
         """The sweep's link; None without a base URL or a sweep (runlake has no sweeps yet)."""
-        return urls.sweep_url(self._base_url(), self.entity, self.project, self.sweep_id)
-
-    def _base_url(self) -> str | None:
-        return None if self._disabled else self._settings.base_url
+        return urls.sweep_url(self._h.base_url, self.entity, self.project, self.sweep_id)
 
     def _editable(field: str, doc: str) -> property:  # noqa: N805 - property factory
         def get(self: Run) -> Any:
-            return getattr(self, f"_{field}") if field in ("name", "tags") else self._settings_get(field)
+            if field == "name":
+                return self._h.name
+            return self._tags if field == "tags" else getattr(self._h.settings, field)
 
         def set_(self: Run, value: Any) -> None:
             self._set_meta_field(field, value)
@@ -277,9 +286,6 @@ class Run:
     job_type = _editable("job_type", "The run's job type (settable).")
     del _editable
 
-    def _settings_get(self, field: str) -> Any:
-        return getattr(self._settings, field)
-
     def _set_meta_field(self, field: str, value: Any) -> None:
         if field == "tags":
             value = check_tags("run.tags", value)
@@ -287,9 +293,9 @@ class Run:
         else:
             check_label(f"run.{field}", value)
         if field == "name":
-            self._name = value
+            self._h.name = value
         elif field != "tags":
-            self._settings = self._settings.replace(**{field: value})
+            self._h.settings = self._h.settings.replace(**{field: value})
         if self._meta is not None:
             changes = {field: list(value) if field == "tags" else value}
             if field == "name":
@@ -318,8 +324,7 @@ class Run:
         self._log(data, step, commit)
 
     def _log(self, data: Any, step: Any, commit: bool | None) -> None:
-        if self._finished:
-            raise self._closed("log()")
+        self._h.require_live("log()")
         if self._disabled:
             return
         if not isinstance(data, Mapping):
@@ -338,7 +343,7 @@ class Run:
             current = self._buffer.step
             if step is None and current > _MAX_STEP:
                 raise InvalidValueError(
-                    f"run {self._id}'s step counter is past 2**63 - 1 (the int64 `_step`); "
+                    f"run {self._h.id}'s step counter is past 2**63 - 1 (the int64 `_step`); "
                     "nothing more can be logged to it: start a new run"
                 )
             if step is not None and step < current:
@@ -433,7 +438,7 @@ class Run:
             self._summary_version = self._summary.version
             changes["summary"] = self._summary.as_dict()
         now = time.time()
-        if now - self._last_heartbeat >= self._settings.heartbeat_interval or final:
+        if now - self._last_heartbeat >= self._h.settings.heartbeat_interval or final:
             self._last_heartbeat = now
             changes["heartbeat_at"] = iso(now)
         if changes or self._meta_stale:
@@ -448,8 +453,8 @@ class Run:
         read-only store) must not stop training: the change is kept and the writer thread
         rewrites the file on its next cycles, reporting the error as it does for history."""
         assert self._meta is not None
-        if self._detached:  # another process may own run.json now
-            raise self._closed(f"changing {', '.join(changes)}")
+        if self._h.detached:  # another process may own run.json now
+            raise self._h.closed(f"changing {', '.join(changes)}")
         try:
             self._meta.update(**changes)  # keeps `changes` in memory even when the write fails
         except OSError:
@@ -459,90 +464,105 @@ class Run:
         if self._meta is not None:
             self._write_meta(config=config)
 
-    # -- finishing ---------------------------------------------------------------------------------
+    # -- finishing and detaching: one way to stop -------------------------------------------------
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         """Finish the run: write everything, compact it into Parquet, record the state."""
-        self._finish(exit_code)
+        self._stop(exit_code)
 
     def join(self, exit_code: int | None = None) -> None:
         """Deprecated alias of `finish()`."""
-        self._finish(exit_code)
-
-    def _finish(self, exit_code: int | None, error: str | None = None) -> None:
-        with self._log_lock:
-            if self._finished:
-                return
-            self._commit(self._buffer.step)
-            self._finished = True
-            self._buffer.disarm()
-        try:
-            if self._files is not None:  # before "finished": a reader then sees the last copies
-                self._files.close()
-            if self._writer is not None and self._meta is not None:
-                self._writer.close()
-                failed = bool(exit_code)
-                # As in wandb: a preempted run that exits non-zero is resumable, not failed.
-                preempted = failed and self._meta.get("state") == "preempting"
-                # A write error the writer gave up on: a warning, and run.json's `error` if the
-                # run has none of its own. finish() returns either way (training is done).
-                report = self._writer.error_report()
-                try:
-                    self._meta.update(
-                        state="preempting" if preempted else "failed" if failed else "finished",
-                        exit_code=0 if exit_code is None else int(exit_code),
-                        error=error if error is not None else report,
-                        summary=self._summary.as_dict(),
-                        finished_at=iso(time.time()),
-                    )
-                except OSError as exc:
-                    warnings.warn(
-                        f"runlake: could not write run {self.path}'s run.json at finish "
-                        f"({type(exc).__name__}: {exc}); it keeps the state it had",
-                        RuntimeWarning, stacklevel=3,
-                    )
-                if report is not None:
-                    warnings.warn(report, RuntimeWarning, stacklevel=3)
-        finally:
-            self._release_hooks()
-            # Last: the console keeps what finishing printed (warnings), the last system
-            # sample is published, and both end before the lock is let go.
-            if self._monitors is not None:
-                self._monitors.stop()
-            if self._owner is not None:
-                self._owner.release()
-            if self._on_finish is not None:
-                self._on_finish(self)
-
-    def _closed(self, what: str) -> UsageError:
-        """The error for a call that needs the run live in this process."""
-        if self._detached:
-            return UsageError(
-                f"run {self._id} was detached from this process; {what} needs it back: "
-                f"runlake.init(id={self._id!r}, project={self.project!r}, resume='must')"
-            )
-        return UsageError(f"run {self._id} is finished; {what} needs a new runlake.init()")
+        self._stop(exit_code)
 
     def detach(self) -> None:
         """Let go of the run without finishing it: flush and compact everything, stop the
-        writer, record state "detached" and release the run's lock, so another process can
-        continue it with `init(id=..., resume="must")`. `log()` then raises UsageError.
-        A no-op in mode="disabled" and on a detached run (sdk/detach.py).
+        writer, record state "detached" and release the run's lock, so another process (or
+        this one) can continue it with `init(id=..., resume="must")`. `log()` and the other
+        writing calls then raise UsageError, and it is no longer the active run, so exit does
+        not finish it. A no-op in mode="disabled" and on a detached run.
 
         >>> import runlake
         >>> run = runlake.init(mode="disabled")
         >>> run.detach()
         >>> run.finish()
         """
-        from runlake.tracking.detach import detach
+        if not self._disabled:  # a disabled run holds nothing to let go of
+            self._stop(detach=True)
 
-        detach(self)
+    def _stop(self, exit_code: int | None = None, error: str | None = None, *,
+              detach: bool = False) -> None:
+        """The one way a run stops being this process's: finish() (and exit), or detach().
+
+        Both commit the pending row and refuse every writing call from then on, give saved
+        files their last copies, make every row durable and compacted into Parquet, stop the
+        writer, model hooks, alert posts, system sampling and console capture, and release the
+        run's ownership lock. They differ where `detach` is tested: what run.json records
+        (how the run ended, or "detached" with a last heartbeat: not a live state, so readers
+        and recovery leave it alone, where a "running" run.json without a lock holder would
+        read "crashed"), and the exit code the session is told (none after detach, so the
+        resume="auto" marker stays for the run to be continued).
+        """
+        h = self._h
+        with h.log_lock:
+            if h.finished:  # finish() after either is a no-op, and so is detach() after detach()
+                if detach and not h.detached:
+                    raise h.closed("detach()")
+                return
+            self._commit(self._buffer.step)
+            h.finished = True
+            h.detached = detach
+            self._buffer.disarm()
+        try:
+            if self._files is not None:  # before the state: a reader then sees the last copies
+                self._files.close()
+            if self._writer is not None and self._meta is not None:
+                self._writer.close()  # every row into the WAL, then compacted into Parquet
+                # A write error the writer gave up on: a warning, and at finish run.json's
+                # `error` if the run has none of its own. Stopping returns either way.
+                report = self._writer.error_report()
+                if detach:
+                    record: dict[str, Any] = {"state": "detached",
+                                              "heartbeat_at": iso(time.time())}
+                    kept = "readers will see it as crashed, and it can still be resumed"
+                else:
+                    failed = bool(exit_code)
+                    # As in wandb: a preempted run that exits non-zero is resumable, not failed.
+                    preempted = failed and self._meta.get("state") == "preempting"
+                    record = {
+                        "state": "preempting" if preempted else "failed" if failed else "finished",
+                        "exit_code": 0 if exit_code is None else int(exit_code),
+                        "error": error if error is not None else report,
+                        "finished_at": iso(time.time()),
+                    }
+                    kept = "it keeps the state it had"
+                try:
+                    self._meta.update(summary=self._summary.as_dict(), **record)
+                except OSError as exc:
+                    warnings.warn(
+                        f"runlake: could not write run {self.path}'s run.json at "
+                        f"{'detach' if detach else 'finish'} ({type(exc).__name__}: {exc}); "
+                        f"{kept}", RuntimeWarning, stacklevel=3,
+                    )
+                if report is not None:
+                    warnings.warn(report, RuntimeWarning, stacklevel=3)
+        finally:
+            if self._watcher is not None:  # a model outliving the run must not log to it
+                self._watcher.unwatch()
+            if self._alerts is not None:  # queued webhook posts get their bounded time
+                self._alerts.close()
+            # Last: the console keeps what stopping printed (warnings), the last system
+            # sample is published, and both end before the lock is let go.
+            if self._monitors is not None:
+                self._monitors.stop()
+            if self._owner is not None:
+                self._owner.release()
+            if self._on_finish is not None:
+                recorded = self._meta.get("exit_code") if self._meta is not None else None
+                self._on_finish(self, None if detach else recorded)
 
     def _flush(self, timeout: float | None = None) -> bool:
         """Block until everything logged so far is in the write-ahead log."""
-        with self._log_lock:
-            pass
-        return self._writer.flush(timeout) if self._writer is not None else True
+        return self._h.flush(timeout)
 
     def status(self) -> RunStatus:
         """How many rows are logged, durable and compacted; the last flush; a write error.
@@ -565,13 +585,13 @@ class Run:
         A run that then dies stays "preempting" (resumable, as a wandb sweep reads it); one
         that finishes becomes "finished" or "failed" as usual.
         """
-        if self._meta is not None and not self._finished:
+        if self._meta is not None and not self._h.finished:
             self._meta.update(state="preempting")
 
     def _preempt(self, timeout: float) -> None:
-        """On SIGTERM (sdk/session.py): make every logged row durable, the console captured
+        """On SIGTERM (session.py): make every logged row durable, the console captured
         so far written and every saved file current, then mark_preempting."""
-        if self._finished:
+        if self._h.finished:
             return
         if self._monitors is not None:
             self._monitors.flush()
@@ -580,36 +600,30 @@ class Run:
             self._files.flush()
         self.mark_preempting()
 
-    # -- artifacts (sdk/run_artifacts.py) ------------------------------------------------------
+    # -- artifacts (artifacts.py) ----------------------------------------------------------------
 
     def log_artifact(self, artifact_or_path: Any, name: str | None = None,
                      type: str | None = None, aliases: Any = None, tags: Any = None) -> Any:
         """Log an artifact (or a file, folder or URI) as this run's output."""
-        from runlake.tracking import artifacts as run_artifacts
-
-        return run_artifacts.log_artifact(self, artifact_or_path, name, type, aliases, tags)
+        return run_artifacts.log_artifact(self._h, artifact_or_path, name, type, aliases, tags)
 
     def use_artifact(self, artifact_or_name: Any, type: str | None = None, aliases: Any = None,
                      use_as: str | None = None) -> Any:
         """Declare an artifact version ("name:alias", "project/name:v3", ...) as an input."""
-        from runlake.tracking import artifacts as run_artifacts
+        return run_artifacts.use_artifact(self._h, artifact_or_name, type, aliases, use_as)
 
-        return run_artifacts.use_artifact(self, artifact_or_name, type, aliases, use_as)
-
-    # -- charts (sdk/plot.py) --------------------------------------------------------------------
+    # -- charts (runlake.tables.plot) -------------------------------------------------------------
 
     @staticmethod
     def plot_table(vega_spec_name: str, data_table: Any, fields: dict[str, Any],
                    string_fields: dict[str, Any] | None = None, split_table: bool = False) -> Any:
         """A custom chart of a Table, to log: `run.log({"chart": run.plot_table(...)})`.
         Works the same in mode="disabled" (it builds a value; logging it is the no-op)."""
-        from runlake.tables.plot import plot_table
+        from runlake.tables.plot import plot_table  # runlake.tables: off init()'s path
 
         return plot_table(vega_spec_name, data_table, fields, string_fields, split_table)
 
-    # -- files and code (sdk/run_files.py, sdk/run_code.py) ------------------------------------
-
-    _files: FileSync | None = None  # created by the first save()
+    # -- files and code (files.py, code.py) ----------------------------------------------------
 
     def save(self, glob_str: str | os.PathLike[str] | None = None,
              base_path: str | os.PathLike[str] | None = None,
@@ -626,75 +640,63 @@ class Run:
         ...     run.save("model.pt", policy="now")
         []
         """
-        from runlake.tracking import files as run_files
+        return run_files.save(self._h, self._file_sync, glob_str, base_path, policy)
 
-        return run_files.save(self, glob_str, base_path, policy)
+    def _file_sync(self) -> FileSync:
+        with self._log_lock:  # one per run, whichever thread saves first
+            if self._files is None:
+                self._files = run_files.file_sync(self._h)
+            return self._files
 
     def restore(self, name: str, run_path: str | None = None, replace: bool = False,
                 root: str | None = None) -> IO[str] | None:
         """A saved file of this run (or of `run_path`, "entity/project/run_id"), fetched into
         `root` (default `run.dir`) unless it is there already and not `replace`; returned
         open for reading, or None if the run has no such file. mode="disabled": None."""
-        from runlake.tracking import files as run_files
-
-        return run_files.restore(self, name, run_path, replace, root)
+        return run_files.restore(self._h, name, run_path, replace, root)
 
     def log_code(self, root: str | None = ".", name: str | None = None,
                  include_fn: Callable[..., bool] | None = None,
                  exclude_fn: Callable[..., bool] | None = None) -> Artifact | None:
         """Log the source files under `root` as a "code" artifact (default name
-        `source-<project>-<entry script>`); None if no file matched. See sdk/run_code.py for
+        `source-<project>-<entry script>`); None if no file matched. See code.py for
         the default include (`*.py`, `requirements.txt`, `Dockerfile*`) and exclude
         (`wandb/`, `.wandb/`, and the store) rules. mode="disabled": None."""
-        from runlake.tracking import code as run_code
-
-        return run_code.log_code(self, root, name, include_fn, exclude_fn)
+        return run_code.log_code(self._h, root, name, include_fn, exclude_fn)
 
     def upsert_artifact(self, artifact_or_path: Any, name: str | None = None,
                         type: str | None = None, aliases: Any = None,
                         distributed_id: str | None = None) -> Any:
         """Add files to a version built by several processes (committed by finish_artifact)."""
-        from runlake.tracking import artifacts as run_artifacts
-
-        return run_artifacts.upsert_artifact(self, artifact_or_path, name, type, aliases,
+        return run_artifacts.upsert_artifact(self._h, artifact_or_path, name, type, aliases,
                                              distributed_id)
 
     def finish_artifact(self, artifact_or_path: Any, name: str | None = None,
                         type: str | None = None, aliases: Any = None,
                         distributed_id: str | None = None) -> Any:
         """Commit the version upsert_artifact() calls with this distributed_id built."""
-        from runlake.tracking import artifacts as run_artifacts
-
-        return run_artifacts.finish_artifact(self, artifact_or_path, name, type, aliases,
+        return run_artifacts.finish_artifact(self._h, artifact_or_path, name, type, aliases,
                                              distributed_id)
 
     def link_artifact(self, artifact: Any, target_path: str, aliases: Any = None) -> None:
         """Link a logged artifact into a portfolio: "portfolio", "project/portfolio" or
         "entity/project/portfolio"."""
-        from runlake.tracking import artifacts as run_artifacts
-
-        run_artifacts.link_artifact(self, artifact, target_path, aliases)
+        run_artifacts.link_artifact(self._h, artifact, target_path, aliases)
 
     def log_model(self, path: Any, name: str | None = None, aliases: Any = None) -> None:
         """Log the files at `path` as a model artifact."""
-        from runlake.tracking import models as run_models
-
-        run_models.log_model(self, path, name, aliases)
+        run_models.log_model(self._h, path, name, aliases)
 
     def use_model(self, name: str) -> str:
         """Download a logged model artifact ("name:alias") and return its path."""
-        from runlake.tracking import models as run_models
-
-        return run_models.use_model(self, name)
+        return run_models.use_model(self._h, name)
 
     def link_model(self, path: Any, registered_model_name: str, name: str | None = None,
                    aliases: Any = None) -> None:
         """Log a model artifact and link it to a registered model (project model-registry)."""
-        from runlake.tracking import models as run_models
+        run_models.link_model(self._h, path, registered_model_name, name, aliases)
 
-        run_models.link_model(self, path, registered_model_name, name, aliases)
-
-    # -- alerts (sdk/alerts.py) ----------------------------------------------------------------
+    # -- alerts (alerts.py) --------------------------------------------------------------------
 
     def alert(self, title: str, text: str, level: str | AlertLevel | None = None,
               wait_duration: int | float | timedelta | None = None) -> None:
@@ -707,14 +709,12 @@ class Run:
         ...     run.alert("Low accuracy", "accuracy 0.21 is below 0.3", level="WARN")
         """
         if self._alerts is None:
-            from runlake.tracking.alerts import Alerts
-
             with self._log_lock:
                 if self._alerts is None:
-                    self._alerts = Alerts(self)
+                    self._alerts = Alerts(self._h)
         self._alerts.alert(title, text, level, wait_duration)
 
-    # -- PyTorch (sdk/watcher.py) --------------------------------------------------------------
+    # -- PyTorch (watch.py) --------------------------------------------------------------------
 
     def watch(self, models: Any, criterion: Any = None, log: str | None = "gradients",
               log_freq: int = 1000, idx: int | None = None, log_graph: bool = False) -> None:
@@ -724,25 +724,15 @@ class Run:
         ValueError for anything but a torch.nn.Module; needs the `torch` extra. In
         mode="disabled" it checks its arguments and hooks nothing."""
         if self._watcher is None:
-            from runlake.tracking.watch import Watcher
-
-            self._watcher = Watcher()
-        self._watcher.watch(self, models, criterion, log, log_freq, idx, log_graph)
+            self._watcher = Watcher(self._h, self.log, self._summary)
+        self._watcher.watch(models, criterion, log, log_freq, idx, log_graph)
 
     def unwatch(self, models: Any = None) -> None:
         """Remove the hooks of `models` (a model or a list), or of every watched model."""
         if self._watcher is not None:
             self._watcher.unwatch(models)
 
-    def _release_hooks(self) -> None:
-        """At finish or detach: model hooks must stop logging to this run; queued alert
-        posts get their bounded time."""
-        if self._watcher is not None:
-            self._watcher.unwatch()
-        if self._alerts is not None:
-            self._alerts.close()
-
-    # -- notebooks (sdk/html.py) -------------------------------------------------------------
+    # -- notebooks (card.py) -------------------------------------------------------------------
 
     def to_html(self, height: int = 420, hidden: bool = False) -> str:
         """A self-contained HTML card of the run: name, state, config, summary and SVG
@@ -753,16 +743,12 @@ class Run:
         ...     "&lt;b&gt;x&lt;/b&gt;" in run.to_html()
         True
         """
-        from runlake.tracking import card as html
-
-        return html.to_html(self, height, hidden)
+        return card.to_html(self._h, self._summary, self._config, height, hidden)
 
     def display(self, height: int = 420, hidden: bool = False) -> bool:
         """Show `to_html()` in Jupyter; False (showing nothing) outside a notebook kernel.
         A disabled run's card has its name, config and summary, and no sparklines."""
-        from runlake.tracking import card as html
-
-        return html.display(self, height, hidden)
+        return card.display(self._h, self._summary, self._config, height, hidden)
 
     def _repr_html_(self) -> str:
         return self.to_html()
@@ -777,13 +763,13 @@ class Run:
         tb: TracebackType | None,
     ) -> bool:
         if exc_type is None:
-            self._finish(0)
+            self._stop(0)
         else:
-            self._finish(1, error=error_line(exc_type, exc))
+            self._stop(1, error=error_line(exc_type, exc))
         return False
 
     def __repr__(self) -> str:
-        return f"<runlake.Run {self.path} ({self._name})>"
+        return f"<runlake.Run {self.path} ({self._h.name})>"
 
 
 def error_line(exc_type: type[BaseException], exc: BaseException | None) -> str:

@@ -28,6 +28,7 @@ from runlake.tracking.run import Run, error_line
 from runlake.tracking.settings import Settings, env, resolve
 from runlake.tracking import continuation
 from runlake.tracking import code as run_code
+from runlake.tracking import files as run_files
 
 _lock = threading.RLock()
 _active: Run | None = None
@@ -109,7 +110,7 @@ def init(
             _install_sigterm()
             _recover_project(run)
             if s.save_code:
-                run_code.save_entry_script(run)
+                run_code.save_entry_script(run.project, run.log_artifact)
         return run
 
 
@@ -168,18 +169,12 @@ def _count_runs(pdir: Any) -> int:
         return 0
 
 
-def _finished(run: Run) -> None:
+def _finished(run: Run, exit_code: int | None) -> None:
+    """After finish() or detach(): no longer the active run, so exit leaves it alone. Its
+    resume="auto" marker goes once it exits with 0; a detached run (exit_code None) keeps
+    it: the run is unfinished, and auto-resume should find it."""
     global _active
-    continuation.forget_auto(run, run._meta.get("exit_code") if run._meta is not None else None)
-    with _lock:
-        if _active is run:
-            _active = None
-
-
-def _detached(run: Run) -> None:
-    """After run.detach(): no longer the active run, so exit leaves it alone. Its
-    resume="auto" marker stays: the run is unfinished, and auto-resume should find it."""
-    global _active
+    continuation.forget_auto(run, exit_code)
     with _lock:
         if _active is run:
             _active = None
@@ -233,9 +228,10 @@ def restore(name: str, run_path: str | None = None, replace: bool = False,
             root: str | None = None) -> Any:
     """`Run.restore` on the active run; with `run_path`, also before (or without) `init()`,
     from the store $RUNLAKE_DIR (else ./runlake-store), into `root` (default the working folder)."""
-    from runlake.tracking import files as run_files
-
-    return run_files.restore(_active, name, run_path, replace, root)
+    run = _active
+    if run is not None:
+        return run.restore(name, run_path, replace, root)
+    return run_files.restore(None, name, run_path, replace, root)
 
 
 def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
@@ -299,9 +295,9 @@ def _finish_at_exit() -> None:
     if run is None:
         return
     if _unhandled is not None:
-        run._finish(1, error=error_line(type(_unhandled), _unhandled))
+        run._stop(1, error=error_line(type(_unhandled), _unhandled))
     else:
-        run._finish(_exit_code)
+        run._stop(_exit_code)
 
 
 # -- crashes and preemption (docs/DESIGN.md, "Crash safety and run states") -------------------

@@ -157,7 +157,7 @@ def media_of(key: str, value: object) -> Media | MediaList | None:
                 "can't be stored; log the media under their own key")
         return MediaList(value)
     if type(value).__module__.startswith(("matplotlib", "plotly")):
-        from runlake.media.figures import figure_media
+        from runlake.media.figures import figure_media  # only for a figure: off log()'s path
 
         return figure_media(key, value)
     return None

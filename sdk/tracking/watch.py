@@ -14,20 +14,24 @@ counts are copied off a GPU). `criterion` is accepted for wandb's signature and 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import warnings
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 from runlake.errors import InvalidValueError, MissingExtraError
 from runlake.media.histogram import Histogram
 
-if TYPE_CHECKING:
-    from runlake.tracking.run import Run
+from runlake.tracking.handle import RunHandle
+from runlake.tracking.summary import Summary
 
 BINS = 64
 LOG_MODES = ("gradients", "parameters", "all", None)
+
+Log = Callable[..., None]  # the run's log(), called as log(row, commit=False)
 
 
 def _torch() -> Any:
@@ -61,31 +65,31 @@ def histogram(tensor: Any) -> tuple[Any, Any] | None:
     return counts.cpu().numpy().astype("int64"), edges.numpy()
 
 
-def _log_histograms(run: Run, named: Sequence[tuple[str, Any]]) -> None:
+def _log_histograms(log: Log, named: Sequence[tuple[str, Any]]) -> None:
     row = {}
     for key, tensor in named:
         hist = histogram(tensor)
         if hist is not None:
             row[key] = Histogram(np_histogram=hist)
     if row:
-        run.log(row, commit=False)
+        log(row, commit=False)
 
 
 class _Watched:
     """One watched model: its hooks, counters and key prefix."""
 
-    def __init__(self, run: Run, model: Any, prefix: str, log: str | None, log_freq: int) -> None:
+    def __init__(self, to: Log, model: Any, prefix: str, log: str | None, log_freq: int) -> None:
         self.model = model
         self.prefix = prefix
         self.handles: list[Any] = []
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
         if log in ("parameters", "all"):
-            self.handles.append(model.register_forward_hook(self._on_forward(run, log_freq)))
+            self.handles.append(model.register_forward_hook(self._on_forward(to, log_freq)))
         if log in ("gradients", "all"):
             for name, param in model.named_parameters():
                 if param.requires_grad:
-                    self.handles.append(param.register_hook(self._on_grad(run, name, log_freq)))
+                    self.handles.append(param.register_hook(self._on_grad(to, name, log_freq)))
 
     def _due(self, what: str, log_freq: int) -> bool:
         with self._lock:  # autograd may run hooks on its own threads
@@ -93,19 +97,19 @@ class _Watched:
             self._counts[what] = 0 if n >= log_freq else n
         return n >= log_freq
 
-    def _on_forward(self, run: Run, log_freq: int) -> Any:
+    def _on_forward(self, to: Log, log_freq: int) -> Any:
         def hook(module: Any, inputs: Any, output: Any) -> None:
             if self._due("parameters", log_freq):
-                _log_histograms(run, [(f"parameters/{self.prefix}{n}", p)
+                _log_histograms(to, [(f"parameters/{self.prefix}{n}", p)
                                       for n, p in module.named_parameters()])
         return hook
 
-    def _on_grad(self, run: Run, name: str, log_freq: int) -> Any:
+    def _on_grad(self, to: Log, name: str, log_freq: int) -> Any:
         key = f"gradients/{self.prefix}{name}"
 
         def hook(grad: Any) -> None:
             if self._due(key, log_freq):
-                _log_histograms(run, [(key, grad)])
+                _log_histograms(to, [(key, grad)])
         return hook
 
     def remove(self) -> None:
@@ -115,13 +119,17 @@ class _Watched:
 
 
 class Watcher:
-    """A run's watched models (at most one entry per model)."""
+    """A run's watched models (at most one entry per model): their hooks log with the run's
+    `log` and a graph goes into its files and `summary`."""
 
-    def __init__(self) -> None:
+    def __init__(self, run: RunHandle, log: Log, summary: Summary) -> None:
+        self._run = run
+        self._log = log
+        self._summary = summary
         self._watched: list[_Watched] = []
         self._next_idx = 0  # wandb's global watch index: graph_<i> for the second model on
 
-    def watch(self, run: Run, models: Any, criterion: Any = None, log: str | None = "gradients",
+    def watch(self, models: Any, criterion: Any = None, log: str | None = "gradients",
               log_freq: int = 1000, idx: int | None = None, log_graph: bool = False) -> None:
         torch = _torch()
         models = check_models(torch, models)
@@ -138,10 +146,10 @@ class Watcher:
             raise InvalidValueError(f"watch(idx=...) must be an int >= 0 or None, got {idx!r}")
         if not isinstance(log_graph, bool):
             raise InvalidValueError(f"watch(log_graph=...) must be a bool, got {log_graph!r}")
-        if run._finished:
-            raise run._closed("watch()")
-        if run.disabled:
-            return  # checked, and nothing to record
+        run = self._run
+        run.require_live("watch()")
+        if run.paths is None:
+            return  # mode="disabled": checked, and nothing to record
         first = self._next_idx if idx is None else idx
         for i, model in enumerate(models):
             global_idx = first + i
@@ -152,9 +160,9 @@ class Watcher:
                               UserWarning, stacklevel=4)
                 continue
             prefix = f"graph_{global_idx}/" if global_idx > 0 else ""
-            self._watched.append(_Watched(run, model, prefix, log, log_freq))
+            self._watched.append(_Watched(self._log, model, prefix, log, log_freq))
             if log_graph:
-                save_graph(run, model, global_idx)
+                save_graph(run.paths.files_dir, self._summary, model, global_idx)
 
     def unwatch(self, models: Any = None) -> None:
         if models is None:
@@ -207,18 +215,15 @@ def graph(model: Any) -> dict[str, Any]:
             "num_parameters": total, "nodes": nodes, "repr": repr(model)}
 
 
-def save_graph(run: Run, model: Any, idx: int) -> None:
+def save_graph(files_dir: Path, summary: Summary, model: Any, idx: int) -> None:
     """Write `graph_<idx>.json` to the run's files and point `summary["graph_<idx>"]` at it."""
-    import hashlib
-
-    assert run._paths is not None
     data = json.dumps(graph(model), ensure_ascii=False, indent=1).encode("utf-8")
     name = f"graph_{idx}.json"
-    path = run._paths.files_dir / name
+    path = files_dir / name
     tmp = path.with_name(f".tmp-{name}")
     tmp.write_bytes(data)
     tmp.replace(path)
-    run.summary[f"graph_{idx}"] = {
+    summary[f"graph_{idx}"] = {
         "_type": "graph-file", "path": name, "sha256": hashlib.sha256(data).hexdigest(),
         "size": len(data),
     }
