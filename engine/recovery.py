@@ -126,6 +126,11 @@ def recover_store(root: str | Path, *, entity: str | None = None,
     return [paths for paths in list_runs(Path(root), entity, project) if recover_run(paths)]
 
 
+DIED_UNRECORDED = ("the process ended without finishing the run and without recording why: "
+                   "killed, out of memory, or its writes failed (a full or read-only disk); "
+                   "its stderr tells which")
+
+
 def recover_owned(paths: RunPaths) -> bool:
     """`recover_run`'s work, for a caller that holds the run's lock. A writer resuming the run
     wants `compact_wals` alone: this also turns the run.json state "running" into "crashed"."""
@@ -136,7 +141,9 @@ def recover_owned(paths: RunPaths) -> bool:
     changed = compact_wals(paths) > 0
     changed = system.compact_wals(paths) > 0 or changed
     if meta is not None and meta.get("state") == "running":
-        meta.update(state="crashed")
+        # A process that died without a traceback (killed, out of memory, or stopped by a
+        # full or read-only disk, where run.json could not take its error) left none.
+        meta.update(state="crashed", error=meta.get("error") or DIED_UNRECORDED)
         changed = True
     return changed
 

@@ -291,6 +291,7 @@ class Api:
     ):  # -> polars.LazyFrame
         """A polars LazyFrame over the histories of the selected runs, with entity, project
         and run_id columns (all runs of the project, or those matching `filters`)."""
+        keys = _filters.check_keys(keys, "Api.history")
         runs = self.runs(path, filters=filters, order="+created_at", per_page=1000)
         selected = {(r.entity, r.project, r.id) for r in runs}
         segments = self._segments.snapshot()

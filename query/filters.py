@@ -44,6 +44,8 @@ from datetime import datetime, timezone
 from itertools import product
 from typing import Any
 
+import duckdb
+
 from runlake.errors import Error
 
 
@@ -299,6 +301,18 @@ def _present(field: _Field, null_counts: bool = True) -> Frag:
     return _fmt("(COALESCE(json_type({}), 'NULL') <> 'NULL')", _json_value(field))
 
 
+def _check_regex(field: _Field, pattern: str) -> None:
+    """Compile the pattern as the query will (DuckDB's RE2), so a bad one is an error naming
+    the field, not a raw DuckDB error from the middle of the runs query."""
+    try:
+        with duckdb.connect() as con:  # its own: a connection is not for several threads
+            con.execute("SELECT regexp_matches('', ?)", [pattern]).fetchall()
+    except duckdb.Error as exc:
+        why = str(exc).split("Error: ", 1)[-1].splitlines()[0]
+        raise FilterError(f"{field.name}: $regex {pattern!r} is not a valid regular expression "
+                          f"(RE2 syntax: {why})") from None
+
+
 def _regex(field: _Field, pattern: Any, options: Any) -> Frag:
     if not isinstance(pattern, str):
         raise FilterError(f"{field.name}: $regex needs a string, not {pattern!r}")
@@ -306,6 +320,7 @@ def _regex(field: _Field, pattern: Any, options: Any) -> Frag:
         raise FilterError(f"{field.name}: $options may hold only the flags i, m, s, not {options!r}")
     if options:  # MongoDB's i/m/s are RE2's inline flags
         pattern = f"(?{''.join(sorted(set(options)))}){pattern}"
+    _check_regex(field, pattern)
     if field.kind == "tags":
         return _any_tag("regexp_matches(_tag, ?)", [pattern])
     typed = _typed(field, "str")
@@ -387,3 +402,22 @@ def _fmt(template: str, *frags: Frag, tail: list[Any] = ()) -> Frag:
 
 def _join(sep: str, frags: list[Frag]) -> Frag:
     return sep.join(sql for sql, _ in frags), [p for _, ps in frags for p in ps]
+
+
+def check_keys(keys: Any, what: str) -> list[str] | None:
+    """`history(keys=...)`'s argument as a list of column names, or a clear error."""
+    if keys is None:
+        return None
+    if isinstance(keys, str):
+        raise FilterError(f"{what}(keys=...) takes a list of keys, not the string {keys!r}: "
+                          f"pass [{keys!r}]")
+    try:
+        keys = list(keys)
+    except TypeError:
+        raise FilterError(f"{what}(keys=...) takes a list of keys, not a "
+                          f"{type(keys).__name__}") from None
+    bad = [k for k in keys if not isinstance(k, str)]
+    if bad:
+        raise FilterError(f"{what}(keys=...): keys are strings (column names); got "
+                          f"{type(bad[0]).__name__} {bad[0]!r}: pass str({bad[0]!r}) if that is its name")
+    return keys

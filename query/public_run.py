@@ -19,6 +19,7 @@ from runlake.engine.meta import RunMeta
 from . import history as _history
 from . import system as _system
 from runlake.engine import urls
+from .filters import check_keys
 from .index import loads
 
 if TYPE_CHECKING:
@@ -101,6 +102,7 @@ class Run:
             )
         if samples is not None and (not isinstance(samples, int) or samples < 1):
             raise ValueError(f"samples must be a positive int or None, got {samples!r}")
+        keys = check_keys(keys, "history")
         if stream != "default":
             return self._system_history(samples, keys, x_axis, format or ("pandas" if pandas else "records"))
         wanted = None if keys is None else list(dict.fromkeys([*keys, x_axis]))
@@ -137,6 +139,7 @@ class Run:
         """
         if page_size < 1:
             raise ValueError(f"page_size must be >= 1, got {page_size}")
+        keys = check_keys(keys, "scan_history")
         wanted = None if keys is None else list(dict.fromkeys(["_step", *keys]))
         last = None if max_step is None else max_step - 1
         for batch in _history.iter_batches(self._paths, keys=wanted, page_size=page_size,

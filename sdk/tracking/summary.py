@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from runlake.engine.buffer import Chunk
+from runlake.errors import InvalidNameError, InvalidValueError
 from runlake.engine.kinds import FLOAT, INT
 
 from runlake.tracking.metric import MetricRegistry
@@ -234,8 +235,12 @@ class Summary:
         for key in items:
             if not isinstance(key, str) or not key:
                 raise KeyError(f"summary keys must be non-empty strings, got {key!r}")
-        if self._encode is not None:
-            items = {key: self._encode(key, value) for key, value in items.items()}
+            if key in RESERVED:
+                raise InvalidNameError(
+                    f"summary key {key!r} is runlake's own (the last logged row's {key}); it "
+                    "follows log(): set a key of your own instead")
+        if self._encode is not None:  # None in a disabled run, which stores nothing
+            items = {key: storable(key, self._encode(key, value)) for key, value in items.items()}
         with self._lock:
             for key, value in items.items():
                 self._user[key] = value
@@ -253,6 +258,33 @@ class Summary:
 
     def __repr__(self) -> str:
         return f"Summary({self.as_dict()!r})"
+
+
+RESERVED = ("_step", "_runtime", "_timestamp")
+
+
+def storable(key: str, value: Any, depth: int = 0) -> Any:
+    """A summary value as run.json can hold it (what log() would accept, media already made
+    references), or a clear error: a value stored as its repr could never be read back."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.ndarray):
+        return storable(key, value.tolist(), depth)
+    if isinstance(value, np.generic):
+        return storable(key, value.item(), depth)
+    if depth < 32 and isinstance(value, Mapping):
+        return {str(k): storable(key, v, depth + 1) for k, v in value.items()}
+    if depth < 32 and isinstance(value, (list, tuple)):
+        return [storable(key, v, depth + 1) for v in value]
+    if not isinstance(value, type) and hasattr(type(value), "__float__"):  # Decimal, Fraction
+        try:
+            return float(value)
+        except (ValueError, TypeError, OverflowError):
+            pass
+    raise InvalidValueError(
+        f"summary key {key!r}: a {type(value).__module__}.{type(value).__qualname__} can't be "
+        "stored in the summary; set a number, string, bool, None, a list or dict of these, or "
+        "a media object (str(value) keeps its text)")
 
 
 class _Missing:

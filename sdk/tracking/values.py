@@ -216,7 +216,13 @@ def _scalar(key: str, value: object) -> object:
     if isinstance(value, str):
         return str.__str__(value)  # the value of a str enum, not its "Mode.TRAIN" form
     if hasattr(type(value), "__float__"):  # Decimal and the like: a float, as the fast path does
-        return float(value)  # type: ignore[arg-type]
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except (ValueError, TypeError, OverflowError) as exc:  # Decimal("sNaN"), ...
+            raise InvalidValueError(
+                f"log() key {_shown(key)}: the {type(value).__name__} {value!r} can't be made a "
+                f"float ({exc}); log float(value) of a value that has one, or str(value)"
+            ) from None
     raise InvalidValueError(
         f"log() key {key!r}: values of type {type(value).__module__}.{type(value).__qualname__} "
         "can't be stored in history; log a number, bool, string, None, a list of numbers or "

@@ -159,6 +159,8 @@ def run_trial(trial: Trial, tmp_path: Path) -> Outcome:
     assert [p for d in (paths.history_dir, paths.run_dir) if d.is_dir()
             for p in d.iterdir() if p.name.startswith(".tmp-")] == []
     assert read_json(paths.meta_file)["state"] == state
+    if trial.signal == signal.SIGKILL:  # no traceback to record: it still says what it knows
+        assert "without recording why" in read_json(paths.meta_file)["error"]
     after = runlake.Api(store).run(f"p/{run_id}")
     assert after.state == state
     assert list(after.scan_history(page_size=4096)) == rows

@@ -199,6 +199,12 @@ def test_a_disk_still_full_at_finish_loses_only_the_rows_it_could_not_write(tmpf
     assert wal_steps(root, run) == list(range(200))
     filler.unlink()
     assert read_steps(root, run) == list(range(200))
+    if record["state"] == "running":  # the next reader recovers it, and it never says nothing
+        from runlake.cli import main as cli
+
+        assert cli(["recover", "--dir", str(root)]) == 0
+        again = run_json(root, run.id, project="p")
+        assert again["state"] == "crashed" and "full or read-only disk" in again["error"]
 
 
 # -- a real read-only store: ext4 on a loop device, remounted read-only by the kernel --------

@@ -151,8 +151,9 @@ def test_recovery_compacts_a_torn_wal_and_marks_the_run_crashed(paths):
     after = read_json(paths.meta_file)
     assert after["state"] == "crashed"
     assert after["exit_code"] is None and after["finished_at"] is None
-    assert {k: v for k, v in after.items() if k != "state"} == {
-        k: v for k, v in before.items() if k != "state"}  # heartbeat_at and the rest kept
+    assert after["error"] == recovery.DIED_UNRECORDED  # never an empty error
+    assert {k: v for k, v in after.items() if k not in ("state", "error")} == {
+        k: v for k, v in before.items() if k not in ("state", "error")}  # heartbeat_at and the rest kept
     assert not lock.is_live(paths)  # released
     del w
 

@@ -498,3 +498,13 @@ def test_sql_agrees_with_a_python_model(filters):
 
 
 _MODEL_CON = make_runs()
+
+
+@pytest.mark.parametrize("pattern", ["([", "(?=a)", "a{2,1}"])
+def test_a_bad_regex_is_a_filter_error_naming_the_field(tmp_path, pattern):
+    import runlake
+
+    with runlake.init(dir=tmp_path / "s", project="p", name="abc"):
+        pass
+    with pytest.raises(FilterError, match=r"name: \$regex .* is not a valid regular expression"):
+        runlake.Api(tmp_path / "s").runs("p", filters={"name": {"$regex": pattern}})[0]

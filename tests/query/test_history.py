@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import os
 import subprocess
 import sys
@@ -373,3 +374,18 @@ def test_history_rows_with_keys():
     missing = h.history_rows_with_keys(table, ["a", "nope"])
     assert missing.num_rows == 0 and missing.schema.names == ["_step", "a", "nope"]
     assert missing.schema.field("a").type == pa.float64()
+
+
+@pytest.mark.parametrize("keys, words", [([1], "got int 1"), ("loss", "pass ['loss']"),
+                                         ([None], "NoneType")])
+def test_history_keys_that_are_not_names_are_a_clear_error(tmp_path, keys, words):
+    import runlake
+
+    with runlake.init(dir=tmp_path / "s", project="p") as run:
+        run.log({"loss": 1.0})
+    api = runlake.Api(tmp_path / "s")
+    public = api.run(run.path)
+    for call in (lambda: public.history(keys=keys), lambda: list(public.scan_history(keys=keys)),
+                 lambda: api.history("p", keys=keys)):
+        with pytest.raises(runlake.Error, match=re.escape(words)):
+            call()

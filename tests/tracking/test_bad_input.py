@@ -469,3 +469,14 @@ def test_define_metric_errors_are_runlake_errors(root, kwargs, error, words):
             assert word in str(info.value), (word, str(info.value))
         run.log({"after": 2.0})
     assert read_rows(root, run) == [{"_step": 0, "before": 1.0}, {"_step": 1, "after": 2.0}]
+
+
+def test_a_decimal_that_has_no_float_names_its_key(root):
+    import decimal
+
+    with runlake.init(dir=root) as run:
+        with pytest.raises(InvalidValueError, match=r"key 'x': the Decimal Decimal\('sNaN'\)"):
+            run.log({"x": decimal.Decimal("sNaN"), "ok": 1.0})
+        run.log({"d": decimal.Decimal("2.5")})
+    rows = runlake.Api(root).run(run.path).history(samples=None, format="records")
+    assert rows[0]["ok"] == 1.0 and rows[1]["d"] == 2.5

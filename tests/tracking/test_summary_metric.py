@@ -233,3 +233,32 @@ def test_summary_is_persisted_while_running_after_a_flush(root):
         meta = run_json(run)
         assert meta["summary"] == expected
         assert meta["state"] == "running"
+
+
+@pytest.mark.parametrize("value, kind", [(object(), "builtins.object"), ({1, 2}, "builtins.set"),
+                                          ([1, object()], "builtins.object")])
+def test_a_summary_value_that_cannot_be_stored_is_a_clear_error(root, value, kind):
+    with runlake.init(dir=root) as run:
+        with pytest.raises(runlake.InvalidValueError, match=f"summary key 'o': a {kind}"):
+            run.summary["o"] = value
+        assert "o" not in run.summary
+
+
+def test_summary_values_are_stored_as_json_can_hold_them(root):
+    import decimal
+
+    import numpy as np
+
+    with runlake.init(dir=root) as run:
+        run.summary.update({"a": np.float32(0.5), "arr": np.arange(3), "d": decimal.Decimal("1.5"),
+                            "nested": {"x": [np.int64(2), "s", None]}})
+    got = runlake.Api(root).run(run.path).summary
+    assert (got["a"], got["arr"], got["d"], got["nested"]) == (0.5, [0, 1, 2], 1.5, {"x": [2, "s", None]})
+
+
+@pytest.mark.parametrize("key", ["_step", "_runtime", "_timestamp"])
+def test_runlakes_own_summary_keys_cannot_be_set(root, key):
+    with runlake.init(dir=root) as run:
+        run.log({"a": 1.0})
+        with pytest.raises(runlake.InvalidNameError, match=f"'{key}' is runlake's own"):
+            run.summary[key] = -5
