@@ -138,11 +138,12 @@ def continues(req: Request, paths: RunPaths) -> bool:
     """Whether init() continues the existing run at `paths` rather than starting one."""
     if req.mode in ("must", "rewind"):
         return True  # a missing run is an error there, raised by `resume_run`
-    return req.mode in ("allow", "auto") and paths.run_dir.exists()
+    return req.mode in ("allow", "auto") and paths.meta_file.exists()
 
 
 def claim_new(paths: RunPaths, req: Request) -> None:
-    """Create a new run's folder, or say why not: live elsewhere, or already there."""
+    """Create a new run's folder, or say why not: live elsewhere, or already there. A folder
+    left by a process killed inside init() (no run.json yet) is taken over."""
     where = f"{paths.entity}/{paths.project}/{paths.run_id}"
     if paths.run_dir.exists() and lock.is_live(paths):
         # Before "exists": a run being written is the more useful thing to be told.
@@ -151,11 +152,37 @@ def claim_new(paths: RunPaths, req: Request) -> None:
     try:
         paths.run_dir.mkdir(parents=True, exist_ok=False)
     except FileExistsError:
-        hint = ("resume='never' refuses an existing run; " if req.mode == "never" else "")
-        raise RunExistsError(
-            f"run {where} already exists in {paths.root}; {hint}use a new id, or "
-            "init(id=..., resume='allow') to continue it"
-        ) from None
+        if paths.meta_file.exists() or not _take_over_half_made(paths):
+            hint = ("resume='never' refuses an existing run; " if req.mode == "never" else "")
+            raise RunExistsError(
+                f"run {where} already exists in {paths.root}; {hint}use a new id, or "
+                "init(id=..., resume='allow') to continue it"
+            ) from None
+
+
+def _take_over_half_made(paths: RunPaths) -> bool:
+    """Clear a run folder whose maker died before writing run.json; False if it has one now.
+
+    run.json is written before the writer starts, so such a folder holds no row the user
+    logged: at most what a killed fork_from had copied of its parent, which stays intact.
+    Under the run's lock, so two processes never both take it (RunInUseError for the other).
+    """
+    owner = lock.acquire(paths)
+    try:
+        if paths.meta_file.exists():  # made meanwhile by the one that held the lock
+            return False
+        for child in paths.run_dir.iterdir():
+            if child.name == paths.lock_file.name:
+                continue  # the lock we hold
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+        shutil.rmtree(paths.history_dir, ignore_errors=True)
+        shutil.rmtree(paths.system_dir, ignore_errors=True)
+        return True
+    finally:
+        owner.release()
 
 
 # -- resume and rewind ---------------------------------------------------------------------

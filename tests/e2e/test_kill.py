@@ -227,3 +227,54 @@ def test_runlake_recover_says_what_it_did(tmp_path, capsys, where):
         [line] = out.splitlines()
         assert line.startswith("recovered local/p/") and line.endswith("(state: crashed)")
         assert outcome.rows > 0
+
+
+KILLED_IN_INIT = """
+    import os, signal, sys
+    import runlake
+    from runlake.tracking import continuation, run as run_module
+
+    where = sys.argv[1]
+    if where == "before run.json":  # the folder and lock are made, run.json is not yet
+        def die(*a, **k):
+            os.kill(os.getpid(), signal.SIGKILL)
+        run_module.RunMeta.update = die
+        runlake.init(project="p", id="fixed")
+    else:  # inside fork_from, once the parent's rows are copied
+        with runlake.init(project="p", id="parent") as parent:
+            for i in range(10):
+                parent.log({"x": float(i)})
+        real = continuation.copy_prefix
+        def copy_then_die(*a, **k):
+            real(*a, **k)
+            os.kill(os.getpid(), signal.SIGKILL)
+        continuation.copy_prefix = copy_then_die
+        runlake.init(project="p", id="fixed", fork_from="parent?_step=4")
+"""
+
+
+@pytest.mark.parametrize("where", ["before run.json", "inside fork_from"])
+@pytest.mark.parametrize("resume", ["allow", None])
+def test_an_id_killed_inside_init_can_be_used_again(tmp_path, monkeypatch, where, resume):
+    """The SLURM pattern: a fixed id and auto-resume. A process killed inside init() must not
+    leave an id that neither resume='allow' nor a plain init() can take."""
+    store = tmp_path / "store"
+    script = tmp_path / "child.py"
+    script.write_text(textwrap.dedent(KILLED_IN_INIT), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNLAKE_", "WANDB_"))}
+    env.update(RUNLAKE_DIR=str(store), HOME=str(tmp_path))
+    proc = subprocess.run([sys.executable, str(script), where], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    paths = RunPaths.of(store, "local", "p", "fixed")
+    assert paths.run_dir.is_dir() and not paths.meta_file.exists()  # half-made
+    monkeypatch.setenv("RUNLAKE_DIR", str(store))
+    with pytest.raises(runlake.RunNotFoundError):
+        runlake.init(project="p", id="fixed", resume="must")
+    with runlake.init(project="p", id="fixed", resume=resume) as run:
+        assert not run.resumed and run.starting_step == 0
+        run.log({"y": 1.0})
+    rows = runlake.Api(store).run("p/fixed").history(samples=None, format="records")
+    assert [(r["_step"], r.get("y"), r.get("x")) for r in rows] == [(0, 1.0, None)]
+    if where == "inside fork_from":  # the parent was only read
+        assert len(runlake.Api(store).run("p/parent").history(samples=None, format="records")) == 10
