@@ -60,8 +60,9 @@ class Source:
     kind: Literal["segment", "wal"]
 
 
-# What planning keeps of a source: a segment's path (read later, lazily), or a WAL's frames.
-_Part = Union[Path, list]
+# What planning keeps of a source: a segment's path and footer (rows read later, lazily), or
+# a WAL's frames.
+_Part = Union[tuple[Path, pq.FileMetaData], list]
 
 
 def _listing(folder: Path, pattern: re.Pattern[str]) -> dict[int, Path]:
@@ -97,8 +98,9 @@ def _plan(paths: RunPaths) -> list[tuple[Source, list[pa.Schema], _Part]]:
             for src in sources(paths):
                 if planned and src.seq <= planned[-1][0].seq:
                     continue  # read before a re-listing
-                if src.kind == "segment":
-                    planned.append((src, [pq.read_schema(src.path)], src.path))
+                if src.kind == "segment":  # its footer, read once: _batches reuses it
+                    md = pq.read_metadata(src.path)
+                    planned.append((src, [md.schema.to_arrow_schema()], (src.path, md)))
                 else:
                     frames = list(read_frames(src.path))
                     planned.append((src, [f.schema for f in frames], frames))
@@ -186,8 +188,9 @@ def _batches(
     part: _Part, schema: pa.Schema, lo: int | None, hi: int | None, page_size: int | None
 ) -> Iterator[pa.RecordBatch]:
     """One source's rows in [lo, hi] under `schema`; by pages if `page_size`, else whole."""
-    if isinstance(part, Path):
-        with pq.ParquetFile(part, buffer_size=1 << 20, pre_buffer=False) as pf:
+    if isinstance(part, tuple):
+        path, md = part
+        with pq.ParquetFile(path, metadata=md, buffer_size=1 << 20, pre_buffer=False) as pf:
             have = pf.schema_arrow  # a property that converts the footer's schema each time
             columns = [n for n in schema.names if have.get_field_index(n) >= 0]
             groups = _row_groups(pf, lo, hi)
