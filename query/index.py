@@ -123,14 +123,25 @@ class RunIndex:
         """
         return self._with_crashed(self._cache.refresh(_listing(self.root)))
 
-    def _with_crashed(self, table: pa.Table) -> pa.Table:
-        """The table with each dead "running" run's state "crashed".
+    def row(self, paths: RunPaths) -> dict[str, Any] | None:
+        """One run's row, as `table()` has it, from its own run.json (None if it has none):
+        what finding one run by its path costs, whatever the store holds."""
+        try:
+            st = os.stat(paths.meta_file)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        key = (paths.entity, paths.project, paths.run_id)
+        row = _row(self.root, key, (st.st_mtime_ns, st.st_size, st.st_ino))
+        if row is None:
+            return None
+        table = pa.Table.from_pylist([row], schema=SCHEMA)
+        if self._dead(table):
+            table = table.set_column(table.schema.get_field_index("state"), SCHEMA.field("state"),
+                                     pa.array(["crashed"], pa.string()))
+        return table.to_pylist()[0]
 
-        A killed writer never rewrites its run.json, so liveness is asked each time, never
-        cached: the run's lock on this host, the heartbeat's age for a run of another host
-        (engine.recovery.owner_dead). One lock test per running run; recovery, or a finish,
-        takes the run out of "running" for good.
-        """
+    def _dead(self, table: pa.Table) -> set[RunKey]:
+        """The keys of the rows that say "running" but whose writer is dead."""
         running = pc.indices_nonzero(pc.equal(table.column("state"), "running")).to_pylist()
         dead = set()
         if running:
@@ -142,9 +153,19 @@ class RunIndex:
                 if owner_dead(RunPaths(self.root, *key), row["host"],
                               None if beat is None else beat.timestamp(), now):
                     dead.add(key)
+        return dead
+
+    def _with_crashed(self, table: pa.Table) -> pa.Table:
+        """The table with each dead "running" run's state "crashed".
+
+        A killed writer never rewrites its run.json, so liveness is asked each time, never
+        cached: the run's lock on this host, the heartbeat's age for a run of another host
+        (engine.recovery.owner_dead). One lock test per running run; recovery, or a finish,
+        takes the run out of "running" for good.
+        """
+        dead = frozenset(self._dead(table))
         if not dead:
             return table
-        dead = frozenset(dead)
         if self._derived is not None and self._derived[0] is table and self._derived[1] == dead:
             return self._derived[2]
         keys = zip(*(table.column(c).to_pylist() for c in ("entity", "project", "id")))
