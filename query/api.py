@@ -385,9 +385,9 @@ def _named_views(query: str) -> frozenset[str]:
 
 
 def _projects_of(table: pa.Table, entity: str | None) -> list[Project]:
-    pairs = table.select(["entity", "project"]).group_by(["entity", "project"]).aggregate([])
-    return sorted(Project(r["entity"], r["project"]) for r in pairs.to_pylist()
-                  if entity is None or r["entity"] == entity)
+    # Not Table.group_by: it loads pyarrow's dataset module, which imports pandas.
+    pairs = set(zip(table.column("entity").to_pylist(), table.column("project").to_pylist()))
+    return sorted(Project(e, p) for e, p in pairs if entity is None or e == entity)
 
 
 def _literal(text: str) -> str:

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from runlake.engine.layout import PARTITION_KEYS, RunPaths
 
+from . import arrays
 from . import history as _history
 
 BASE = ("entity", "project", "run_id", *_history.BASE)
@@ -24,7 +25,7 @@ BASE = ("entity", "project", "run_id", *_history.BASE)
 def _with_partition(table: pa.Table, paths: RunPaths) -> pa.Table:
     n = table.num_rows
     for name, value in zip(PARTITION_KEYS, (paths.entity, paths.project, paths.run_id)):
-        table = table.append_column(name, pa.array([value] * n, pa.string()))
+        table = table.append_column(name, arrays.repeat(value, n))
     return table
 
 

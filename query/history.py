@@ -44,6 +44,8 @@ from runlake.engine import kinds, structs
 from runlake.engine.layout import RUNTIME, STEP, TIMESTAMP, RunPaths
 from runlake.engine.wal import read_frames
 
+from . import arrays  # numpy without pyarrow's conversions, which import pandas
+
 BASE = (STEP, RUNTIME, TIMESTAMP)
 _BASE_TYPES = (pa.int64(), pa.float64(), pa.float64())
 _SEGMENT_NAME = re.compile(r"part-(\d{6,})\.parquet")
@@ -228,7 +230,7 @@ def read_table(
     schema = union_schema((s for _, schemas, _ in planned for s in schemas), keys)
     batches = [b for _, _, part in planned for b in _batches(part, schema, min_step, max_step, None)]
     table = pa.Table.from_batches(batches, schema=schema)
-    step = table.column(STEP).to_numpy()
+    step = arrays.to_numpy(table.column(STEP))
     if len(step) > 1 and not (np.diff(step) > 0).all():  # never by the format; cheap to check
         table = table.sort_by(STEP)
     return table
@@ -295,10 +297,10 @@ def _x_order(table: pa.Table, x_axis: str) -> np.ndarray | None:
         return None
     if names[0] == STEP:
         step = table.column(STEP)
-        if step.null_count == 0 and (np.diff(step.to_numpy()) >= 0).all():
+        if step.null_count == 0 and (np.diff(arrays.to_numpy(step)) >= 0).all():
             return None
     keys = [(c, "ascending") for c in names]
-    return pc.sort_indices(table, sort_keys=keys).to_numpy()  # nulls sort last by default
+    return arrays.to_numpy(pc.sort_indices(table, sort_keys=keys))  # nulls sort last by default
 
 
 def _is_numeric(t: pa.DataType) -> bool:
@@ -311,8 +313,8 @@ def _values(column: pa.ChunkedArray, order: np.ndarray | None) -> tuple[np.ndarr
         column = column.take(order)
     if pa.types.is_boolean(column.type):
         column = column.cast(pa.int8())
-    valid = column.is_valid().to_numpy(zero_copy_only=False)
-    values = column.fill_null(0).to_numpy()
+    valid = arrays.to_numpy(column.is_valid()).copy()  # written below; a buffer's view is not
+    values = arrays.to_numpy(column.fill_null(0))
     if values.dtype.kind == "f":
         valid &= ~np.isnan(values)
     return values, valid
@@ -396,7 +398,7 @@ def sample(
     """At most `samples` rows in x order that keep the ends and each bucket's spikes (see the
     module docstring); every row, in x order, if the table has no more than `samples`."""
     indices, _ = sample_indices(table, samples, keys, x_axis)
-    return table.take(indices)
+    return table.take(arrays.indices(indices))
 
 
 def history_rows_with_keys(table: pa.Table, keys: Sequence[str], x_axis: str = STEP) -> pa.Table:
