@@ -367,6 +367,18 @@ _CATALOG = re.compile(r"\b(show|describe|summarize|pragma|information_schema|duc
 _INTERNAL = re.compile(r"(runs_index|history_live|system_live|table:\d+(_index)?)")
 
 
+# A parameter (`?`, `$1`, `$name`) outside literals, quoted names and comments; the other
+# alternatives are matched only to be skipped.
+_PARAMETER = re.compile(r"""(?P<p>\?|\$\d+|\$[A-Za-z_]\w*)|'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*"""
+                        r"""|/\*.*?\*/|\$\$.*?\$\$""", re.DOTALL)
+
+
+def _unparametrized(query: str) -> str:
+    """The query with each parameter a NULL: DuckDB's parser names no tables of a query with
+    parameters (it tries to bind them), and a NULL stands wherever a parameter may."""
+    return _PARAMETER.sub(lambda m: "NULL" if m.group("p") else m.group(0), query)
+
+
 def _named_views(query: str) -> frozenset[str]:
     """The views of `sql()` that `query` may read: those DuckDB's parser finds among its
     tables (quoted, any case, schema-qualified, in a CTE or subquery). When unsure, all of
@@ -376,7 +388,7 @@ def _named_views(query: str) -> frozenset[str]:
     if _CATALOG.search(query):
         return _VIEWS
     try:
-        names = {n.lower() for n in duckdb.get_table_names(query, qualified=False)}
+        names = {n.lower() for n in duckdb.get_table_names(_unparametrized(query), qualified=False)}
     except (duckdb.Error, RuntimeError):
         return _VIEWS
     if any(n not in _VIEWS and not _INTERNAL.fullmatch(n) for n in names):

@@ -12,11 +12,12 @@ import numpy as np
 import pyarrow as pa
 
 
-def to_numpy(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """`column.to_numpy()` for numbers and booleans without nulls, from the buffers."""
+def to_numpy(column: pa.Array | pa.ChunkedArray, nulls: bool = False) -> np.ndarray:
+    """`column.to_numpy()` for numbers and booleans without nulls, from the buffers; with
+    `nulls`, also of a column with nulls, whose slots then hold whatever the buffer does."""
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
     dtype = _dtype(column.type)
-    if dtype is None or column.null_count:
+    if dtype is None or (column.null_count and not nulls):
         return column.to_numpy() if isinstance(column, pa.ChunkedArray) else \
             column.to_numpy(zero_copy_only=False)
     parts = [_chunk(c, dtype) for c in chunks if len(c)]
@@ -37,6 +38,8 @@ def _dtype(t: pa.DataType) -> np.dtype | None:
 
 def _chunk(a: pa.Array, dtype: np.dtype) -> np.ndarray:
     data = a.buffers()[1]
+    if data is None:  # all null
+        return np.zeros(len(a), dtype)
     if dtype == np.dtype(bool):
         bits = np.unpackbits(np.frombuffer(data, np.uint8), bitorder="little")
         return bits[a.offset:a.offset + len(a)].astype(bool)

@@ -310,11 +310,11 @@ def _is_numeric(t: pa.DataType) -> bool:
 def _values(column: pa.ChunkedArray, order: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """A column in x order as numpy, and where it holds a value (not null, not NaN)."""
     if order is not None:
-        column = column.take(order)
+        column = column.take(arrays.indices(order))
     if pa.types.is_boolean(column.type):
         column = column.cast(pa.int8())
     valid = arrays.to_numpy(column.is_valid()).copy()  # written below; a buffer's view is not
-    values = arrays.to_numpy(column.fill_null(0))
+    values = arrays.to_numpy(column, nulls=True)  # what a null slot holds: `valid` is False
     if values.dtype.kind == "f":
         valid &= ~np.isnan(values)
     return values, valid
