@@ -143,3 +143,23 @@ def test_no_pandas_unless_asked_for(root):
         out = subprocess.run([sys.executable, "-c", _NO_PANDAS, str(root)], check=True,
                              capture_output=True, text=True, env={**os.environ}).stdout
         assert out.split()[0] == "False", out
+
+
+def test_settled_folders_are_not_relisted_but_changes_are_seen(root, monkeypatch):
+    make_run(root, "r1", [{"loss": 0.5}])
+    make_run(root, "r2", [{"loss": 0.5}])
+    old = 1_000_000_000  # 2001: every folder settled long ago
+    for folder in [*(root / "history").rglob("run_id=*"), *(root / "runs").rglob("wal")]:
+        os.utime(folder, (old, old))
+    api = Api(root)
+    assert count(api) == 2
+    listed = []
+    real = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda p: listed.append(str(p)) or real(p))
+    assert count(api) == 2
+    assert not [p for p in listed if "run_id=" in p]  # one stat per run folder, no listing
+    make_run(root, "r3", [{"loss": 0.5}])
+    paths = RunPaths.of(root, "ent", "proj", "r1")
+    (paths.history_dir / "part-000000.parquet").rename(paths.history_dir / "part-000009.parquet")
+    assert count(api) == 3
+    assert api.sql("SELECT count(*) FROM history WHERE run_id = 'r1'").fetchall() == [(1,)]
