@@ -6,7 +6,9 @@ few small runs written by runlake, then their folders copied under new ids (segm
 linked, run.json rewritten with the new id). For each size, medians of:
 
   init+finish       `runlake.init()` of a new run in that project and `finish()`, with the
-                    recovery of the project's dead runs it starts (waited for).
+                    recovery of the project's dead runs it starts (waited for); "named" passes
+                    `name=`, which spares the count of the project's runs that numbers a
+                    default name (sdk/tracking/session.py `_count_runs`).
   sql SELECT 1      `api.sql("SELECT 1")` on one Api, after a first call.
   sql one run       `api.sql("SELECT max(x) FROM history WHERE run_id = ?", [id])` on one Api,
                     after a first call (the refresh of every run's stamps is the fixed cost).
@@ -90,8 +92,9 @@ def build_store(root: Path, n: int) -> None:
 def measure(root: Path, n: int, reps: int) -> dict[str, float]:
     counter = iter(range(10**6))
 
-    def init_finish() -> None:
-        with runlake.init(dir=root, project=PROJECT, id=f"new{next(counter)}", settings=SETTINGS):
+    def init_finish(**named) -> None:
+        with runlake.init(dir=root, project=PROJECT, id=f"new{next(counter)}", settings=SETTINGS,
+                          **named):
             pass
         join_recovery()
 
@@ -100,6 +103,8 @@ def measure(root: Path, n: int, reps: int) -> dict[str, float]:
     path = f"local/{PROJECT}/r{n - 1:06d}" if n > SEEDS else f"local/{PROJECT}/seed0"
     return {
         "init+finish": median_time(init_finish, reps),
+        # With a name, init() does not count the project's runs to number a default one.
+        "init+finish named": median_time(lambda: init_finish(name="named"), reps),
         "sql SELECT 1": median_time(lambda: api.sql("SELECT 1").fetchall(), reps * 4),
         "sql one run": median_time(lambda: api.sql(
             "SELECT max(x) FROM history WHERE run_id = ?", [one]).fetchall(), reps),

@@ -62,7 +62,8 @@ class Api:
 
     Every call sees the store as it is on disk at that moment (run.json files and history
     segments are re-listed, only changed ones re-read); a `Runs` selection keeps the snapshot
-    it was made from. One Api is one in-memory DuckDB connection: use it from one thread.
+    it was made from. One Api is one in-memory DuckDB connection, opened by the first query
+that needs SQL (`sql()`, `runs()`): use it from one thread.
 
     A run whose writer died reads "crashed". Reading its history (`run()`, `sql()`,
     `history()`) also recovers it: its write-ahead log is compacted into Parquet and its
@@ -83,7 +84,9 @@ class Api:
         self._registered: dict[str, pa.Table] = {}
         self._runs_view_of: pa.Table | None = None
         self._views: dict[str, str] = {}  # view -> the SQL it was last defined with
-        self._history_of: tuple[pa.Table, list[list[Path]]] | None = None
+        # The segment index table the history view was last made from, its segment files and
+        # the view's read_parquet parts (SQL naming every file: dear to rebuild per query).
+        self._history_of: tuple[pa.Table, set[Path], list[str]] | None = None
 
     @property
     def _con(self) -> duckdb.DuckDBPyConnection:
@@ -231,14 +234,14 @@ class Api:
 
         Convert the result with `.pl()`, `.df()` or `.arrow()`; pass values in `params`.
         """
-        if not isinstance(query, str):
-            raise TypeError(f"query must be a str, got {type(query).__name__}")
         # Each view is refreshed (its files re-listed, changed ones re-read) only when the
         # query names it; `table('k')` reads the history view to find its tables.
-        if _tables.table_calls(query):
-            self._define_history(self._segments.snapshot())
-            query = _tables.bind(self._con, self.root, query)
-        named = _named_views(query)
+        named = _VIEWS
+        if isinstance(query, str):
+            if _tables.table_calls(query):
+                self._define_history(self._segments.snapshot())
+                query = _tables.bind(self._con, self.root, query)
+            named = _named_views(query)
         if "history" in named:  # first: it may recover dead runs, which changes run.json
             self._define_history(self._segments.snapshot())
         if "system" in named:
@@ -278,12 +281,14 @@ class Api:
             segments = self._segments.snapshot()
         # The segment index returns the same table while no segment changed: group once.
         if self._history_of is None or self._history_of[0] is not segments.table:
-            self._history_of = (segments.table, segments.groups())
-        groups = self._history_of[1]
+            groups = segments.groups()
+            self._history_of = (segments.table, {f for group in groups for f in group},
+                                [_read_parquet(files) for files in _groups(groups)])
+        _, known, parts = self._history_of
+        parts = list(parts)
         # Live runs' WAL rows change with every frame: read again each time.
         live = live_history([self._paths(*key) for key in segments.live],
-                            {f for group in groups for f in group}) if segments.live else None
-        parts = [_read_parquet(files) for files in _groups(groups)]
+                            known) if segments.live else None
         if live is not None:
             self._register("history_live", live)
             parts.append("SELECT * FROM history_live")
