@@ -3,6 +3,7 @@ listing every run of the project, and still finds one killed at any point."""
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -94,8 +95,7 @@ def test_init_lists_the_registry_not_every_run(tmp_path, monkeypatch):
 def test_a_store_without_a_registry_is_scanned_once(tmp_path, monkeypatch):
     """A run killed under a runlake that kept no registry is still found by the next init."""
     killed(tmp_path, "old", "logged")
-    live.entry(RunPaths.of(tmp_path, "local", "p", "old")).unlink()  # as the old code left it
-    live.folder(tmp_path, "local", "p").rmdir()
+    shutil.rmtree(live.folder(tmp_path, "local", "p"))  # as a runlake without one left it
     new_writer(tmp_path)
     assert helpers.run_json(tmp_path, "old", project="p")["state"] == "crashed"
     assert entries(tmp_path) == [".scanned"]
