@@ -20,6 +20,7 @@ import os
 import threading
 
 from runlake.errors import RunInUseError
+from . import live
 from .layout import RunPaths
 
 _HELD: dict[str, int] = {}  # lock file path -> descriptor, for the locks this process holds
@@ -29,14 +30,17 @@ _GUARD = threading.Lock()
 class RunLock:
     """This process's ownership of a run; `release()` (or process death) gives it up."""
 
-    def __init__(self, paths: RunPaths) -> None:
+    def __init__(self, paths: RunPaths, registered: bool = False) -> None:
         self.paths = paths
         self._key = str(paths.lock_file)
+        self._registered = registered
 
     def release(self) -> None:
         with _GUARD:
             fd = _HELD.pop(self._key, None)
         if fd is not None:
+            if self._registered:  # an entry a dead owner left stays, for its recoverer
+                live.remove(self.paths)
             os.close(fd)  # closing drops the lock
 
     @property
@@ -59,7 +63,8 @@ def acquire(paths: RunPaths) -> RunLock:
             os.close(fd)
             raise RunInUseError(_in_use(paths, "another process")) from None
         _HELD[key] = fd
-    return RunLock(paths)
+    # Before the owner writes anything a recoverer would need to find (engine/live.py).
+    return RunLock(paths, registered=live.add(paths))
 
 
 def is_live(paths: RunPaths) -> bool:

@@ -23,6 +23,7 @@ by the next one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -34,7 +35,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import lock, segment, system
+from . import live, lock, segment, system
 from .convert import RunSchema, conform
 from runlake.errors import InvalidNameError, RunInUseError
 from .layout import RunPaths, seq_of
@@ -124,6 +125,57 @@ def recover_store(root: str | Path, *, entity: str | None = None,
     """Recover every run of a store (or of one entity, or project) whose owner is dead; the
     runs that were recovered."""
     return [paths for paths in list_runs(Path(root), entity, project) if recover_run(paths)]
+
+
+def recover_project(root: Path, entity: str, project: str,
+                    guard: Any = contextlib.nullcontext()) -> list[RunPaths]:
+    """What a new writer of a project does: recover its runs whose writer died, found in the
+    live-runs registry (engine/live.py), so the cost follows the runs live or killed, not the
+    runs the project holds. A project without a registry scan yet (written by a runlake that
+    kept none) has its runs with WAL files listed once. `guard` is held around each run's
+    recovery (the session's lock, for an init() resuming that run in this process)."""
+    full = not live.scanned(root, entity, project)
+    found = [p for p in list_runs(root, entity, project) if has_wal(p)] if full else []
+    found += [p for p in live.listed(root, entity, project) if p not in found]
+    recovered = []
+    for paths in found:
+        with guard:
+            try:
+                if lock.is_live(paths):
+                    continue
+                if recover_run(paths):
+                    recovered.append(paths)
+                _clear_entry(paths)
+            except (OSError, RunInUseError):
+                continue
+    if full:
+        live.mark_scanned(root, entity, project)
+    return recovered
+
+
+def _clear_entry(paths: RunPaths) -> None:
+    """Drop the registry entry of a run left with nothing to recover (recovered now, or its
+    writer was killed before run.json or after finish() wrote it), under the run's lock.
+    Another host's run with a fresh heartbeat keeps its entry."""
+    if not live.entry(paths).exists():
+        return
+    if not paths.run_dir.is_dir():  # deleted by hand
+        live.remove(paths)
+        return
+    try:
+        meta = read_json(paths.meta_file)
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        meta = None
+    if meta is not None and meta.get("state") in _LIVE_STATES and not _owner_gone(paths, meta):
+        return
+    try:
+        owner = lock.acquire(paths)
+    except RunInUseError:
+        return
+    try:
+        live.remove(paths)
+    finally:
+        owner.release()
 
 
 DIED_UNRECORDED = ("the process ended without finishing the run and without recording why: "

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from runlake.engine.alertlog import read_alerts
 
-from .catalog import RunKey, run_dirs
+from .catalog import RunKey, empty, run_dirs
 
 SCHEMA = pa.schema([
     ("entity", pa.string()), ("project", pa.string()), ("run_id", pa.string()),
@@ -63,7 +63,7 @@ class AlertIndex:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._parts: dict[Hashable, tuple[tuple[int, int, int], pa.Table]] = {}
-        self._table = SCHEMA.empty_table()
+        self._table = empty(SCHEMA)
 
     def table(self) -> pa.Table:
         """The alerts of every run; the same object while no file changed."""
@@ -89,5 +89,5 @@ class AlertIndex:
             parts[key] = have
         self._parts = parts
         tables = [t for _, t in sorted((k, v[1]) for k, v in parts.items())]
-        self._table = pa.concat_tables(tables).combine_chunks() if tables else SCHEMA.empty_table()
+        self._table = pa.concat_tables(tables).combine_chunks() if tables else empty(SCHEMA)
         return self._table

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +62,8 @@ class Api:
 
     Every call sees the store as it is on disk at that moment (run.json files and history
     segments are re-listed, only changed ones re-read); a `Runs` selection keeps the snapshot
-    it was made from. One Api is one in-memory DuckDB connection: use it from one thread.
+    it was made from. One Api is one in-memory DuckDB connection, opened by the first query
+that needs SQL (`sql()`, `runs()`): use it from one thread.
 
     A run whose writer died reads "crashed". Reading its history (`run()`, `sql()`,
     `history()`) also recovers it: its write-ahead log is compacted into Parquet and its
@@ -78,15 +80,32 @@ class Api:
         self._index = RunIndex(self.root)
         self._segments = SegmentIndex(self.root)
         self._alerts = AlertIndex(self.root)
-        self._con = duckdb.connect()
+        self._connection: duckdb.DuckDBPyConnection | None = None
         self._registered: dict[str, pa.Table] = {}
         self._runs_view_of: pa.Table | None = None
+        self._views: dict[str, str] = {}  # view -> the SQL it was last defined with
+        # The segment index table the history view was last made from, its segment files and
+        # the view's read_parquet parts (SQL naming every file: dear to rebuild per query).
+        self._history_of: tuple[pa.Table, set[Path], list[str]] | None = None
+
+    @property
+    def _con(self) -> duckdb.DuckDBPyConnection:
+        # Opened on first use: reading runs and histories with pyarrow/polars never needs it.
+        if self._connection is None:
+            self._connection = duckdb.connect()
+        return self._connection
 
     def _register(self, name: str, table: pa.Table) -> duckdb.DuckDBPyConnection:
         if self._registered.get(name) is not table:
             self._con.register(name, table)
             self._registered[name] = table
         return self._con
+
+    def _define(self, view: str, body: str) -> None:
+        """CREATE the temp view unless it already stands for `body` (the same files)."""
+        if self._views.get(view) != body:
+            self._con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {body}")
+            self._views[view] = body
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -128,12 +147,13 @@ class Api:
         entity, project, run_id = (
             validate_name(k, v) for k, v in zip(("entity", "project", "run id"), parts)
         )
-        self._recover_dead([self._paths(entity, project, run_id)])
-        rows = self._select(self._index.table(), "entity = ? AND project = ? AND id = ?",
-                            [entity, project, run_id])
-        if not rows:
+        paths = self._paths(entity, project, run_id)
+        self._recover_dead([paths])
+        # Its own run.json, by the layout: not a refresh of every run's index row.
+        row = self._index.row(paths)
+        if row is None:
             raise RunNotFoundError(f"run {entity}/{project}/{run_id} not found in store {self.root}")
-        return Run(self, rows[0])
+        return Run(self, row)
 
     def _project_path(self, path: str | None) -> tuple[str, str]:
         # None is the default project, as wandb.Api().runs() takes it from the settings.
@@ -214,16 +234,24 @@ class Api:
 
         Convert the result with `.pl()`, `.df()` or `.arrow()`; pass values in `params`.
         """
-        self._define_history(self._segments.snapshot())  # first: it may recover dead runs
-        self._define_system()
-        self._define_runs(self._index.table())
-        self._register("lineage", pa.Table.from_pylist(lineage_edges(self.root), schema=_LINEAGE))
-        # Listing every run's alerts file costs as much as the run index's listing: done
-        # when the query names the view (or the first time, so that it exists).
-        if "alerts" in query.lower() or "alerts" not in self._registered:
-            self._register("alerts", self._alerts.table())
+        # Each view is refreshed (its files re-listed, changed ones re-read) only when the
+        # query names it; `table('k')` reads the history view to find its tables.
+        named = _VIEWS
         if isinstance(query, str):
-            query = _tables.bind(self._con, self.root, query)
+            if _tables.table_calls(query):
+                self._define_history(self._segments.snapshot())
+                query = _tables.bind(self._con, self.root, query)
+            named = _named_views(query)
+        if "history" in named:  # first: it may recover dead runs, which changes run.json
+            self._define_history(self._segments.snapshot())
+        if "system" in named:
+            self._define_system()
+        if "runs" in named:
+            self._define_runs(self._index.table())
+        if "lineage" in named:
+            self._register("lineage", pa.Table.from_pylist(lineage_edges(self.root), schema=_LINEAGE))
+        if "alerts" in named:
+            self._register("alerts", self._alerts.table())
         return self._con.sql(query, params=params) if params is not None else self._con.sql(query)
 
     def _define_runs(self, table: pa.Table) -> None:
@@ -251,10 +279,16 @@ class Api:
     def _define_history(self, segments: Segments) -> None:
         if self._recover_dead(self._paths(*key) for key in segments.live):
             segments = self._segments.snapshot()
-        groups = segments.groups()
+        # The segment index returns the same table while no segment changed: group once.
+        if self._history_of is None or self._history_of[0] is not segments.table:
+            groups = segments.groups()
+            self._history_of = (segments.table, {f for group in groups for f in group},
+                                [_read_parquet(files) for files in _groups(groups)])
+        _, known, parts = self._history_of
+        parts = list(parts)
+        # Live runs' WAL rows change with every frame: read again each time.
         live = live_history([self._paths(*key) for key in segments.live],
-                            {f for group in groups for f in group})
-        parts = [_read_parquet(files) for files in _groups(groups)]
+                            known) if segments.live else None
         if live is not None:
             self._register("history_live", live)
             parts.append("SELECT * FROM history_live")
@@ -264,9 +298,7 @@ class Api:
                 " NULL::BIGINT AS _step, NULL::DOUBLE AS _runtime, NULL::DOUBLE AS _timestamp"
                 " WHERE false"
             )
-        self._con.execute(
-            "CREATE OR REPLACE TEMP VIEW history AS " + " UNION ALL BY NAME ".join(parts)
-        )
+        self._define("history", " UNION ALL BY NAME ".join(parts))
 
     def _define_system(self) -> None:
         files, live = system_snapshot(self.root)
@@ -279,9 +311,7 @@ class Api:
                 "SELECT NULL::VARCHAR AS entity, NULL::VARCHAR AS project, NULL::VARCHAR AS run_id,"
                 " NULL::DOUBLE AS _timestamp, NULL::DOUBLE AS _runtime WHERE false"
             )
-        self._con.execute(
-            "CREATE OR REPLACE TEMP VIEW system AS " + " UNION ALL BY NAME ".join(parts)
-        )
+        self._define("system", " UNION ALL BY NAME ".join(parts))
 
     def history(
         self,
@@ -334,10 +364,48 @@ def _read_parquet(group: tuple[list[Path], bool]) -> str:
     )
 
 
+_VIEWS = frozenset({"runs", "history", "system", "lineage", "alerts"})
+
+
+# Statements that look tables up in the catalog rather than by name in the query.
+_CATALOG = re.compile(r"\b(show|describe|summarize|pragma|information_schema|duckdb_\w+|"
+                      r"sqlite_master|pg_\w+|attach|export)\b", re.IGNORECASE)
+_INTERNAL = re.compile(r"(runs_index|history_live|system_live|table:\d+(_index)?)")
+
+
+# A parameter (`?`, `$1`, `$name`) outside literals, quoted names and comments; the other
+# alternatives are matched only to be skipped.
+_PARAMETER = re.compile(r"""(?P<p>\?|\$\d+|\$[A-Za-z_]\w*)|'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*"""
+                        r"""|/\*.*?\*/|\$\$.*?\$\$""", re.DOTALL)
+
+
+def _unparametrized(query: str) -> str:
+    """The query with each parameter a NULL: DuckDB's parser names no tables of a query with
+    parameters (it tries to bind them), and a NULL stands wherever a parameter may."""
+    return _PARAMETER.sub(lambda m: "NULL" if m.group("p") else m.group(0), query)
+
+
+def _named_views(query: str) -> frozenset[str]:
+    """The views of `sql()` that `query` may read: those DuckDB's parser finds among its
+    tables (quoted, any case, schema-qualified, in a CTE or subquery). When unsure, all of
+    them: the parser fails (several statements, a file it cannot open), the query names a
+    table that is not one of ours (a view of the user's may read ours), or it reads the
+    catalog (SHOW TABLES)."""
+    if _CATALOG.search(query):
+        return _VIEWS
+    try:
+        names = {n.lower() for n in duckdb.get_table_names(_unparametrized(query), qualified=False)}
+    except (duckdb.Error, RuntimeError):
+        return _VIEWS
+    if any(n not in _VIEWS and not _INTERNAL.fullmatch(n) for n in names):
+        return _VIEWS
+    return _VIEWS.intersection(names)
+
+
 def _projects_of(table: pa.Table, entity: str | None) -> list[Project]:
-    pairs = table.select(["entity", "project"]).group_by(["entity", "project"]).aggregate([])
-    return sorted(Project(r["entity"], r["project"]) for r in pairs.to_pylist()
-                  if entity is None or r["entity"] == entity)
+    # Not Table.group_by: it loads pyarrow's dataset module, which imports pandas.
+    pairs = set(zip(table.column("entity").to_pylist(), table.column("project").to_pylist()))
+    return sorted(Project(e, p) for e, p in pairs if entity is None or e == entity)
 
 
 def _literal(text: str) -> str:

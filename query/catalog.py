@@ -10,13 +10,18 @@ a read-only store still answers queries from memory. See docs/DESIGN.md, "The re
 
 from __future__ import annotations
 
+import array
+import json
+import math
 import os
 import uuid
+from datetime import datetime
 from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.json  # noqa: F401 - pa.json
 
 from runlake.engine.layout import is_valid_name
 
@@ -46,7 +51,7 @@ class Cache:
         keep = [i for i, (k, s) in enumerate(self._stamps.items()) if listing.get(k) == s]
         rows = [row for key, stamp in listing.items() if self._stamps.get(key) != stamp
                 if (row := self._make_row(key, stamp)) is not None]
-        fresh = pa.Table.from_pylist(rows, schema=self.schema)
+        fresh = table_of(rows, self.schema)
         table = pa.concat_tables([self._table.take(keep), fresh]) if keep else fresh
         self._table = table.combine_chunks()
         self._stamps = self._stamps_of(self._table)
@@ -68,7 +73,55 @@ def load(path: Path, schema: pa.Schema) -> pa.Table:
             return table
     except (OSError, pa.ArrowInvalid):
         pass
-    return schema.empty_table()
+    return empty(schema)
+
+
+def table_of(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """`pa.Table.from_pylist(rows, schema=schema)` without pyarrow's conversion of Python
+    values, which imports pandas when it is installed (0.5 s or more, for a reader that may
+    never use it): the rows go through pyarrow's JSON reader, binary columns through their
+    buffers. Times are datetimes (naive ones are UTC); non-finite floats become null."""
+    if not rows:
+        return empty(schema)
+    binary = [f.name for f in schema if pa.types.is_binary(f.type)]
+    text = [f for f in schema if f.name not in binary]
+    lines = "\n".join(json.dumps({f.name: _json(r.get(f.name)) for f in text}, ensure_ascii=False)
+                      for r in rows)
+    table = pa.json.read_json(pa.BufferReader(lines.encode("utf-8")),
+                              parse_options=pa.json.ParseOptions(explicit_schema=pa.schema(text)))
+    columns = {name: _binary([r.get(name) for r in rows]) for name in binary}
+    return pa.table([columns[f.name] if f.name in columns else table.column(f.name)
+                     for f in schema], schema=schema)
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _binary(values: list[bytes | None]) -> pa.Array:
+    offsets, at = array.array("i", [0]), 0
+    for v in values:
+        at += len(v or b"")
+        offsets.append(at)
+    valid = None
+    if any(v is None for v in values):
+        bits = bytearray((len(values) + 7) // 8)
+        for i, v in enumerate(values):
+            if v is not None:
+                bits[i // 8] |= 1 << (i % 8)
+        valid = pa.py_buffer(bytes(bits))
+    data = pa.py_buffer(b"".join(v or b"" for v in values))
+    return pa.Array.from_buffers(pa.binary(), len(values), [valid, pa.py_buffer(offsets), data])
+
+
+def empty(schema: pa.Schema) -> pa.Table:
+    """A table of no rows. Not `schema.empty_table()`: that, like every pyarrow conversion
+    of Python values, makes pyarrow import pandas (0.5 s or more) when it is installed."""
+    return pa.Table.from_batches([], schema=schema)
 
 
 def save(path: Path, table: pa.Table) -> None:

@@ -16,6 +16,8 @@ import pyarrow as pa
 
 from runlake.engine.layout import PARTITION_KEYS, RunPaths
 
+from . import arrays
+from .catalog import empty
 from . import history as _history
 
 BASE = ("entity", "project", "run_id", *_history.BASE)
@@ -24,7 +26,7 @@ BASE = ("entity", "project", "run_id", *_history.BASE)
 def _with_partition(table: pa.Table, paths: RunPaths) -> pa.Table:
     n = table.num_rows
     for name, value in zip(PARTITION_KEYS, (paths.entity, paths.project, paths.run_id)):
-        table = table.append_column(name, pa.array([value] * n, pa.string()))
+        table = table.append_column(name, arrays.repeat(value, n))
     return table
 
 
@@ -60,7 +62,7 @@ def histories_lazy(files: Sequence[tuple[Path, pa.Schema]], live: Sequence[RunPa
                 others.setdefault(s, []).append(str(f))
         for schema, paths in others.items():  # a widening polars will not do in a scan (bool)
             names = [n for n in schema.names if n in union.names]
-            frames.append(_scan(pl, paths, schema.empty_table().select(names).schema, None)
+            frames.append(_scan(pl, paths, pa.schema([schema.field(n) for n in names]), None)
                           .with_columns(_cast(pl, n, union.field(n).type) for n in names))
     wal = live_history(live, {f for f, _ in files})
     if wal is not None:
@@ -88,7 +90,7 @@ def _scans_as(schema: pa.Schema, union: pa.Schema) -> bool:
 
 def _scan(pl, paths: list[str], schema: pa.Schema, cast):  # -> pl.LazyFrame
     return pl.scan_parquet(
-        paths, schema=dict(pl.from_arrow(schema.empty_table()).schema), hive_partitioning=True,
+        paths, schema=dict(pl.from_arrow(empty(schema)).schema), hive_partitioning=True,
         hive_schema={"entity": pl.String, "project": pl.String, "run_id": pl.String},
         missing_columns="insert", extra_columns="ignore", cast_options=cast,
     )

@@ -44,6 +44,8 @@ from runlake.engine import kinds, structs
 from runlake.engine.layout import RUNTIME, STEP, TIMESTAMP, RunPaths
 from runlake.engine.wal import read_frames
 
+from . import arrays  # numpy without pyarrow's conversions, which import pandas
+
 BASE = (STEP, RUNTIME, TIMESTAMP)
 _BASE_TYPES = (pa.int64(), pa.float64(), pa.float64())
 _SEGMENT_NAME = re.compile(r"part-(\d{6,})\.parquet")
@@ -60,8 +62,9 @@ class Source:
     kind: Literal["segment", "wal"]
 
 
-# What planning keeps of a source: a segment's path (read later, lazily), or a WAL's frames.
-_Part = Union[Path, list]
+# What planning keeps of a source: a segment's path and footer (rows read later, lazily), or
+# a WAL's frames.
+_Part = Union[tuple[Path, pq.FileMetaData], list]
 
 
 def _listing(folder: Path, pattern: re.Pattern[str]) -> dict[int, Path]:
@@ -97,8 +100,9 @@ def _plan(paths: RunPaths) -> list[tuple[Source, list[pa.Schema], _Part]]:
             for src in sources(paths):
                 if planned and src.seq <= planned[-1][0].seq:
                     continue  # read before a re-listing
-                if src.kind == "segment":
-                    planned.append((src, [pq.read_schema(src.path)], src.path))
+                if src.kind == "segment":  # its footer, read once: _batches reuses it
+                    md = pq.read_metadata(src.path)
+                    planned.append((src, [md.schema.to_arrow_schema()], (src.path, md)))
                 else:
                     frames = list(read_frames(src.path))
                     planned.append((src, [f.schema for f in frames], frames))
@@ -186,8 +190,9 @@ def _batches(
     part: _Part, schema: pa.Schema, lo: int | None, hi: int | None, page_size: int | None
 ) -> Iterator[pa.RecordBatch]:
     """One source's rows in [lo, hi] under `schema`; by pages if `page_size`, else whole."""
-    if isinstance(part, Path):
-        with pq.ParquetFile(part, buffer_size=1 << 20, pre_buffer=False) as pf:
+    if isinstance(part, tuple):
+        path, md = part
+        with pq.ParquetFile(path, metadata=md, buffer_size=1 << 20, pre_buffer=False) as pf:
             have = pf.schema_arrow  # a property that converts the footer's schema each time
             columns = [n for n in schema.names if have.get_field_index(n) >= 0]
             groups = _row_groups(pf, lo, hi)
@@ -225,7 +230,7 @@ def read_table(
     schema = union_schema((s for _, schemas, _ in planned for s in schemas), keys)
     batches = [b for _, _, part in planned for b in _batches(part, schema, min_step, max_step, None)]
     table = pa.Table.from_batches(batches, schema=schema)
-    step = table.column(STEP).to_numpy()
+    step = arrays.to_numpy(table.column(STEP))
     if len(step) > 1 and not (np.diff(step) > 0).all():  # never by the format; cheap to check
         table = table.sort_by(STEP)
     return table
@@ -292,10 +297,10 @@ def _x_order(table: pa.Table, x_axis: str) -> np.ndarray | None:
         return None
     if names[0] == STEP:
         step = table.column(STEP)
-        if step.null_count == 0 and (np.diff(step.to_numpy()) >= 0).all():
+        if step.null_count == 0 and (np.diff(arrays.to_numpy(step)) >= 0).all():
             return None
     keys = [(c, "ascending") for c in names]
-    return pc.sort_indices(table, sort_keys=keys).to_numpy()  # nulls sort last by default
+    return arrays.to_numpy(pc.sort_indices(table, sort_keys=keys))  # nulls sort last by default
 
 
 def _is_numeric(t: pa.DataType) -> bool:
@@ -305,11 +310,11 @@ def _is_numeric(t: pa.DataType) -> bool:
 def _values(column: pa.ChunkedArray, order: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """A column in x order as numpy, and where it holds a value (not null, not NaN)."""
     if order is not None:
-        column = column.take(order)
+        column = column.take(arrays.indices(order))
     if pa.types.is_boolean(column.type):
         column = column.cast(pa.int8())
-    valid = column.is_valid().to_numpy(zero_copy_only=False)
-    values = column.fill_null(0).to_numpy()
+    valid = arrays.to_numpy(column.is_valid()).copy()  # written below; a buffer's view is not
+    values = arrays.to_numpy(column, nulls=True)  # what a null slot holds: `valid` is False
     if values.dtype.kind == "f":
         valid &= ~np.isnan(values)
     return values, valid
@@ -393,7 +398,7 @@ def sample(
     """At most `samples` rows in x order that keep the ends and each bucket's spikes (see the
     module docstring); every row, in x order, if the table has no more than `samples`."""
     indices, _ = sample_indices(table, samples, keys, x_axis)
-    return table.take(indices)
+    return table.take(arrays.indices(indices))
 
 
 def history_rows_with_keys(table: pa.Table, keys: Sequence[str], x_axis: str = STEP) -> pa.Table:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -123,6 +123,43 @@ class RunIndex:
         """
         return self._with_crashed(self._cache.refresh(_listing(self.root)))
 
+    def row(self, paths: RunPaths) -> dict[str, Any] | None:
+        """One run's row, as `table()` has it, from its own run.json (None if it has none):
+        what finding one run by its path costs, whatever the store holds."""
+        try:
+            st = os.stat(paths.meta_file)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        key = (paths.entity, paths.project, paths.run_id)
+        row = _row(self.root, key, (st.st_mtime_ns, st.st_size, st.st_ino))
+        if row is None:
+            return None
+        beat = row["heartbeat_at"]
+        if beat is not None and beat.tzinfo is None:  # as the table reads a naive time: UTC
+            beat = beat.replace(tzinfo=timezone.utc)
+        if row["state"] == "running" and owner_dead(
+                paths, row["host"], None if beat is None else beat.timestamp()):
+            row["state"] = "crashed"
+        return row
+
+    def _dead(self, table: pa.Table) -> set[RunKey]:
+        """The keys of the rows that say "running" but whose writer is dead."""
+        # A pattern, not pc.equal's Python scalar: converting one makes pyarrow import pandas.
+        states = table.column("state")
+        running = pc.indices_nonzero(pc.match_substring_regex(states, "^running$"))
+        dead = set()
+        if len(running):
+            now = time.time()
+            rows = table.select(["entity", "project", "id", "host"]).take(running)
+            # Microseconds as ints: timezone-aware datetimes out of pyarrow import pandas.
+            beats = pc.cast(table.column("heartbeat_at").take(running), pa.int64()).to_pylist()
+            for row, beat in zip(rows.to_pylist(), beats):
+                key = (row["entity"], row["project"], row["id"])
+                if owner_dead(RunPaths(self.root, *key), row["host"],
+                              None if beat is None else beat / 1e6, now):
+                    dead.add(key)
+        return dead
+
     def _with_crashed(self, table: pa.Table) -> pa.Table:
         """The table with each dead "running" run's state "crashed".
 
@@ -131,27 +168,19 @@ class RunIndex:
         (engine.recovery.owner_dead). One lock test per running run; recovery, or a finish,
         takes the run out of "running" for good.
         """
-        running = pc.indices_nonzero(pc.equal(table.column("state"), "running")).to_pylist()
-        dead = set()
-        if running:
-            now = time.time()
-            rows = table.select(["entity", "project", "id", "host", "heartbeat_at"]).take(running)
-            for row in rows.to_pylist():
-                key = (row["entity"], row["project"], row["id"])
-                beat = row["heartbeat_at"]
-                if owner_dead(RunPaths(self.root, *key), row["host"],
-                              None if beat is None else beat.timestamp(), now):
-                    dead.add(key)
+        dead = frozenset(self._dead(table))
         if not dead:
             return table
-        dead = frozenset(dead)
         if self._derived is not None and self._derived[0] is table and self._derived[1] == dead:
             return self._derived[2]
         keys = zip(*(table.column(c).to_pylist() for c in ("entity", "project", "id")))
-        states = [("crashed" if k in dead else s)
-                  for k, s in zip(keys, table.column("state").to_pylist())]
+        mask = pa.py_buffer(bytes(k in dead for k in keys))  # bytes, not a Python list: see row()
+        is_dead = pc.cast(pa.Array.from_buffers(pa.uint8(), table.num_rows, [None, mask]), pa.bool_())
+        states = table.column("state")  # the dead are all "running": options, not scalars
+        states = pc.if_else(is_dead, pc.replace_substring_regex(states, "^running$", "crashed"),
+                            states)
         derived = table.set_column(table.schema.get_field_index("state"), SCHEMA.field("state"),
-                                   pa.array(states, pa.string()))
+                                   states)
         self._derived = (table, dead, derived)
         return derived
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import pyarrow as pa
 
@@ -22,8 +22,14 @@ from runlake.engine import urls
 from .filters import check_keys
 from .index import loads
 
-if TYPE_CHECKING:
-    from .api import Api
+
+
+class Store(Protocol):
+    """What a Run needs of the Api that found it (api.py imports this module, not back)."""
+
+    base_url: str | None
+
+    def _paths(self, entity: str, project: str, run_id: str) -> Any: ...
 
 Format = Literal["pandas", "polars", "arrow", "records"]
 _STREAMS = ("default", "system", "events")
@@ -41,7 +47,7 @@ class Run:
     """A run in the store. Edit `name`, `tags`, `notes`, `group`, `config`, `summary`, then
     `update()` to persist; `delete()` removes the run and its files."""
 
-    def __init__(self, api: Api, row: dict[str, Any]) -> None:
+    def __init__(self, api: Store, row: dict[str, Any]) -> None:
         self._api = api
         self.entity: str = row["entity"]
         self.project: str = row["project"]

@@ -13,10 +13,14 @@ A refresh also finds the runs with write-ahead-log files: rows durable but not y
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -87,9 +91,10 @@ class SegmentIndex:
         self.root = root
         self._cache = catalog.Cache(index_path(root), SCHEMA, ("entity", "project", "run_id", "file"),
                                     ("size", "mtime_ns"), self._row)
+        self._folders = FolderCache()
 
     def snapshot(self) -> Segments:
-        listing, live = _listing(self.root)
+        listing, live = _listing(self.root, self._folders)
         return Segments(self.root, self._cache.refresh(listing), tuple(live))
 
     def _row(self, key: tuple[str, str, str, str], stamp: tuple[int, int]) -> dict | None:
@@ -104,19 +109,66 @@ class SegmentIndex:
                 "schema": schema.remove_metadata().serialize().to_pybytes()}
 
 
-def _listing(root: Path) -> tuple[dict[tuple[str, str, str, str], tuple[int, int]], list[RunKey]]:
+# A folder whose mtime is older than this when it is listed has settled: any later change
+# gets a later mtime (file systems stamp folders with a coarse clock, ticks of a few ms).
+SETTLED_NS = 1_000_000_000
+
+
+class FolderCache:
+    """What was found in each folder, reused while the folder's mtime and inode stay: one stat
+    per run folder on a refresh instead of a listing and a stat per file. Only settled
+    listings are kept (SETTLED_NS), so a change within the mtime tick of the listing is never
+    missed. Segments are only ever added, removed or replaced by rename, which all change
+    their folder's mtime."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[tuple[int, int], Any]] = {}
+
+    def get(self, path: str, compute: Callable[[str], Any], missing: Any) -> Any:
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            self._seen.pop(path, None)
+            return missing
+        stamp = (st.st_mtime_ns, st.st_ino)
+        have = self._seen.get(path)
+        if have is not None and have[0] == stamp:
+            return have[1]
+        settled = time.time_ns() - st.st_mtime_ns > SETTLED_NS
+        found = compute(path)  # after the stat: a change from here on changes the mtime
+        if settled:
+            self._seen[path] = (stamp, found)
+        else:
+            self._seen.pop(path, None)
+        return found
+
+
+def _has_wal(path: str) -> bool:
+    return any(_WAL.fullmatch(f.name) for f in catalog.entries(path))
+
+
+def _segment_stamps(path: str) -> list[tuple[str, tuple[int, int]]]:
+    found = []
+    for f in catalog.entries(path):
+        if _SEGMENT.fullmatch(f.name):
+            try:
+                st = f.stat()
+            except FileNotFoundError:
+                continue
+            found.append((f.name, (st.st_size, st.st_mtime_ns)))
+    return found
+
+
+def _listing(root: Path, folders: FolderCache | None = None
+             ) -> tuple[dict[tuple[str, str, str, str], tuple[int, int]], list[RunKey]]:
+    folders = FolderCache() if folders is None else folders
     # WAL files first: the writer publishes part-N before it deletes N.arrows, so a run whose
     # WAL is compacted between the two listings is still live here and has part-N below (or,
     # once past this listing, a segment its live reader finds: history.wal_table's `known`).
     live = [key for key, entry in catalog.run_dirs(root / "runs")
-            if any(_WAL.fullmatch(f.name) for f in catalog.entries(entry.path + "/wal"))]
+            if folders.get(entry.path + "/wal", _has_wal, False)]
     segments: dict[tuple[str, str, str, str], tuple[int, int]] = {}
     for (e, p, r), entry in catalog.run_dirs(root / "history"):
-        for f in catalog.entries(entry.path):
-            if _SEGMENT.fullmatch(f.name):
-                try:
-                    st = f.stat()
-                except FileNotFoundError:
-                    continue
-                segments[(e, p, r, f.name)] = (st.st_size, st.st_mtime_ns)
+        for name, stamp in folders.get(entry.path, _segment_stamps, []):
+            segments[(e, p, r, name)] = stamp
     return segments, live

@@ -314,13 +314,10 @@ def _recover_project(run: Run) -> None:
     def work() -> None:
         # Best effort, silently: the next reader or `runlake recover` tries again.
         with contextlib.suppress(Exception):
-            for other in recovery.list_runs(paths.root, paths.entity, paths.project):
-                if not recovery.has_wal(other):  # (a run.json read per run is too dear here)
-                    continue
-                # One run at a time under the session lock: a recovery holds the run's lock,
-                # which an init() resuming that run in this process must not find taken.
-                with _lock:
-                    recovery.recover_run(other)
+            # The project's live-runs registry, not its every run; one run at a time under
+            # the session lock: a recovery holds the run's lock, which an init() resuming
+            # that run in this process must not find taken.
+            recovery.recover_project(paths.root, paths.entity, paths.project, guard=_lock)
 
     threading.Thread(target=work, name="runlake-recover", daemon=False).start()
 
