@@ -124,8 +124,6 @@ def test_each_module_imports_only_what_its_room_may(path):
     assert violations(path) == []
 
 
-@pytest.mark.xfail(strict=True, reason="the Run and its collaborators, and Api and the public Run, "
-                   "still import each other; removed in the next steps of the restructure")
 def test_no_import_cycle_at_module_level():
     """Module-level imports between runlake's modules form no cycle."""
     graph: dict[str, set[str]] = {}
