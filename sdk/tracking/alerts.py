@@ -29,7 +29,7 @@ from runlake.tracking.webhook import WebhookSender
 if TYPE_CHECKING:
     from runlake.tracking.run import Run
 
-TITLE_LIMIT = 64  # the seed: a title "must be less than 64 characters"
+TITLE_LIMIT = 64  # wandb's Run reference: a title "must be less than 64 characters"
 DEFAULT_WAIT = 60.0  # wandb's default wait_duration: one minute
 _SLACK_TEXT = 3000  # Slack's limit for a section block's text
 

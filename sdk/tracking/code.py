@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
 
 def is_code_file(path: str) -> bool:
-    """The default `include_fn` (the later seed's `_is_py_requirements_or_dockerfile`): Python
-    files, `requirements.txt` and `Dockerfile*`.
+    """The default `include_fn` (`_is_py_requirements_or_dockerfile` in wandb's Run reference
+    after v0.18): Python files, `requirements.txt` and `Dockerfile*`.
 
     >>> is_code_file("src/train.py"), is_code_file("Dockerfile.gpu"), is_code_file("a.ipynb")
     (True, True, False)

@@ -244,7 +244,7 @@ def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -
 
 
 class _NotInitialized(UsageError, ValueError):
-    """The seed's watch() raises ValueError before init(); still a runlake UsageError."""
+    """watch() before init() raises ValueError in wandb's Run reference; still a UsageError."""
 
 
 def watch(models: Any, criterion: Any = None, log: str | None = "gradients",

@@ -1,4 +1,4 @@
-"""runlake.Artifact, run.log_artifact / use_artifact, and Api().artifact (issue 6)."""
+"""runlake.Artifact, run.log_artifact / use_artifact, and Api().artifact."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """run.upsert_artifact / run.finish_artifact (distributed versions) and run.link_artifact
-(portfolios), issue 6."""
+(portfolios)."""
 
 from __future__ import annotations
 

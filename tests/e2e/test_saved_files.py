@@ -1,5 +1,5 @@
 """A training script in a real process saves a checkpoint with policy="live", rewrites it
-while the run lives, and finishes: the store keeps the last content (issue 6)."""
+while the run lives, and finishes: the store keeps the last content."""
 
 from __future__ import annotations
 
