@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import runlake
 
 from tests.e2e.test_training_script import run_script
+
+pytestmark = pytest.mark.slow  # every test runs a script in its own process
 
 TRAIN = """
     import os, sys, time

@@ -293,6 +293,7 @@ def test_a_torn_last_line_is_skipped_and_not_glued_to_the_next(root):
     assert [r["title"] for r in read_alerts(run._paths.alerts_file)] == ["one", "two"]
 
 
+@pytest.mark.slow
 def test_a_script_that_ends_without_finish_still_posts(root, hook):
     import os
     import subprocess
