@@ -4,7 +4,7 @@ Each alert that fires is appended to the run's `alerts.jsonl` (engine/alertlog.p
 with `Api().run(path).alerts()` and the SQL view `alerts`), printed to stderr (unless
 `Settings(quiet=True)`) and, when a webhook is configured (`Settings(alert_webhook=...)` or
 $RUNLAKE_ALERT_WEBHOOK), posted as Slack-compatible JSON from a background thread
-(sdk/webhook.py). None of it touches `log()`'s path: alert() takes no lock log() takes.
+(sdk/tracking/webhook.py). None of it touches `log()`'s path: alert() takes no lock log() takes.
 
 `wait_duration` (seconds, or a timedelta; default 60 s as in wandb) suppresses an alert whose
 title fired less than that long ago: it is not printed, posted or recorded, and the next

@@ -1,4 +1,4 @@
-"""`Run.log_artifact` and `Run.use_artifact`: the Run-API side of artifacts (sdk/live_run.py
+"""`Run.log_artifact` and `Run.use_artifact`: the Run-API side of artifacts (sdk/tracking/run.py
 delegates here; storage is engine/objects.py)."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`Run.log_code` and `init(save_code=True)`: a run's source code as a "code" artifact.
 
-The artifact is an ordinary one (sdk/artifact.py, logged with `run.log_artifact`), named
+The artifact is an ordinary one (sdk/artifacts/artifact.py, logged with `run.log_artifact`), named
 `source-<project>-<entry script>` by default, so the same code logged twice is one version
 and each run's producer edge says which run logged it.
 """

@@ -93,7 +93,8 @@ class Run:
         self._log_lock = threading.RLock()
         self._pending: dict[str, object] = {}
         self._has_pending = False
-        # A continued run (resumed, rewound, forked) starts from what sdk/continuation.py read.
+        # A continued run (resumed, rewound, forked) starts from what
+        # sdk/tracking/continuation.py read.
         self._continued = continued
         self._start_time = time.time() if continued is None else continued.start_time
         self._tags = tuple(settings.tags or ())
@@ -527,7 +528,7 @@ class Run:
         """Let go of the run without finishing it: flush and compact everything, stop the
         writer, record state "detached" and release the run's lock, so another process can
         continue it with `init(id=..., resume="must")`. `log()` then raises UsageError.
-        A no-op in mode="disabled" and on a detached run (sdk/detach.py).
+        A no-op in mode="disabled" and on a detached run (sdk/tracking/detach.py).
 
         >>> import runlake
         >>> run = runlake.init(mode="disabled")
@@ -569,7 +570,7 @@ class Run:
             self._meta.update(state="preempting")
 
     def _preempt(self, timeout: float) -> None:
-        """On SIGTERM (sdk/session.py): make every logged row durable, the console captured
+        """On SIGTERM (sdk/tracking/session.py): make every logged row durable, the console captured
         so far written and every saved file current, then mark_preempting."""
         if self._finished:
             return
@@ -580,7 +581,7 @@ class Run:
             self._files.flush()
         self.mark_preempting()
 
-    # -- artifacts (sdk/run_artifacts.py) ------------------------------------------------------
+    # -- artifacts (sdk/tracking/artifacts.py) ---------------------------------------------------
 
     def log_artifact(self, artifact_or_path: Any, name: str | None = None,
                      type: str | None = None, aliases: Any = None, tags: Any = None) -> Any:
@@ -596,7 +597,7 @@ class Run:
 
         return run_artifacts.use_artifact(self, artifact_or_name, type, aliases, use_as)
 
-    # -- charts (sdk/plot.py) --------------------------------------------------------------------
+    # -- charts (sdk/tables/plot.py) -------------------------------------------------------------
 
     @staticmethod
     def plot_table(vega_spec_name: str, data_table: Any, fields: dict[str, Any],
@@ -607,7 +608,7 @@ class Run:
 
         return plot_table(vega_spec_name, data_table, fields, string_fields, split_table)
 
-    # -- files and code (sdk/run_files.py, sdk/run_code.py) ------------------------------------
+    # -- files and code (sdk/tracking/files.py, sdk/tracking/code.py) ----------------------------
 
     _files: FileSync | None = None  # created by the first save()
 
@@ -643,7 +644,7 @@ class Run:
                  include_fn: Callable[..., bool] | None = None,
                  exclude_fn: Callable[..., bool] | None = None) -> Artifact | None:
         """Log the source files under `root` as a "code" artifact (default name
-        `source-<project>-<entry script>`); None if no file matched. See sdk/run_code.py for
+        `source-<project>-<entry script>`); None if no file matched. See sdk/tracking/code.py for
         the default include (`*.py`, `requirements.txt`, `Dockerfile*`) and exclude
         (`wandb/`, `.wandb/`, and the store) rules. mode="disabled": None."""
         from runlake.tracking import code as run_code
@@ -694,7 +695,7 @@ class Run:
 
         run_models.link_model(self, path, registered_model_name, name, aliases)
 
-    # -- alerts (sdk/alerts.py) ----------------------------------------------------------------
+    # -- alerts (sdk/tracking/alerts.py) ---------------------------------------------------------
 
     def alert(self, title: str, text: str, level: str | AlertLevel | None = None,
               wait_duration: int | float | timedelta | None = None) -> None:
@@ -714,7 +715,7 @@ class Run:
                     self._alerts = Alerts(self)
         self._alerts.alert(title, text, level, wait_duration)
 
-    # -- PyTorch (sdk/watcher.py) --------------------------------------------------------------
+    # -- PyTorch (sdk/tracking/watch.py) ---------------------------------------------------------
 
     def watch(self, models: Any, criterion: Any = None, log: str | None = "gradients",
               log_freq: int = 1000, idx: int | None = None, log_graph: bool = False) -> None:
@@ -742,7 +743,7 @@ class Run:
         if self._alerts is not None:
             self._alerts.close()
 
-    # -- notebooks (sdk/html.py) -------------------------------------------------------------
+    # -- notebooks (sdk/tracking/card.py) --------------------------------------------------------
 
     def to_html(self, height: int = 420, hidden: bool = False) -> str:
         """A self-contained HTML card of the run: name, state, config, summary and SVG

@@ -68,7 +68,8 @@ def init(
 
     `dir` is the store root (else $RUNLAKE_DIR, else ./runlake); everything of the run is
     written under it. `resume` ("allow", "must", "never", "auto" or True), `resume_from` and
-    `fork_from` ("<run_id>?_step=<N>") continue, rewind or fork a run (sdk/continuation.py).
+    `fork_from` ("<run_id>?_step=<N>") continue, rewind or fork a run
+    (sdk/tracking/continuation.py).
     `save_code=True` (or $RUNLAKE_SAVE_CODE) logs the entry script as a "code" artifact.
 
     >>> import runlake

@@ -1,4 +1,5 @@
-"""The `runlake` command (sdk/cli.py): tables of runs and rows, SQL, exports, one-line errors.
+"""The `runlake` command (sdk/cli/commands.py): tables of runs and rows, SQL, exports,
+one-line errors.
 
 Most tests call `runlake.cli.main([...])` in-process; a few run the installed console script
 (and `python -m runlake`) as real processes, one of them with stderr on a pseudo-terminal.

@@ -1,4 +1,4 @@
-"""Console capture (sdk/console.py): the user still sees the output, output.log has it, the
+"""Console capture (sdk/monitor/console.py): the user still sees the output, output.log has it, the
 streams are restored at finish; concurrent threads, partial writes, undecodable text, and
 pytest's own capture underneath."""
 

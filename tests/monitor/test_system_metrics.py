@@ -1,4 +1,4 @@
-"""The sampler (sdk/system_sampler.py), its thread (sdk/system_monitor.py) and the settings
+"""The sampler (sdk/monitor/sampler.py), its thread (sdk/monitor/system.py) and the settings
 that turn it off. No timing is asserted: tests wait for what they need, then check values."""
 
 from __future__ import annotations

@@ -379,7 +379,7 @@ def test_every_reference_method_is_implemented_and_probing_is_safe(root):
 
 @pytest.mark.parametrize("arg", ["resume", "resume_from", "fork_from"])
 def test_resuming_or_forking_a_missing_run_fails_and_writes_nothing(root, arg):
-    # (tests/sdk/test_resume.py has the rest of resume, rewind and fork)
+    # (tests/tracking/test_resume.py has the rest of resume, rewind and fork)
     extra = {"id": "abc"} if arg == "resume" else {}
     with pytest.raises(runlake.RunNotFoundError, match="abc"):
         runlake.init(dir=root, **extra, **{arg: "must" if arg == "resume" else "abc?_step=1"})
