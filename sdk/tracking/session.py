@@ -305,7 +305,7 @@ def _finish_at_exit() -> None:
         run._finish(_exit_code)
 
 
-# -- crashes and preemption (docs/DESIGN.md, "Crash safety and run states") -------------------
+# -- crashes and preemption (docs/DESIGN.md, "Run states", "Preemption") --------------------
 
 
 def _recover_project(run: Run) -> None:

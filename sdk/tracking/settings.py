@@ -20,7 +20,7 @@ from runlake.engine.urls import check_http_url
 Mode = Literal["online", "offline", "disabled"]
 MODES = ("online", "offline", "disabled")
 # wandb's `console` values. runlake tees Python's sys.stdout/sys.stderr for all but "off"
-# (docs/DESIGN.md, "System metrics and console": no file-descriptor redirection).
+# (docs/DESIGN.md, "Monitor": no file-descriptor redirection).
 Console = Literal["auto", "off", "wrap", "redirect", "wrap_raw", "wrap_emu"]
 CONSOLES = ("auto", "off", "wrap", "redirect", "wrap_raw", "wrap_emu")
 SYSTEM_METRICS_INTERVAL = 10.0  # seconds between system samples (wandb: 10 s, newer 15 s)

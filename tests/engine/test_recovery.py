@@ -1,4 +1,4 @@
-"""engine.recovery and the crash-safety rules it relies on (docs/DESIGN.md, "Crash safety").
+"""engine.recovery and the crash-safety rules it relies on (docs/DESIGN.md, "Crash recovery").
 
 A dead run is made here as a killed writer leaves one: a RunWriter driven cycle by cycle
 (`_cycle`) and then dropped without `close()`, so its WAL files, published segments and the
