@@ -2,7 +2,7 @@
 
 Rows are kept in chunks of one *shape*: the same keys in the same order, with the same value
 types. Training loops log the same shape step after step, so the common case is one key
-comparison and a few appends (docs/DESIGN.md has the measurements behind this):
+comparison and a few appends (docs/DESIGN.md, "The buffer"):
 
 - A chunk of float values only (the usual metrics row) stores them row-major in one
   `array('d')`: `extend(data.values())` converts and checks every value in C, and a value

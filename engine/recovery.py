@@ -2,7 +2,7 @@
 
 A writer killed mid-run (kill -9, the OOM killer, a power cut) leaves rows in WAL files,
 maybe a hidden `.tmp-*` file it was writing, and a run.json that still says "running".
-Nothing durable is lost (docs/DESIGN.md, "Crash safety"); recovery leaves what `finish()`
+Nothing durable is lost (docs/DESIGN.md, "Crash recovery"); recovery leaves what `finish()`
 would have left:
 
 - every WAL file whose segment does not exist is compacted into it (its valid frames: a torn

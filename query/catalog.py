@@ -5,7 +5,7 @@ than Parquet, and it is no contract for other readers), written whole under a te
 and renamed over the old one, so no process ever holds a database file open or sees a torn cache: readers never
 block writers or each other, and two refreshing readers each leave a whole, valid file (the
 last rename wins). A missing, unreadable or outdated cache is rebuilt from the run files;
-a read-only store still answers queries from memory. See docs/DESIGN.md, "The read side".
+a read-only store still answers queries from memory. See docs/DESIGN.md, "Query".
 """
 
 from __future__ import annotations

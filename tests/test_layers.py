@@ -238,11 +238,13 @@ def _probe(body: str, tmp_path: Path, heavy=HEAVY) -> str:
     return proc.stdout
 
 
+@pytest.mark.slow
 def test_import_runlake_is_light(tmp_path):
     out = _probe("import runlake\nimport runlake.query", tmp_path)
     assert "tried: []" in out and "loaded: []" in out, out
 
 
+@pytest.mark.slow
 def test_a_run_does_not_load_media_libraries(tmp_path):
     """Logging scalars must not pull in torch, PIL, matplotlib or imageio (pandas may come in
     through pyarrow's conversion of Python lists, which this project does not control)."""
@@ -258,6 +260,7 @@ def test_a_run_does_not_load_media_libraries(tmp_path):
     assert "tried: []" in out and "loaded: []" in out, out
 
 
+@pytest.mark.slow
 def test_histograms_and_media_classes_do_not_load_media_libraries(tmp_path):
     """Media types import their library only when a value needs it: a histogram (numpy only)
     and an automatic one from a long array load none, nor does pandas come in."""

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # builds a wheel and imports it in fresh interpreters
+
 REPO = Path(__file__).resolve().parents[1]
 
 

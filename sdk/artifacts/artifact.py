@@ -162,7 +162,7 @@ class Artifact(ArtifactBase):
             self._entries.pop(p)
             self._sources.pop(p, None)
 
-    # -- logging (called by sdk/run_artifacts.py) ----------------------------------------------
+    # -- logging (called by sdk/tracking/artifacts.py) -------------------------------------------
     def _store_objects(self, store: ArtifactStore) -> dict[str, dict[str, Any]]:
         """Put every added file's bytes in the object store; the manifest's entries."""
         self._check_pending()

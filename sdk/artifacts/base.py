@@ -1,7 +1,7 @@
 """Reading logged artifacts: the base of `runlake.Artifact` and what `Api().artifact()` returns.
 
-Here, not in the SDK, because query/ never imports the SDK; `runlake.Artifact` (sdk/artifact.py)
-extends this class with the methods that build a new artifact.
+Here, not in the SDK, because query/ never imports the SDK; `runlake.Artifact`
+(sdk/artifacts/artifact.py) extends this class with the methods that build a new artifact.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@
 
 Accepts numpy arrays (uint8; floats in [0, 1] or [0, 255]; 2-D gray, HxWx1, RGB, RGBA),
 PIL images, file paths, torch tensors (CHW) and other Images; `boxes`, `masks` and
-`classes` are wandb's annotation dicts (sdk/image_annotations.py). Pillow is the `media`
+`classes` are wandb's annotation dicts (sdk/media/annotations.py). Pillow is the `media`
 extra and is imported only when an image is made.
 """
 

@@ -6,8 +6,8 @@
 
 A point cloud is N×3 (x, y, z), N×4 (x, y, z, category) or N×6 (x, y, z, r, g, b); it is
 stored as a `.pts.json` file holding the list of points, as wandb stores it. A file object
-is read through its name when it has one (the seed passes `open("sample.glb")` in text
-mode, which could not read binary glTF), else through `read()`.
+is read through its name when it has one (wandb's Run reference passes `open("sample.glb")`
+in text mode, which could not read binary glTF), else through `read()`.
 """
 
 from __future__ import annotations

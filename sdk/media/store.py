@@ -103,7 +103,7 @@ class MediaStore:
 
 
 class _Context:
-    """The MediaContext a value being encoded sees (sdk/media_base.py)."""
+    """The MediaContext a value being encoded sees (sdk/media/base.py)."""
 
     __slots__ = ("_store", "key", "step")
 

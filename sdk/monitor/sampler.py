@@ -14,7 +14,7 @@ Metric names are wandb's, as its history shows them (prefix `system.`):
 | `system.disk./.usagePercent`, `.usageGB` | use of the disk mounted at `/` (wandb's default path) |
 | `system.disk.in`, `system.disk.out` | MB read / written machine-wide since the first sample |
 | `system.network.sent`, `system.network.recv` | bytes sent / received machine-wide since the first sample |
-| `system.gpu.<i>.*` | NVIDIA GPUs, when `pynvml` is importable (sdk/system_gpu.py) |
+| `system.gpu.<i>.*` | NVIDIA GPUs, when `pynvml` is importable (sdk/monitor/gpu.py) |
 
 A metric the platform cannot give (no disk counters in some containers) is left out.
 """

@@ -1,4 +1,4 @@
-"""What a Table cell may hold, and a column of cells as Arrow (sdk/table.py's storage side).
+"""What a Table cell may hold, and a column of cells as Arrow (sdk/tables/table.py's storage side).
 
 Each cell has a kind: `number` (ints and floats, numpy's too), `bool`, `str`, `list` (lists,
 tuples, numpy arrays), `dict`, `timestamp` (dates, datetimes), `media:<Class>`, or `none`.

@@ -4,7 +4,7 @@ Each alert that fires is appended to the run's `alerts.jsonl` (engine/alertlog.p
 with `Api().run(path).alerts()` and the SQL view `alerts`), printed to stderr (unless
 `Settings(quiet=True)`) and, when a webhook is configured (`Settings(alert_webhook=...)` or
 $RUNLAKE_ALERT_WEBHOOK), posted as Slack-compatible JSON from a background thread
-(sdk/webhook.py). None of it touches `log()`'s path: alert() takes no lock log() takes.
+(sdk/tracking/webhook.py). None of it touches `log()`'s path: alert() takes no lock log() takes.
 
 `wait_duration` (seconds, or a timedelta; default 60 s as in wandb) suppresses an alert whose
 title fired less than that long ago: it is not printed, posted or recorded, and the next
@@ -27,7 +27,7 @@ from runlake.errors import InvalidValueError
 from runlake.tracking.handle import RunHandle
 from runlake.tracking.webhook import WebhookSender
 
-TITLE_LIMIT = 64  # the seed: a title "must be less than 64 characters"
+TITLE_LIMIT = 64  # wandb's Run reference: a title "must be less than 64 characters"
 DEFAULT_WAIT = 60.0  # wandb's default wait_duration: one minute
 _SLACK_TEXT = 3000  # Slack's limit for a section block's text
 

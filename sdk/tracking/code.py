@@ -1,6 +1,6 @@
 """`Run.log_code` and `init(save_code=True)`: a run's source code as a "code" artifact.
 
-The artifact is an ordinary one (sdk/artifact.py, logged with `run.log_artifact`), named
+The artifact is an ordinary one (sdk/artifacts/artifact.py, logged with `run.log_artifact`), named
 `source-<project>-<entry script>` by default, so the same code logged twice is one version
 and each run's producer edge says which run logged it.
 """
@@ -25,8 +25,8 @@ from runlake.tracking.handle import RunHandle
 
 
 def is_code_file(path: str) -> bool:
-    """The default `include_fn` (the later seed's `_is_py_requirements_or_dockerfile`): Python
-    files, `requirements.txt` and `Dockerfile*`.
+    """The default `include_fn` (`_is_py_requirements_or_dockerfile` in wandb's Run reference
+    after v0.18): Python files, `requirements.txt` and `Dockerfile*`.
 
     >>> is_code_file("src/train.py"), is_code_file("Dockerfile.gpu"), is_code_file("a.ipynb")
     (True, True, False)

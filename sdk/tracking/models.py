@@ -1,5 +1,6 @@
 """`Run.log_model`, `Run.use_model` and `Run.link_model`: artifacts whose type holds "model",
-and the model registry (portfolios in the `model-registry` project), with the seed's checks:
+and the model registry (portfolios in the `model-registry` project), with the checks of
+wandb's Run reference:
 ValueError for a name with other characters than letters, digits, '-', '_' and '.';
 AssertionError when a registered model name is a path or a model artifact's type lacks "model".
 """

@@ -1,5 +1,5 @@
-"""What a live run watches beside `log()`: system metrics (sdk/system_monitor.py) and the
-console (sdk/console.py), started by `Run.__init__` as its settings say and stopped by
+"""What a live run watches beside `log()`: system metrics (sdk/monitor/system.py) and the
+console (sdk/monitor/console.py), started by `Run.__init__` as its settings say and stopped by
 `finish()`. A disabled run has neither."""
 
 from __future__ import annotations

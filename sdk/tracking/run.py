@@ -167,7 +167,7 @@ class Run:
             "fork_from": None,
         }
 
-    # -- attributes (the seed's table) -----------------------------------------------------------
+    # -- attributes (the table in wandb's Run reference) -----------------------------------------
 
     @property
     def summary(self) -> Summary:

@@ -69,7 +69,8 @@ def init(
 
     `dir` is the store root (else $RUNLAKE_DIR, else ./runlake-store); everything of the run is
     written under it. `resume` ("allow", "must", "never", "auto" or True), `resume_from` and
-    `fork_from` ("<run_id>?_step=<N>") continue, rewind or fork a run (sdk/continuation.py).
+    `fork_from` ("<run_id>?_step=<N>") continue, rewind or fork a run
+    (sdk/tracking/continuation.py).
     `save_code=True` (or $RUNLAKE_SAVE_CODE) logs the entry script as a "code" artifact.
 
     >>> import runlake
@@ -240,7 +241,7 @@ def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -
 
 
 class _NotInitialized(UsageError, ValueError):
-    """The seed's watch() raises ValueError before init(); still a runlake UsageError."""
+    """watch() before init() raises ValueError in wandb's Run reference; still a UsageError."""
 
 
 def watch(models: Any, criterion: Any = None, log: str | None = "gradients",
@@ -300,7 +301,7 @@ def _finish_at_exit() -> None:
         run._stop(_exit_code)
 
 
-# -- crashes and preemption (docs/DESIGN.md, "Crash safety and run states") -------------------
+# -- crashes and preemption (docs/DESIGN.md, "Run states", "Preemption") --------------------
 
 
 def _recover_project(run: Run) -> None:

@@ -20,7 +20,7 @@ from runlake.engine.urls import check_http_url
 Mode = Literal["online", "offline", "disabled"]
 MODES = ("online", "offline", "disabled")
 # wandb's `console` values. runlake tees Python's sys.stdout/sys.stderr for all but "off"
-# (docs/DESIGN.md, "System metrics and console": no file-descriptor redirection).
+# (docs/DESIGN.md, "Monitor": no file-descriptor redirection).
 Console = Literal["auto", "off", "wrap", "redirect", "wrap_raw", "wrap_emu"]
 CONSOLES = ("auto", "off", "wrap", "redirect", "wrap_raw", "wrap_emu")
 SYSTEM_METRICS_INTERVAL = 10.0  # seconds between system samples (wandb: 10 s, newer 15 s)
@@ -70,7 +70,7 @@ class Settings:
     compact_parquet: bool = False
     switch_interval: float | None = WriterOptions.switch_interval
     heartbeat_interval: float = 10.0
-    # System metrics and console capture (sdk/run_monitors.py); unset ones come from
+    # System metrics and console capture (sdk/tracking/monitors.py); unset ones come from
     # $RUNLAKE_SYSTEM_METRICS, $RUNLAKE_SYSTEM_METRICS_INTERVAL and $RUNLAKE_CONSOLE (or WANDB_),
     # and wandb's spellings `x_disable_stats` / `x_stats_sampling_interval` are aliases.
     system_metrics: bool | None = None
@@ -82,8 +82,9 @@ class Settings:
     save_code: bool | None = None
     # Seconds between checks of the files run.save(policy="live") watches.
     file_poll_interval: float = 0.5
-    # Links and alerts (sdk/alerts.py): a dashboard serving the store ($RUNLAKE_BASE_URL), and
-    # a Slack-compatible webhook every alert is POSTed to ($RUNLAKE_ALERT_WEBHOOK).
+    # Links and alerts (sdk/tracking/alerts.py): a dashboard serving the store
+    # ($RUNLAKE_BASE_URL), and a Slack-compatible webhook every alert is POSTed to
+    # ($RUNLAKE_ALERT_WEBHOOK).
     base_url: str | None = None
     alert_webhook: str | None = None
     alert_timeout: float = 10.0  # seconds one webhook POST may take

@@ -118,7 +118,7 @@ class Summary:
         user: Mapping[str, Any] | None = None,
         deleted: Iterable[str] = (),
     ) -> None:
-        """Start from a resumed, rewound or forked run's state (sdk/continuation.py): last
+        """Start from a resumed, rewound or forked run's state (sdk/tracking/continuation.py): last
         values, (first, min, max, total, count) per aggregated key, values set by hand and
         keys deleted by hand. Logging then continues the aggregations."""
         with self._lock:

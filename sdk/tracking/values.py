@@ -5,7 +5,7 @@ Nested dicts are flattened with "." as wandb's history does (`{"a": {"b": 1}}` i
 of numbers or strings become list values, except that more than 32 numbers become a
 `Histogram` (wandb's rule). Media values (`Image`, lists of them, matplotlib and Plotly
 figures) are kept as they are: the run encodes them once the step is known
-(sdk/media_store.py). Anything else is refused with an error naming the key, the type and
+(sdk/media/store.py). Anything else is refused with an error naming the key, the type and
 what to do instead.
 """
 

@@ -1,4 +1,4 @@
-"""runlake.Artifact, run.log_artifact / use_artifact, and Api().artifact (issue 6)."""
+"""runlake.Artifact, run.log_artifact / use_artifact, and Api().artifact."""
 
 from __future__ import annotations
 
@@ -226,6 +226,7 @@ def _log_many(root: str, worker: int) -> None:
             run.log_artifact(art)
 
 
+@pytest.mark.slow
 def test_concurrent_log_artifact(root: Path) -> None:
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_log_many, args=(str(root), w)) for w in range(3)]

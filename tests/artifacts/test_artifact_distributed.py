@@ -1,5 +1,5 @@
 """run.upsert_artifact / run.finish_artifact (distributed versions) and run.link_artifact
-(portfolios), issue 6."""
+(portfolios)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ def _worker(root: str, worker: int, rounds: int) -> None:
             run.upsert_artifact(_art({f"w{worker}/part-{i}.txt": f"{worker}:{i}"}))
 
 
+@pytest.mark.slow
 def test_concurrent_upserts_from_processes_lose_no_file(root: Path) -> None:
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_worker, args=(str(root), w, 5)) for w in range(4)]

@@ -1,4 +1,5 @@
-"""The `runlake` command (sdk/cli.py): tables of runs and rows, SQL, exports, one-line errors.
+"""The `runlake` command (sdk/cli/commands.py): tables of runs and rows, SQL, exports,
+one-line errors.
 
 Most tests call `runlake.cli.main([...])` in-process; a few run the installed console script
 (and `python -m runlake`) as real processes, one of them with stderr on a pseudo-terminal.
@@ -384,6 +385,7 @@ def console_script() -> str:
     return found
 
 
+@pytest.mark.slow
 def test_the_installed_console_script(root, store, tmp_path):
     env = process_env(tmp_path)
     proc = subprocess.run([console_script(), "runs", "p", "--dir", str(root)], env=env,
@@ -405,6 +407,7 @@ def test_the_installed_console_script(root, store, tmp_path):
     assert re.search(rf"│\s+{3 * STEPS}\s+│", proc.stdout), proc.stdout
 
 
+@pytest.mark.slow
 def test_output_into_a_closed_pipe_ends_quietly(root, tmp_path):
     with runlake.init(dir=root, project="long") as run:
         for s in range(20_000):  # far more output than a pipe holds
@@ -439,6 +442,7 @@ SLOW_EXPORT = """
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
 def test_export_progress_on_a_real_terminal(root, store, tmp_path):
     import pty

@@ -249,6 +249,7 @@ def check_store(root: Path, runs: list[tuple[str, str, str]], steps: dict[str, i
     return api
 
 
+@pytest.mark.slow
 def test_sixteen_processes_log_sixteen_runs_into_one_store_while_one_reads(root, procs):
     runs = [("solo", f"run-{k:02d}", "-") for k in range(16)]
     steps = run_writers_with_a_reader(procs, root, runs, ["solo"])
@@ -258,6 +259,7 @@ def test_sixteen_processes_log_sixteen_runs_into_one_store_while_one_reads(root,
     assert sorted(r.id for r in api.runs("solo")) == [r for _, r, _ in runs]
 
 
+@pytest.mark.slow
 def test_eight_ranks_of_one_distributed_job_log_under_one_group(root, procs):
     runs = [("dist", f"job7-rank{r}", "job-7") for r in range(8)]
     steps = run_writers_with_a_reader(procs, root, runs, ["dist"])

@@ -29,6 +29,8 @@ from runlake.engine.meta import read_json
 
 import runlake
 
+pytestmark = pytest.mark.slow  # real processes, killed
+
 LOSS_WINDOW = 1.0  # seconds: docs/DESIGN.md's promise (wal_interval 0.5 s + a cycle + slack)
 SEED = 20260101
 KILL_TRIALS = 30

@@ -15,8 +15,12 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 import runlake
 from tests.helpers import wait_for
+
+pytestmark = pytest.mark.slow  # a real process, killed
 
 CHILD = """
     import sys

@@ -139,6 +139,7 @@ def sql_count(api: runlake.Api, run_id: str) -> int:
 # -- a live run ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("segment_bytes", [runlake.Settings.segment_bytes, SMALL_SEGMENTS],
                          ids=["wal-only", "segments-and-wal"])
 def test_reading_a_run_while_another_process_logs_it(root, start_writer, segment_bytes):
@@ -199,6 +200,7 @@ def test_reading_a_run_while_another_process_logs_it(root, start_writer, segment
     assert api.run(writer.path).tags == ["live", "edited"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("segment_bytes", [runlake.Settings.segment_bytes, SMALL_SEGMENTS],
                          ids=["wal-only", "segments-and-wal"])
 def test_rows_of_a_killed_writer_stay_readable(root, start_writer, segment_bytes):

@@ -1,13 +1,17 @@
 """A training script in a real process saves a checkpoint with policy="live", rewrites it
-while the run lives, and finishes: the store keeps the last content (issue 6)."""
+while the run lives, and finishes: the store keeps the last content."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import runlake
 
 from tests.e2e.test_training_script import run_script
+
+pytestmark = pytest.mark.slow  # every test runs a script in its own process
 
 TRAIN = """
     import os, sys, time
@@ -78,6 +82,6 @@ def test_sigterm_copies_saved_files_before_the_process_ends(tmp_path: Path) -> N
     run = runlake.Api(store).run(f"files/{run_id}")
     assert run.state == "preempting"
     stored = {f.name: f.download(root=tmp_path / "dl").read() for f in run.files()}
-    # output.log is the console captured so far (sdk/console.py), written at SIGTERM too.
+    # output.log is the console captured so far (sdk/monitor/console.py), written at SIGTERM too.
     assert stored == {"end.txt": "at SIGTERM", "live.txt": "at SIGTERM",
                       "output.log": f"RUN {run_id}\n"}

@@ -11,10 +11,13 @@ import textwrap
 
 import duckdb
 import polars as pl
+import pytest
 
 import runlake
 from tests.e2e.test_training_script import run_script
 from tests.helpers import wait_for
+
+pytestmark = pytest.mark.slow  # every test runs a script in its own process
 
 TRAIN = """
     import subprocess, sys, time

@@ -15,6 +15,8 @@ import pytest
 
 from tests.helpers import history
 
+pytestmark = pytest.mark.slow  # every test runs a script in its own process
+
 
 def run_script(tmp_path: Path, source: str, store: Path, *, expect_ok: bool = True,
                name: str = "train.py") -> subprocess.CompletedProcess:

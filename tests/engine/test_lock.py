@@ -40,6 +40,7 @@ def test_acquire_release_and_a_second_owner_in_this_process(paths):
     lock.acquire(paths).release()
 
 
+@pytest.mark.slow
 def test_a_killed_owner_frees_the_run(paths):
     child = subprocess.Popen([sys.executable, "-c", _HOLD, str(paths.root)],
                              stdout=subprocess.PIPE, text=True)
@@ -72,6 +73,7 @@ os._exit(0)  # the trainer dies holding the run
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 def test_a_forked_child_does_not_keep_a_dead_owner_alive(paths):
     out = subprocess.run([sys.executable, "-c", _TRAINER, str(paths.root)],

@@ -92,6 +92,7 @@ def _commit_many(root: str, worker: int, n: int) -> None:
                      [f"w{worker}"])
 
 
+@pytest.mark.slow
 def test_concurrent_commits_get_distinct_versions(tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_commit_many, args=(str(tmp_path), w, 5)) for w in range(3)]

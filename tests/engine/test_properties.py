@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from runlake.engine import wal
@@ -31,6 +32,8 @@ from tests.engine.util import (
     segment_tables,
     stored_rows,
 )
+
+pytestmark = pytest.mark.slow  # Hypothesis drives whole runs through the writer
 
 KEYS = ("a", "b", "c", "d")
 

@@ -1,4 +1,4 @@
-"""engine.recovery and the crash-safety rules it relies on (docs/DESIGN.md, "Crash safety").
+"""engine.recovery and the crash-safety rules it relies on (docs/DESIGN.md, "Crash recovery").
 
 A dead run is made here as a killed writer leaves one: a RunWriter driven cycle by cycle
 (`_cycle`) and then dropped without `close()`, so its WAL files, published segments and the
@@ -181,6 +181,7 @@ time.sleep(600)
 """
 
 
+@pytest.mark.slow
 def test_recovery_only_when_the_owner_is_dead(paths):
     w = dead_run(paths, 200, segment_every=2)
     files = sorted(p.name for p in paths.history_dir.iterdir()), wal_files(paths)
@@ -305,6 +306,7 @@ print(recover_run(paths), flush=True)
 """
 
 
+@pytest.mark.slow
 def test_two_recoverers_at_once_in_two_processes(paths):
     w = dead_run(paths, 20_000, segment_every=10, frame_rows=500)
     assert len(wal_files(paths)) >= 1 and segment_tables(paths)

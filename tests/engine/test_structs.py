@@ -6,6 +6,7 @@ import sys
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from runlake.engine import structs
 from runlake.engine.buffer import HistoryBuffer
@@ -43,6 +44,7 @@ def test_merge_widens_numbers_adds_fields_and_falls_back_to_text():
                                {"n": 2.5, "l": [0.5], "s": "3", "new": True}]
 
 
+@pytest.mark.slow
 def test_building_does_not_import_pandas():
     # pa.array would import pandas (half a second, in the writer thread): a fresh process
     import subprocess

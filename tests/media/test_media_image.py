@@ -1,4 +1,4 @@
-"""runlake.Image: every input the issue lists, read back pixel for pixel with PIL."""
+"""runlake.Image: every input it accepts, read back pixel for pixel with PIL."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The seed's log() examples that log media, verbatim (`import wandb` is `import runlake as
-wandb`; the store is ./runlake in the test's working directory). The PR-curve example belongs
-to runlake.plot's tests."""
+"""The log() examples of wandb's Run reference that log media, verbatim (`import wandb` is
+`import runlake as wandb`; the store is ./runlake in the test's working directory). The
+PR-curve example belongs to runlake.plot's tests."""
 
 from __future__ import annotations
 
@@ -137,7 +137,7 @@ def test_3d_objects(tmp_path):
     assert (_files(run) / entry["items"][2]["path"]).read_bytes() == Path("sample.glb").read_bytes()
 
 
-def test_the_issue_s_examples():
+def test_the_readme_media_examples():
     import numpy as np
     import runlake as wandb
 

@@ -182,7 +182,7 @@ def test_obj_gltf_glb_files_and_file_objects(root, tmp_path):
     glb = b"glTF\x02\x00\x00\x00" + bytes(range(256))  # binary: not valid UTF-8
     (tmp_path / "sample.glb").write_bytes(glb)
     with runlake.init(dir=root) as run:
-        with open(tmp_path / "sample.glb") as text_mode:  # the seed opens it in text mode
+        with open(tmp_path / "sample.glb") as text_mode:  # as wandb's Run reference does
             run.log({"samples": [runlake.Object3D(open(tmp_path / "sample.obj")),
                                  runlake.Object3D(str(tmp_path / "sample.gltf")),
                                  runlake.Object3D(text_mode)]})

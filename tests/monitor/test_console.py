@@ -1,4 +1,4 @@
-"""Console capture (sdk/console.py): the user still sees the output, output.log has it, the
+"""Console capture (sdk/monitor/console.py): the user still sees the output, output.log has it, the
 streams are restored at finish; concurrent threads, partial writes, undecodable text, and
 pytest's own capture underneath."""
 
@@ -213,6 +213,7 @@ def test_a_resumed_run_appends_to_output_log_and_its_system_stream(root):
     assert parts == ["part-000000.parquet", "part-000001.parquet"]  # one last sample each
 
 
+@pytest.mark.slow
 def test_a_forked_child_captures_nothing(root):
     import os
 

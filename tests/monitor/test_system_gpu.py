@@ -1,4 +1,4 @@
-"""GPU metrics (sdk/system_gpu.py) through a stand-in for NVIDIA's `pynvml`, which this
+"""GPU metrics (sdk/monitor/gpu.py) through a stand-in for NVIDIA's `pynvml`, which this
 machine lacks: names, units, readings a device does not support, and no pynvml at all."""
 
 from __future__ import annotations

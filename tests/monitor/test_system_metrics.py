@@ -1,4 +1,4 @@
-"""The sampler (sdk/system_sampler.py), its thread (sdk/system_monitor.py) and the settings
+"""The sampler (sdk/monitor/sampler.py), its thread (sdk/monitor/system.py) and the settings
 that turn it off. No timing is asserted: tests wait for what they need, then check values."""
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ child.wait()
 """
 
 
+@pytest.mark.slow
 def test_the_process_tree_counts_grandchildren(tmp_path):
     sampler = Sampler()  # baseline before the children exist
     proc = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
@@ -203,6 +204,7 @@ def test_a_disabled_run_starts_no_thread_and_wraps_nothing():
         assert sys.stdout is before
 
 
+@pytest.mark.slow
 def test_import_runlake_does_not_load_psutil(tmp_path: Path):
     code = "import sys, runlake; print('psutil' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
@@ -230,6 +232,7 @@ def test_a_store_that_cannot_be_written_is_reported_not_raised(tmp_path):
     assert not monitor._thread.is_alive()  # noqa: SLF001
 
 
+@pytest.mark.slow
 def test_sampling_never_loads_pandas(tmp_path: Path):
     # pyarrow's pa.array imports pandas on first use: half a second and ~50 MB in a thread
     # that shares the GIL with training. The sampler builds its rows from buffers.

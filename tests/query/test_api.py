@@ -53,7 +53,7 @@ def test_run_attributes_and_history(root):
     assert run.state == "finished" and run.name == "run-0" and run.tags == ["even"]
     assert run.config == {"lr": 0.1, "opt": {"name": "sgd"}}
     assert run.summary["val/acc"] == {"max": pytest.approx(0.999)}
-    assert run.url is None  # no dashboard configured (tests/sdk/test_urls.py)
+    assert run.url is None  # no dashboard configured (tests/tracking/test_urls.py)
     full = run.history(samples=None, format="polars")
     assert full.height == 1000 and full["_step"].to_list() == list(range(1000))
     sampled = run.history(samples=50, keys=["train/loss"], format="arrow")

@@ -1,4 +1,4 @@
-"""The public Run's files(): listing, File attributes, download, delete (issue 6)."""
+"""The public Run's files(): listing, File attributes, download, delete."""
 
 from __future__ import annotations
 

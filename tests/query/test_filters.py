@@ -484,6 +484,7 @@ FILTERS = st.recursive(LEAF, lambda inner: st.one_of(
 ), max_leaves=6)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(FILTERS)
 def test_sql_agrees_with_a_python_model(filters):

@@ -209,6 +209,7 @@ print(rows, pa.default_memory_pool().max_memory())
 """
 
 
+@pytest.mark.slow
 def test_iter_batches_streams_a_million_rows_in_bounded_memory(paths):
     """Peak Arrow memory of a fresh process streaming 1M rows x 13 columns (104 MB) stays at
     about a row group, and reading one key reads about that one column's share."""
@@ -302,6 +303,7 @@ def sample_cases(draw):
     return table, draw(st.integers(1, 40)), keys, draw(st.sampled_from(["_step", "epoch"]))
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sample_cases())
 def test_sample_invariants(case):

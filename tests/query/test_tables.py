@@ -45,7 +45,7 @@ def store(root):
     return root
 
 
-def test_issue_example_every_table_of_a_key_across_steps_and_runs(store):
+def test_readme_example_every_table_of_a_key_across_steps_and_runs(store):
     api = runlake.Api(root=store)
     got = api.sql("SELECT run_id, _step, avg(score) FROM table('preds') GROUP BY ALL ORDER BY ALL").fetchall()
     assert got == [("run-a", 10, 1.5), ("run-a", 20, 3.0), ("run-b", 10, 15.0)]

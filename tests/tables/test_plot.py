@@ -174,7 +174,7 @@ def test_chart_encodes_its_table_as_parquet_and_a_spec_document():
 
 # -- through run.log (the media log path) ------------------------------------------------------
 
-def test_seed_pr_curve_example(root, monkeypatch):
+def test_reference_pr_curve_example(root, monkeypatch):
     monkeypatch.setenv("RUNLAKE_DIR", str(root))
     y_test = np.array([0, 1, 2, 1, 0, 2])
     y_probas = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7],

@@ -37,7 +37,7 @@ def encoded(table: Table, ctx: Ctx | None = None) -> tuple[pa.Table, dict]:
     return pq.read_table(io.BytesIO(data)), fields
 
 
-def test_issue_example_round_trips_through_parquet(tmp_path):
+def test_readme_example_round_trips_through_parquet(tmp_path):
     rows = [[i, "cat" if i % 2 else "dog", i / 10] for i in range(5)]
     table = runlake.Table(columns=["id", "label", "score"], data=rows)
     data, suffix, fields = table._encode(Ctx())

@@ -1,5 +1,6 @@
-"""run.alert(): levels, the seed's title limit, wait_duration, the record in the store, the
-printed line, and the webhook, against a real HTTP server on 127.0.0.1 inside the test."""
+"""run.alert(): levels, the title limit of wandb's Run reference, wait_duration, the record in
+the store, the printed line, and the webhook, against a real HTTP server on 127.0.0.1 inside
+the test."""
 
 from __future__ import annotations
 
@@ -122,7 +123,7 @@ def test_wait_duration_suppresses_repeats_of_a_title(root):
     assert records[-1]["wait_duration"] == 3600.0
 
 
-def test_title_limit_from_the_seed(root):
+def test_title_limit_from_the_reference(root):
     with runlake.init(dir=root) as run:
         run.alert("t" * 63, "fits")
         with pytest.raises(runlake.InvalidValueError, match="less than 64 characters"):
@@ -326,6 +327,7 @@ def test_a_torn_last_line_is_skipped_and_not_glued_to_the_next(root):
     assert [r["title"] for r in read_alerts(run._paths.alerts_file)] == ["one", "two"]
 
 
+@pytest.mark.slow
 def test_a_script_that_ends_without_finish_still_posts(root, hook):
     import os
     import subprocess

@@ -28,6 +28,7 @@ _RESUMER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_another_process_resumes_a_detached_run(root):
     run = runlake.init(dir=root, project="p", id="r1", config={"lr": 0.1})
     run.define_metric("loss", summary="min")
@@ -119,6 +120,7 @@ def test_auto_resume_finds_a_detached_run(root):
     again.finish()
 
 
+@pytest.mark.slow
 def test_detach_at_exit_of_a_script(root):
     # a script that detaches and exits: the run stays detached, not finished nor crashed
     script = ("import runlake, sys\n"

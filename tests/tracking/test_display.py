@@ -154,6 +154,7 @@ _KERNEL = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_display_inside_a_real_kernel(tmp_path):
     pytest.importorskip("ipykernel", reason="ipykernel is in the 'test' extra")
     cells = [

@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 import runlake
 from tests.helpers import rows
+
+pytestmark = pytest.mark.slow  # Hypothesis drives whole runs, resumes and rewinds
 
 
 class Model:

@@ -16,8 +16,8 @@ def test_each_log_is_a_step(root):
     assert rows(root) == [{"_step": 0, "a": 1.0}, {"_step": 1, "a": 2.0, "b": "x"}]
 
 
-def test_seed_examples_are_equivalent(root):
-    """The three ways the seed says are equivalent write the same history."""
+def test_reference_examples_are_equivalent(root):
+    """The three ways wandb's Run reference calls equivalent write the same history."""
     results = []
     for style in ("plain", "commit", "step"):
         with runlake.init(dir=root, project=style) as run:

@@ -1,4 +1,5 @@
-"""run.log_model / use_model / link_model with the seed's examples and checks (issue 6)."""
+"""run.log_model / use_model / link_model with the examples and checks of
+wandb's Run reference."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def model_dir(tmp_path: Path) -> Path:
     return folder
 
 
-def test_seed_log_model_example(root: Path, model_dir: Path) -> None:
+def test_reference_log_model_example(root: Path, model_dir: Path) -> None:
     with runlake.init(project="p") as run:
         assert run.log_model(
             path=str(model_dir),
@@ -35,7 +36,7 @@ def test_seed_log_model_example(root: Path, model_dir: Path) -> None:
     assert runlake.Api(root).run(f"local/p/{run.id}").logged_artifacts()[0].name == "my_model_artifact:v0"
 
 
-def test_seed_log_model_invalid_usage() -> None:
+def test_reference_log_model_invalid_usage() -> None:
     with runlake.init(project="p") as run:
         with pytest.raises(ValueError, match="characters"):
             run.log_model(
@@ -56,7 +57,7 @@ def test_log_model_default_name_and_dedup(root: Path, model_dir: Path) -> None:
     assert [a.version for a in versions] == ["v0"]
 
 
-def test_seed_use_model_examples(root: Path, model_dir: Path, tmp_path: Path,
+def test_reference_use_model_examples(root: Path, model_dir: Path, tmp_path: Path,
                                  monkeypatch: pytest.MonkeyPatch) -> None:
     with runlake.init(entity="my_entity", project="my_project") as run:
         run.log_model(str(model_dir), name="my_model_artifact")
@@ -94,7 +95,7 @@ def test_use_model_refuses_a_non_model_type(root: Path, tmp_path: Path) -> None:
             run.use_model("dataset_v:latest")
 
 
-def test_seed_link_model_example(root: Path, model_dir: Path) -> None:
+def test_reference_link_model_example(root: Path, model_dir: Path) -> None:
     with runlake.init(project="p") as run:
         assert run.link_model(
             path=str(model_dir),
@@ -115,7 +116,7 @@ def test_seed_link_model_example(root: Path, model_dir: Path) -> None:
     assert api.artifact("p/my_model_artifact:v0").aliases == []
 
 
-def test_seed_link_model_invalid_usage() -> None:
+def test_reference_link_model_invalid_usage() -> None:
     with runlake.init(project="p") as run:
         with pytest.raises(AssertionError, match="not a path"):
             run.link_model(

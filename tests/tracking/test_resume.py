@@ -267,6 +267,7 @@ def test_a_summary_deleted_or_overridden_by_hand_stays_so(root):
         assert run.summary["acc"] == 0.99 and run.summary["loss"] == 1.0
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_recovers_the_wal_and_continues(root):
     logger = Logger(root, "killed", 50)
     logger.kill()
@@ -288,6 +289,7 @@ def test_resume_after_sigkill_recovers_the_wal_and_continues(root):
     assert meta(root, "killed")["summary"]["loss"] == {"min": 0.5 - 4 / 10, "max": 50.0}
 
 
+@pytest.mark.slow
 def test_a_run_live_in_another_process_is_never_taken(root):
     logger = Logger(root, "live", 10)
     try:
@@ -361,6 +363,7 @@ def test_rewinding_twice_keeps_each_rewind_aside(root):
     assert total == 2 + 5  # steps 7 and 8; then steps 3..6 and the 7 logged after the first
 
 
+@pytest.mark.slow
 def test_resume_from_a_killed_run_recovers_it_first(root):
     logger = Logger(root, "killed", 20)
     logger.kill()

@@ -1,4 +1,4 @@
-"""run.log_code and init(save_code=True): code artifacts (issue 6)."""
+"""run.log_code and init(save_code=True): code artifacts."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_default_name_include_and_exclude(root, entry):
         "source-mnist-train.py:v0"]
 
 
-def test_seed_advanced_example_one_and_two_argument_callables(root, entry, monkeypatch):
+def test_reference_advanced_example_one_and_two_argument_callables(root, entry, monkeypatch):
     _tree()
     monkeypatch.chdir("sub")
     with runlake.init(dir=root, project="p") as run:

@@ -1,4 +1,4 @@
-"""run.save (the seed's path rules, policies, globs), run.restore, and their bad input (issue 6)."""
+"""run.save (wandb's path rules, policies, globs), run.restore, and their bad input."""
 
 from __future__ import annotations
 
@@ -28,10 +28,10 @@ def _stored(run: runlake.Run) -> dict[str, str]:
             for p in sorted(files.rglob("*")) if p.is_file()}
 
 
-# -- the seed's five examples (wandb.save, module level, as the seed writes them) -------------
+# -- the five examples of wandb's Run reference (wandb.save, module level, as written there) -
 
 
-def test_seed_example_relative_glob_keeps_its_folders(root):
+def test_reference_example_relative_glob_keeps_its_folders(root):
     _file("these/are/myfiles/a.txt", "a")
     _file("these/are/myfiles/b.txt", "b")
     with wandb.init(dir=root) as run:
@@ -41,7 +41,7 @@ def test_seed_example_relative_glob_keeps_its_folders(root):
         assert _stored(run) == {"these/are/myfiles/a.txt": "a", "these/are/myfiles/b.txt": "b"}
 
 
-def test_seed_example_base_path_strips_its_prefix(root):
+def test_reference_example_base_path_strips_its_prefix(root):
     _file("these/are/myfiles/a.txt", "a")
     with wandb.init(dir=root) as run:
         paths = wandb.save("these/are/myfiles/*", base_path="these")
@@ -50,8 +50,8 @@ def test_seed_example_base_path_strips_its_prefix(root):
         assert _stored(run) == {"are/myfiles/a.txt": "a"}
 
 
-def test_seed_example_absolute_glob_keeps_one_folder(root, tmp_path):
-    # The seed's "/User/username/Documents/run123/*.txt", under a temporary folder.
+def test_reference_example_absolute_glob_keeps_one_folder(root, tmp_path):
+    # The reference's "/User/username/Documents/run123/*.txt", under a temporary folder.
     docs = tmp_path / "User" / "username" / "Documents"
     _file(docs / "run123" / "x.txt", "x")
     _file(docs / "run123" / "y.log", "not matched")
@@ -62,7 +62,7 @@ def test_seed_example_absolute_glob_keeps_one_folder(root, tmp_path):
         assert _stored(run) == {"run123/x.txt": "x"}
 
 
-def test_seed_example_absolute_glob_with_base_path(root, tmp_path):
+def test_reference_example_absolute_glob_with_base_path(root, tmp_path):
     docs = tmp_path / "User" / "username" / "Documents"
     _file(docs / "run123" / "x.txt", "x")
     with wandb.init(dir=root) as run:
@@ -72,7 +72,7 @@ def test_seed_example_absolute_glob_with_base_path(root, tmp_path):
         assert _stored(run) == {"username/Documents/run123/x.txt": "x"}
 
 
-def test_seed_example_glob_in_the_middle(root):
+def test_reference_example_glob_in_the_middle(root):
     _file("files/a/saveme.txt", "1")
     _file("files/b/saveme.txt", "2")
     _file("files/b/other.txt", "no")

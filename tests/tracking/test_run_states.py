@@ -123,6 +123,7 @@ train()
 """
 
 
+@pytest.mark.slow
 def test_an_unhandled_exception_fails_the_run_with_the_tracebacks_last_line(tmp_path, root):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNLAKE_", "WANDB_"))}
     env["RUNLAKE_DIR"] = str(root)

@@ -120,7 +120,7 @@ def test_join_is_an_alias_of_finish(root):
 
 # -- attributes --------------------------------------------------------------------------------
 
-def test_attributes_of_the_seed(root):
+def test_attributes_of_the_reference(root):
     with runlake.init(
         dir=root, project="proj", entity="team", config={"lr": 0.1}, name="my-run",
         notes="some notes", tags=["a", "b"], group="g1", job_type="train", id="abcd1234",
@@ -358,8 +358,8 @@ def test_default_names_are_two_words_and_the_run_number(root):
         assert run.name.endswith("-1")
 
 
-# Every method of the seed's Run page (wandb v0.18, docs/000_*): each is a real method now.
-SEED_METHODS = (
+# Every method of wandb's Run reference (v0.18): each is a real method now.
+REFERENCE_METHODS = (
     "alert define_metric detach display finish finish_artifact get_project_url get_sweep_url "
     "get_url join link_artifact link_model log log_artifact log_code log_model mark_preempting "
     "plot_table project_name restore save status to_html unwatch upsert_artifact use_artifact "
@@ -367,8 +367,8 @@ SEED_METHODS = (
 ).split()
 
 
-def test_every_seed_method_is_implemented_and_probing_is_safe(root):
-    missing = [m for m in SEED_METHODS if not callable(getattr(runlake.Run, m, None))]
+def test_every_reference_method_is_implemented_and_probing_is_safe(root):
+    missing = [m for m in REFERENCE_METHODS if not callable(getattr(runlake.Run, m, None))]
     assert missing == []
     with runlake.init(dir=root) as run:
         # probing for a method (as integrations do) must not raise anything but AttributeError
@@ -379,7 +379,7 @@ def test_every_seed_method_is_implemented_and_probing_is_safe(root):
 
 @pytest.mark.parametrize("arg", ["resume", "resume_from", "fork_from"])
 def test_resuming_or_forking_a_missing_run_fails_and_writes_nothing(root, arg):
-    # (tests/sdk/test_resume.py has the rest of resume, rewind and fork)
+    # (tests/tracking/test_resume.py has the rest of resume, rewind and fork)
     extra = {"id": "abc"} if arg == "resume" else {}
     with pytest.raises(runlake.RunNotFoundError, match="abc"):
         runlake.init(dir=root, **extra, **{arg: "must" if arg == "resume" else "abc?_step=1"})

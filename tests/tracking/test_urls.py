@@ -1,5 +1,5 @@
-"""The url family: None for a local run (the seed: offline runs have no url), real links once
-a dashboard base URL is configured, the same on the read side."""
+"""The url family: None for a local run (wandb's Run reference: offline runs have no url),
+real links once a dashboard base URL is configured, the same on the read side."""
 
 from __future__ import annotations
 

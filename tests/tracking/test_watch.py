@@ -15,7 +15,8 @@ from runlake.tracking.watch import histogram
 torch = pytest.importorskip("torch", reason="torch is in the 'test' extra")
 
 needs_histogram = pytest.mark.skipif(
-    not hasattr(runlake, "Histogram"), reason="runlake.Histogram (sdk/histogram.py) is missing",
+    not hasattr(runlake, "Histogram"),
+    reason="runlake.Histogram (sdk/media/histogram.py) is missing",
 )
 
 
