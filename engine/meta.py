@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import threading
-import uuid
 from pathlib import Path
 from typing import Any
 
+from .atomic import replacing
 from .layout import FORMAT_VERSION
 
 STATES = ("running", "finished", "failed", "crashed", "preempting", "detached")
@@ -73,14 +72,8 @@ def decode(value: Any) -> Any:
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write a JSON file atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(encode(data), f, ensure_ascii=False, allow_nan=False)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with replacing(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        json.dump(encode(data), f, ensure_ascii=False, allow_nan=False)
 
 
 def read_json(path: Path) -> dict[str, Any]:

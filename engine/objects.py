@@ -26,8 +26,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from runlake.errors import ArtifactNotFoundError, CorruptObjectError, Error, InvalidNameError
+from . import atomic
 from .files import copy_whole
 from .layout import FORMAT_VERSION, validate_name
+from .times import iso
 from .meta import read_json, write_json
 
 HASH = "sha256"
@@ -120,14 +122,14 @@ class ObjectStore:
         # Copy to a temporary name while hashing, then rename to the digest (or drop the
         # copy if that object exists): the file is read once.
         (self.dir / "tmp").mkdir(parents=True, exist_ok=True)  # where gc looks for leftovers
-        tmp = self.dir / "tmp" / f".tmp-{uuid.uuid4().hex}"
+        tmp = atomic.tmp_name(Path("object"), self.dir / "tmp")
         try:
             digest, size = hash_file(src, copy_to=tmp)
             target = self.path(digest)
             self._expect_new = not self._reuse(target)
             if self._expect_new:
                 target.parent.mkdir(exist_ok=True)
-                os.replace(tmp, target)
+                atomic.publish(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
         return digest, size
@@ -154,12 +156,8 @@ class ObjectStore:
         # Temp file then rename: a reader never sees a partial object, and two writers of the
         # same bytes both succeed (the second rename replaces identical content).
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".tmp-{uuid.uuid4().hex}")
-        try:
+        with atomic.replacing(target) as tmp:
             fill(tmp)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
 
 
 def _copy_checked(src: Path, dest: Path, digest: str) -> None:
@@ -341,7 +339,7 @@ class ArtifactStore:
         manifest = self.manifest(e, p, n, v)
         keep = ("type", "description", "metadata", "tags", "entries", "digest", "producer")
         body = {k: manifest.get(k) for k in keep}
-        body["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        body["created_at"] = iso()
         body["linked_from"] = {"entity": e, "project": p, "name": n, "version": f"v{v}"}
         return self.commit(*target, body, aliases)
 

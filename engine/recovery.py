@@ -27,7 +27,6 @@ import os
 import socket
 import time
 from collections.abc import Iterable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from .convert import RunSchema, conform
 from runlake.errors import InvalidNameError, RunInUseError
 from .layout import RunPaths, seq_of
 from .meta import RunMeta, read_json
+from .times import parse_time
 from .wal import read_frames
 from .writer import compact_wal
 
@@ -66,16 +66,6 @@ def stale_after() -> float:
 
 _LIVE_STATES = ("running", "preempting")
 _TMP = ".tmp-"
-
-
-def parse_time(value: Any) -> float | None:
-    """Unix seconds of a run.json time (ISO 8601, e.g. `2026-11-24T13:23:06.414487Z`)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def owner_dead(paths: RunPaths, host: str | None, heartbeat: float | None,

@@ -11,13 +11,13 @@ a read-only store still answers queries from memory. See docs/DESIGN.md, "The re
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from runlake.engine.atomic import replacing
 from runlake.engine.layout import is_valid_name
 
 RunKey = tuple[str, str, str]  # entity, project, run_id
@@ -73,17 +73,13 @@ def load(path: Path, schema: pa.Schema) -> pa.Table:
 
 def save(path: Path, table: pa.Table) -> None:
     """Replace the cache at `path` atomically; skipped (silently) on a read-only store."""
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with pa.OSFile(str(tmp), "wb") as f, pa.ipc.new_file(f, table.schema) as w:
+        with replacing(path) as tmp, pa.OSFile(str(tmp), "wb") as f, \
+                pa.ipc.new_file(f, table.schema) as w:
             w.write_table(table)
-        os.replace(tmp, path)
     except OSError:
         pass
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def run_dirs(top: Path) -> list[tuple[RunKey, os.DirEntry[str]]]:

@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from runlake.engine.layout import RunPaths
 from runlake.engine.meta import decode
 from runlake.engine.recovery import owner_dead
+from runlake.engine.times import parse_iso
 
 from . import catalog
 from .catalog import RunKey
@@ -72,7 +73,7 @@ def _time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_iso(value)
     except ValueError:
         return None
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
 from runlake.errors import RunNotFoundError, UsageError
 from runlake.engine.meta import RunMeta
+from runlake.engine.times import iso
 
 from . import history as _history
 from . import system as _system
@@ -31,9 +32,7 @@ _STREAMS = ("default", "system", "events")
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso(value)
 
 
 class Run:

@@ -47,8 +47,9 @@ from runlake.errors import (
 )
 from runlake.engine.layout import RunPaths, auto_resume_file, validate_name
 from runlake.engine.meta import encode, read_json, write_json
-from runlake.engine.recovery import owner_dead, parse_time, recover_owned
+from runlake.engine.recovery import owner_dead, recover_owned
 from runlake.engine.resume import copy_prefix, last_row, rewind, run_schema, summary_state
+from runlake.engine.times import iso as _iso, parse_time
 from runlake.engine.writer import next_seq
 
 from runlake.tracking.run import Run
@@ -324,10 +325,6 @@ def _preview(cont: Continued) -> dict[str, Any]:
     summary = Summary(cont.metrics)
     summary.restore(cont.last, cont.aggregates, cont.user, cont.deleted)
     return summary.as_dict()
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 # -- fork ---------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, Literal
 
@@ -26,6 +26,7 @@ from runlake.errors import InvalidValueError, UsageError
 from runlake.engine.media_files import FileQueue
 from runlake.engine.layout import RunPaths
 from runlake.engine.meta import RunMeta
+from runlake.engine.times import iso
 from runlake.engine.writer import RunWriter
 from runlake.engine import urls
 
@@ -57,10 +58,6 @@ class RunStatus:
     rows_compacted: int  # of those, in a published Parquet segment
     last_flush: float | None  # Unix time of the last write-ahead-log append, None before one
     error: str | None  # the writer's current write error (it keeps retrying), None if none
-
-
-def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class Run:

@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from runlake.engine import atomic
 from runlake.errors import InvalidValueError, MissingExtraError
 from runlake.media.histogram import Histogram
 
@@ -215,9 +216,7 @@ def save_graph(run: Run, model: Any, idx: int) -> None:
     data = json.dumps(graph(model), ensure_ascii=False, indent=1).encode("utf-8")
     name = f"graph_{idx}.json"
     path = run._paths.files_dir / name
-    tmp = path.with_name(f".tmp-{name}")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    atomic.write_bytes(path, data)
     run.summary[f"graph_{idx}"] = {
         "_type": "graph-file", "path": name, "sha256": hashlib.sha256(data).hexdigest(),
         "size": len(data),

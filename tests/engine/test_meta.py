@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from runlake.engine import meta
+from runlake.engine import atomic, meta
 from runlake.engine.layout import FORMAT_VERSION
 from runlake.engine.meta import FIELDS, RunMeta, decode, encode, read_json, write_json
 
@@ -109,13 +109,13 @@ def test_write_is_atomic_and_leaves_no_temporary_file(tmp_path, monkeypatch):
     monkeypatch.setattr(meta.json, "dump", real_dump)
 
     published = []
-    real_replace = meta.os.replace
+    real_replace = atomic.os.replace
 
     def checking_replace(src, dst):
         published.append(strict_load(Path(src).read_text(encoding="utf-8")))
         real_replace(src, dst)
 
-    monkeypatch.setattr(meta.os, "replace", checking_replace)
+    monkeypatch.setattr(atomic.os, "replace", checking_replace)
     m.update(summary={"a": 3.0})
     assert published and published[0]["summary"] == {"a": 3.0}
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
