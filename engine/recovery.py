@@ -26,19 +26,18 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import lock, segment, system
-from .convert import RunSchema, conform
+from .convert import conform
 from runlake.errors import InvalidNameError, RunInUseError
 from .layout import RunPaths, seq_of
 from .meta import RunMeta, read_json
 from .times import parse_time
+from .union import Union
 from .wal import read_frames
 from .writer import compact_wal
 
@@ -149,7 +148,7 @@ def compact_wals(paths: RunPaths) -> int:
     pending = [w for w in wals if not paths.segment_file(seq_of(w)).exists()]
     schemas = [pq.read_schema(p) for p in segments]
     schemas += [f.schema for w in pending for f in read_frames(w)]
-    schema = _run_schema(schemas)
+    schema = Union.of(schemas).run_schema()  # each column the widest it took
     for wal in wals:
         if wal in pending:
             compact_wal(wal, paths.segment_file(seq_of(wal)), schema, fsync=True)
@@ -185,15 +184,6 @@ def _stale(heartbeat: float | None, now: float | None = None) -> bool:
     """Whether a heartbeat (Unix seconds) is missing or older than `stale_after()`."""
     now = time.time() if now is None else now
     return heartbeat is None or now - heartbeat > stale_after()
-
-
-def _run_schema(schemas: Iterable[pa.Schema]) -> RunSchema:
-    """The run's column kinds over all its files, each the widest it took (RunSchema's rule)."""
-    run = RunSchema()
-    for schema in schemas:
-        for f in schema:
-            run.absorb(f.name, f.type)
-    return run
 
 
 def list_runs(root: Path, entity: str | None = None, project: str | None = None) -> list[RunPaths]:
