@@ -8,6 +8,7 @@ strings "NaN", "Infinity" and "-Infinity" inside {"_nonfinite": ...} objects and
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 import threading
@@ -17,7 +18,22 @@ from typing import Any
 from .atomic import replacing
 from .layout import FORMAT_VERSION
 
-STATES = ("running", "finished", "failed", "crashed", "preempting", "detached")
+
+
+class RunState(enum.StrEnum):
+    """run.json's `state` (docs/FORMAT.md, "Run states"): `str`-valued, so a member is the very
+    string stored and compares equal to it."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CRASHED = "crashed"
+    PREEMPTING = "preempting"
+    DETACHED = "detached"
+
+
+# States whose owner may still be logging: recovery and readers ask the lock or the heartbeat.
+LIVE_STATES = frozenset({RunState.RUNNING, RunState.PREEMPTING})
 
 # The fields of run.json (docs/FORMAT.md, "Run metadata").
 FIELDS = (

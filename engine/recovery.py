@@ -35,7 +35,7 @@ from . import lock, segment, system
 from .convert import conform
 from runlake.errors import InvalidNameError, RunInUseError
 from .layout import RunPaths, seq_of
-from .meta import RunMeta, read_json
+from .meta import LIVE_STATES, RunMeta, RunState, read_json
 from .times import parse_time
 from .union import Union
 from .wal import read_frames
@@ -63,7 +63,6 @@ def stale_after() -> float:
         raise ValueError(f"${STALE_ENV} must be a positive number of seconds, got {text!r}")
     return value
 
-_LIVE_STATES = ("running", "preempting")
 _TMP = ".tmp-"
 
 
@@ -124,8 +123,8 @@ def recover_owned(paths: RunPaths) -> bool:
         meta = None
     changed = compact_wals(paths) > 0
     changed = system.compact_wals(paths) > 0 or changed
-    if meta is not None and meta.get("state") == "running":
-        meta.update(state="crashed")
+    if meta is not None and meta.get("state") == RunState.RUNNING:
+        meta.update(state=RunState.CRASHED)
         changed = True
     return changed
 
@@ -168,14 +167,14 @@ def has_wal(paths: RunPaths) -> bool:
 
 
 def _needs_recovery(paths: RunPaths, meta: dict[str, Any]) -> bool:
-    return meta.get("state") in _LIVE_STATES or has_wal(paths)
+    return meta.get("state") in LIVE_STATES or has_wal(paths)
 
 
 def _owner_gone(paths: RunPaths, meta: dict[str, Any]) -> bool:
     """Whether the run may be taken over, as far as run.json tells; the lock decides the rest."""
     if meta.get("host") == socket.gethostname() and paths.lock_file.exists():
         return True  # acquiring the lock tells a live owner from a dead one
-    if meta.get("state") not in _LIVE_STATES:
+    if meta.get("state") not in LIVE_STATES:
         return True  # finished (with WAL files left by a failed write at finish)
     return _stale(parse_time(meta.get("heartbeat_at")))
 

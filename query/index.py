@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from runlake.engine.layout import RunPaths
-from runlake.engine.meta import decode
+from runlake.engine.meta import RunState, decode
 from runlake.engine.recovery import owner_dead
 from runlake.engine.times import parse_iso
 
@@ -132,7 +132,7 @@ class RunIndex:
         (engine.recovery.owner_dead). One lock test per running run; recovery, or a finish,
         takes the run out of "running" for good.
         """
-        running = pc.indices_nonzero(pc.equal(table.column("state"), "running")).to_pylist()
+        running = pc.indices_nonzero(pc.equal(table.column("state"), RunState.RUNNING.value)).to_pylist()
         dead = set()
         if running:
             now = time.time()
@@ -149,7 +149,7 @@ class RunIndex:
         if self._derived is not None and self._derived[0] is table and self._derived[1] == dead:
             return self._derived[2]
         keys = zip(*(table.column(c).to_pylist() for c in ("entity", "project", "id")))
-        states = [("crashed" if k in dead else s)
+        states = [(RunState.CRASHED.value if k in dead else s)
                   for k, s in zip(keys, table.column("state").to_pylist())]
         derived = table.set_column(table.schema.get_field_index("state"), SCHEMA.field("state"),
                                    pa.array(states, pa.string()))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 
 from runlake.errors import RunNotFoundError, UsageError
-from runlake.engine.meta import RunMeta
+from runlake.engine.meta import RunMeta, RunState
 from runlake.engine.times import iso
 
 from . import history as _history
@@ -160,7 +160,7 @@ class Run:
     # -- edits ---------------------------------------------------------------------------------
 
     def _require_not_live(self, action: str) -> None:
-        if self.state == "running":
+        if self.state == RunState.RUNNING:
             raise UsageError(
                 f"run {'/'.join(self.path)} is still being logged; {action} it after it finishes"
             )

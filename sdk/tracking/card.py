@@ -16,6 +16,7 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from runlake.engine.meta import RunState
 from runlake.errors import InvalidValueError
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ def _state(run: Run) -> str:
         return "disabled"
     meta = run._meta
     state = meta.get("state") if meta is not None else None
-    return state or ("finished" if run._finished else "running")
+    return state or (RunState.FINISHED if run._finished else RunState.RUNNING)
 
 
 def _badge(state: str) -> str:

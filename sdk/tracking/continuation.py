@@ -46,7 +46,7 @@ from runlake.errors import (
     UsageError,
 )
 from runlake.engine.layout import RunPaths, auto_resume_file, validate_name
-from runlake.engine.meta import encode, read_json, write_json
+from runlake.engine.meta import LIVE_STATES, RunState, encode, read_json, write_json
 from runlake.engine.recovery import owner_dead, recover_owned
 from runlake.engine.resume import copy_prefix, last_row, rewind, run_schema, summary_state
 from runlake.engine.times import iso as _iso, parse_time
@@ -192,7 +192,7 @@ def resume_run(s: Settings, paths: RunPaths, config: Config, allow_val_change: b
         )
     seen = read_json(paths.meta_file)
     host = seen.get("host")
-    if (seen.get("state") in ("running", "preempting") and host != socket.gethostname()
+    if (seen.get("state") in LIVE_STATES and host != socket.gethostname()
             and not owner_dead(paths, host, parse_time(seen.get("heartbeat_at")))):
         # Live on another host, whose lock this one can't see: its heartbeat is fresh.
         raise RunInUseError(f"run {where} is being written on host {seen.get('host')!r} (last "
@@ -274,7 +274,7 @@ def _keep_stored_summary(cont: Continued, stored: dict[str, Any]) -> None:
                 cont.user[key] = value
         else:
             cont.last[key] = value
-    if stored.get("state") in ("finished", "failed", "detached"):  # wrote the whole summary
+    if stored.get("state") in (RunState.FINISHED, RunState.FAILED, RunState.DETACHED):  # wrote the whole summary
         cont.deleted = [k for k in cont.last if k not in summary and not _hidden(cont.metrics, k)]
 
 

@@ -15,12 +15,13 @@ import time
 import warnings
 from typing import TYPE_CHECKING
 
-from runlake.tracking.run import iso
+from runlake.engine.meta import RunState
+from runlake.engine.times import iso
 
 if TYPE_CHECKING:
     from runlake.tracking.run import Run
 
-STATE = "detached"
+STATE = RunState.DETACHED
 
 
 def detach(run: Run) -> None:

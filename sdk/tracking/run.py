@@ -25,7 +25,7 @@ from runlake.engine.buffer import HistoryBuffer
 from runlake.errors import InvalidValueError, UsageError
 from runlake.engine.media_files import FileQueue
 from runlake.engine.layout import RunPaths
-from runlake.engine.meta import RunMeta
+from runlake.engine.meta import RunMeta, RunState
 from runlake.engine.times import iso
 from runlake.engine.writer import RunWriter
 from runlake.engine import urls
@@ -147,7 +147,7 @@ class Run:
             "id": self._id, "entity": s.entity, "project": s.project, "name": self._name,
             "display_name": self._name, "group": s.group, "job_type": s.job_type,
             "tags": list(self._tags), "notes": s.notes, "config": self._config.as_dict(),
-            "summary": {}, "metrics": [], "state": "running", "exit_code": None,
+            "summary": {}, "metrics": [], "state": RunState.RUNNING, "exit_code": None,
             "error": None, "created_at": iso(self._start_time), "start_time": self._start_time,
             "heartbeat_at": iso(self._start_time), "finished_at": None,
             "host": socket.gethostname(), "pid": os.getpid(), "sweep_id": None,
@@ -480,13 +480,14 @@ class Run:
                 self._writer.close()
                 failed = bool(exit_code)
                 # As in wandb: a preempted run that exits non-zero is resumable, not failed.
-                preempted = failed and self._meta.get("state") == "preempting"
+                preempted = failed and self._meta.get("state") == RunState.PREEMPTING
                 # A write error the writer gave up on: a warning, and run.json's `error` if the
                 # run has none of its own. finish() returns either way (training is done).
                 report = self._writer.error_report()
                 try:
                     self._meta.update(
-                        state="preempting" if preempted else "failed" if failed else "finished",
+                        state=(RunState.PREEMPTING if preempted else RunState.FAILED if failed
+                               else RunState.FINISHED),
                         exit_code=0 if exit_code is None else int(exit_code),
                         error=error if error is not None else report,
                         summary=self._summary.as_dict(),
@@ -563,7 +564,7 @@ class Run:
         that finishes becomes "finished" or "failed" as usual.
         """
         if self._meta is not None and not self._finished:
-            self._meta.update(state="preempting")
+            self._meta.update(state=RunState.PREEMPTING)
 
     def _preempt(self, timeout: float) -> None:
         """On SIGTERM (sdk/session.py): make every logged row durable, the console captured

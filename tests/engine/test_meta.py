@@ -142,3 +142,16 @@ json_values = st.recursive(
 def test_property_encode_is_strict_json_and_decodes_back(value):
     text = json.dumps(encode({"summary": value}), allow_nan=False)
     assert same(decode(strict_load(text))["summary"], value)
+
+
+def test_run_states_are_the_strings_run_json_stores(tmp_path):
+    from runlake.engine.meta import LIVE_STATES, RunState
+
+    assert [s.value for s in RunState] == [
+        "running", "finished", "failed", "crashed", "preempting", "detached"]
+    assert RunState.RUNNING == "running" and f"{RunState.CRASHED}" == "crashed"
+    assert LIVE_STATES == {"running", "preempting"}
+    path = tmp_path / "run.json"
+    RunMeta(path, {"state": RunState.PREEMPTING}).update(exit_code=None)
+    assert '"state": "preempting"' in path.read_text(encoding="utf-8")
+    assert read_json(path)["state"] == RunState.PREEMPTING
