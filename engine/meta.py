@@ -12,8 +12,11 @@ import enum
 import json
 import math
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
+
+from runlake.errors import FormatVersionError
 
 from .atomic import replacing
 from .layout import FORMAT_VERSION
@@ -97,6 +100,29 @@ def read_json(path: Path) -> dict[str, Any]:
         return decode(json.load(f))
 
 
+def check_version(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """`data` (a run.json or manifest read from `path`) if this runlake can read its
+    `format_version`, else FormatVersionError. A file without the field predates it: 1."""
+    version = data.get("format_version", FORMAT_VERSION)
+    if isinstance(version, int) and not isinstance(version, bool) and version <= FORMAT_VERSION:
+        return data
+    raise FormatVersionError(
+        f"{path} has format_version {version!r}, but this runlake reads format_version "
+        f"{FORMAT_VERSION} and older: it was written by a newer runlake; upgrade runlake "
+        "(pip install --upgrade runlake) to read it"
+    )
+
+
+def read_versioned(path: Path) -> dict[str, Any]:
+    """A run.json or manifest, refused (FormatVersionError) if a newer runlake wrote it."""
+    return check_version(read_json(path), path)
+
+
+def warn_skipped(error: FormatVersionError, what: str) -> None:
+    """The warning of a store-wide reader that leaves out one file it cannot read."""
+    warnings.warn(f"{what} left out: {error}", UserWarning, stacklevel=3)
+
+
 class RunMeta:
     """The metadata of one run, owned by its process; every change is written at once."""
 
@@ -113,7 +139,7 @@ class RunMeta:
         meta = cls.__new__(cls)
         meta.path = path
         meta._lock = threading.Lock()
-        meta._data = read_json(path)
+        meta._data = read_versioned(path)
         return meta
 
     def get(self, field: str, default: Any = None) -> Any:

@@ -25,12 +25,14 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from runlake.errors import ArtifactNotFoundError, CorruptObjectError, Error, InvalidNameError
+from runlake.errors import (
+    ArtifactNotFoundError, CorruptObjectError, Error, FormatVersionError, InvalidNameError,
+)
 from . import atomic
 from .files import copy_whole
 from .layout import FORMAT_VERSION, validate_name
 from .times import iso
-from .meta import read_json, write_json
+from .meta import check_version, read_json, read_versioned, warn_skipped, write_json
 
 HASH = "sha256"
 LATEST = "latest"
@@ -212,7 +214,7 @@ class ArtifactStore:
     def manifest(self, entity: str, project: str, name: str, version: int) -> dict[str, Any]:
         path = self.name_dir(entity, project, name) / f"v{version}.json"
         try:
-            return read_json(path)
+            return read_versioned(path)
         except FileNotFoundError:
             raise ArtifactNotFoundError(
                 f"artifact {entity}/{project}/{name}:v{version} does not exist"
@@ -432,7 +434,11 @@ def lineage_edges(root: Path) -> list[dict[str, Any]]:
     for name_dir in sorted(base.glob("entity=*/project=*/name=*")):
         e, p, n = (part.split("=", 1)[1] for part in name_dir.parts[-3:])
         for v in store.versions(e, p, n):
-            manifest = store.manifest(e, p, n, v)
+            try:
+                manifest = store.manifest(e, p, n, v)
+            except FormatVersionError as err:  # one newer manifest must not hide the rest
+                warn_skipped(err, f"artifact {e}/{p}/{n}:v{v}")
+                continue
             art = {"artifact_entity": e, "artifact_project": p, "artifact_name": n,
                    "version": f"v{v}", "type": manifest.get("type"), "digest": manifest.get("digest")}
             runs = [("producer", manifest.get("producer") or {})]
@@ -458,8 +464,8 @@ def gc(root: Path, grace_seconds: float = 3600.0) -> tuple[int, int]:
     manifests += [m for m in base.glob("entity=*/project=*/name=*/v*.json")
                   if _VERSION.fullmatch(m.stem)]
     for manifest in manifests:
-        try:
-            entries = read_json(manifest)["entries"]
+        try:  # a newer manifest may name objects we cannot see: refuse (raise), never guess
+            entries = check_version(read_json(manifest), manifest)["entries"]
         except FileNotFoundError:  # a part committed meanwhile: its manifest is counted
             continue
         referenced.update(e["digest"] for e in entries.values() if e.get("digest"))

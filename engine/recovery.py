@@ -35,7 +35,7 @@ from . import lock, segment, system
 from .convert import conform
 from runlake.errors import InvalidNameError, RunInUseError
 from .layout import RunPaths, seq_of
-from .meta import LIVE_STATES, RunMeta, RunState, read_json
+from .meta import LIVE_STATES, RunMeta, RunState, read_versioned
 from .times import parse_time
 from .union import Union
 from .wal import read_frames
@@ -92,9 +92,9 @@ def recover_run(paths: RunPaths) -> bool:
     writes run.json second), or another recoverer holds it right now.
     """
     try:
-        meta = read_json(paths.meta_file)
+        meta = read_versioned(paths.meta_file)
     except (FileNotFoundError, NotADirectoryError, ValueError):
-        return False
+        return False  # not a run, or a newer runlake's (FormatVersionError): never touched
     if not _needs_recovery(paths, meta) or not _owner_gone(paths, meta):
         return False
     try:

@@ -26,6 +26,7 @@ from runlake.engine.layout import (
     resolve_root,
     validate_name,
 )
+from runlake.engine.meta import read_versioned
 from runlake.engine.objects import ArtifactNotFoundError, ArtifactStore, lineage_edges
 
 from . import filters as _filters
@@ -132,6 +133,8 @@ class Api:
         rows = self._select(self._index.table(), "entity = ? AND project = ? AND id = ?",
                             [entity, project, run_id])
         if not rows:
+            if self._paths(entity, project, run_id).meta_file.exists():  # newer: say so
+                read_versioned(self._paths(entity, project, run_id).meta_file)
             raise RunNotFoundError(f"run {entity}/{project}/{run_id} not found in store {self.root}")
         return Run(self, rows[0])
 

@@ -24,7 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from runlake.engine.layout import RunPaths
-from runlake.engine.meta import RunState, decode
+from runlake.engine.meta import RunState, check_version, decode, warn_skipped
+from runlake.errors import FormatVersionError
 from runlake.engine.recovery import owner_dead
 from runlake.engine.times import parse_iso
 
@@ -78,6 +79,9 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
+_SKIPPED: set[tuple[Path, tuple[int, int, int]]] = set()
+
+
 def _row(root: Path, key: RunKey, stamp: tuple[int, int, int]) -> dict[str, Any] | None:
     entity, project, run_id = key
     path = RunPaths(root, entity, project, run_id).meta_file
@@ -85,6 +89,13 @@ def _row(root: Path, key: RunKey, stamp: tuple[int, int, int]) -> dict[str, Any]
         with open(path, encoding="utf-8") as f:
             raw = json.load(f)
     except (FileNotFoundError, ValueError):  # deleted meanwhile, or not a run.json we can read
+        return None
+    try:
+        check_version(raw, path)
+    except FormatVersionError as err:  # a newer runlake's run: the others are still listed
+        if (path, stamp) not in _SKIPPED:  # it is parsed again at every refresh: warn once
+            _SKIPPED.add((path, stamp))
+            warn_skipped(err, f"run {entity}/{project}/{run_id}")
         return None
     row: dict[str, Any] = {"entity": entity, "project": project, "id": run_id}
     for name in _STR_FIELDS:
