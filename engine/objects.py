@@ -34,7 +34,6 @@ from .layout import FORMAT_VERSION, validate_name
 from .times import iso
 from .meta import check_version, read_json, read_versioned, warn_skipped, write_json
 
-HASH = "sha256"
 LATEST = "latest"
 _HEX = re.compile(r"[0-9a-f]{64}")
 _VERSION = re.compile(r"v(0|[1-9][0-9]*)")
@@ -56,12 +55,6 @@ def validate_entry_path(path: object) -> str:
             f"artifact entry path {path!r} must not contain '..': name a file inside the artifact"
         )
     return "/".join(parts)
-
-
-def validate_version(version: object) -> int:
-    if isinstance(version, str) and _VERSION.fullmatch(version):
-        return int(version[1:])
-    raise InvalidNameError(f"invalid artifact version {version!r}: use 'v0', 'v1', ...")
 
 
 def hash_file(path: Path, copy_to: Path | None = None) -> tuple[str, int]:
