@@ -37,6 +37,7 @@ from runlake.errors import InvalidNameError, RunInUseError
 from .layout import RunPaths, seq_of
 from .meta import LIVE_STATES, RunMeta, RunState, read_versioned
 from .times import parse_time
+from .atomic import TMP_PREFIX
 from .union import Union
 from .wal import read_frames
 from .writer import compact_wal
@@ -63,7 +64,7 @@ def stale_after() -> float:
         raise ValueError(f"${STALE_ENV} must be a positive number of seconds, got {text!r}")
     return value
 
-_TMP = ".tmp-"
+_TMP = TMP_PREFIX
 
 
 def owner_dead(paths: RunPaths, host: str | None, heartbeat: float | None,

@@ -26,11 +26,12 @@ import pyarrow as pa
 from . import segment
 from .kinds import from_numpy
 from .layout import RUNTIME, TIMESTAMP, RunPaths, seq_of
+from .atomic import TMP_PREFIX
 from .union import SYSTEM_BASE, combine
 from .wal import WalWriter, read_frames
 
 SEGMENT_SAMPLES = 360  # an hour at the default 10 s interval: a few hundred KB of WAL at most
-_TMP = ".tmp-"
+_TMP = TMP_PREFIX
 
 
 def sample_table(timestamp: float, runtime: float, values: Mapping[str, float | None]) -> pa.Table:

@@ -56,6 +56,9 @@ class Union:
     def __init__(self, base: Sequence[tuple[str, pa.DataType]] = HISTORY_BASE) -> None:
         self.types: dict[str, pa.DataType] = dict(base)
         self._base = frozenset(self.types)
+        # Where each (name, type) went: a column's family never changes, so neither does
+        # its target once placed (the type there may still widen).
+        self._placed: dict[tuple[str, pa.DataType], str | None] = {}
 
     @classmethod
     def of(cls, schemas: Iterable[pa.Schema],
@@ -72,6 +75,14 @@ class Union:
     def place(self, name: str, t: pa.DataType) -> str | None:
         """The union column a column `name` of type `t` goes to (None: all null, no values),
         widening or adding it. Once every schema is added, placing again changes nothing."""
+        key = (name, t)
+        if key in self._placed:
+            return self._placed[key]
+        target = self._place(name, t)
+        self._placed[key] = target
+        return target
+
+    def _place(self, name: str, t: pa.DataType) -> str | None:
         if pa.types.is_null(t):
             return None
         if name in self._base:
@@ -101,6 +112,8 @@ class Union:
     def conform(self, batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
         """`batch` (of a file added before) under `schema` (from `self.schema()`): each
         column moved to its union column and widened; columns not in `schema` dropped."""
+        if batch.schema.equals(schema):
+            return batch  # the common case: a file already of the union's types
         n = batch.num_rows
         found: dict[str, pa.Array] = {}
         for f, column in zip(batch.schema, batch.columns):
@@ -116,6 +129,8 @@ class Union:
         return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
     def conform_table(self, table: pa.Table, schema: pa.Schema) -> pa.Table:
+        if table.schema.equals(schema):
+            return table
         batches = [self.conform(b, schema) for b in table.to_batches()]
         return pa.Table.from_batches(batches, schema=schema)
 
@@ -143,4 +158,19 @@ def combine(tables: Sequence[pa.Table],
     """Tables (of files in sequence order) as one table under their union."""
     union = Union.of((t.schema for t in tables), base)
     schema = union.schema()
-    return pa.concat_tables([union.conform_table(t, schema) for t in tables])
+    return pa.concat_tables([union.conform_table(t, schema) for t in runs(tables)])
+
+
+def runs(tables: Sequence[pa.Table]) -> list[pa.Table]:
+    """Consecutive tables of one schema joined (WAL frames are often one row each), so
+    they are conformed once, not once per frame."""
+    out: list[pa.Table] = []
+    group: list[pa.Table] = []
+    for t in tables:
+        if group and not t.schema.equals(group[0].schema):
+            out.append(pa.concat_tables(group))
+            group = []
+        group.append(t)
+    if group:
+        out.append(pa.concat_tables(group))
+    return out

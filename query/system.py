@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from runlake.engine import sources
 from runlake.engine.layout import PARTITION_KEYS, RUNTIME, TIMESTAMP, RunPaths, is_valid_name
-from runlake.engine.union import SYSTEM_BASE, Union
+from runlake.engine.union import SYSTEM_BASE, Union, runs
 
 BASE = (TIMESTAMP, RUNTIME)
 
@@ -28,7 +28,7 @@ def _tables(parts: list[sources.Part], keys: Sequence[str] | None = None) -> pa.
     they have no rows."""
     union = Union.of((s for p in parts for s in p.schemas), SYSTEM_BASE)
     schema = union.schema(keys)
-    tables = [union.conform_table(t, schema) for p in parts for t in p.read()]
+    tables = [union.conform_table(t, schema) for p in parts for t in runs(p.read())]
     tables = [t for t in tables if t.num_rows]
     if not tables:
         return None
