@@ -16,13 +16,14 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import uuid
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from runlake.errors import InvalidNameError
+from . import atomic
+from .atomic import replacing
 
-TMP_PREFIX = ".tmp-"
+TMP_PREFIX = atomic.TMP_PREFIX
 
 
 def validate_file_name(name: object) -> str:
@@ -79,12 +80,8 @@ def copy_into(src: Path, target: Path, folder: Path) -> None:
 
 def copy_whole(src: Path, target: Path) -> None:
     """Copy `src` to `target` by way of a temporary name: `target` is never a partial file."""
-    tmp = target.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}")
-    try:
+    with replacing(target) as tmp:
         shutil.copyfile(src, tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,9 @@ def kind_of_arrow(t: pa.DataType) -> str:
 
 
 def to_arrow(values: Sequence[object], kind: str) -> tuple[pa.Array, str]:
-    """Build the Arrow array of one column whose values all have the given kind.
+    """Build the Arrow array of one column whose values all have the given kind (not REF:
+    a struct column's type depends on the run's earlier values, so convert.py builds it with
+    structs.build).
 
     Returns the array and its kind, which differs from `kind` only when ints overflow int64:
     they are then stored as float64 (and, beyond float range, as strings) rather than lost.
@@ -125,10 +127,6 @@ def to_arrow(values: Sequence[object], kind: str) -> tuple[pa.Array, str]:
         return pa.nulls(len(values)), NULL
     if kind in (LIST_INT, LIST_FLOAT, LIST_STR):
         return _lists(values, kind)
-    if kind == REF:
-        from . import structs
-
-        return structs.build(values, structs.infer_all(values)), REF
     return _flat(values, kind)
 
 

@@ -19,6 +19,7 @@ from collections import deque
 from pathlib import Path
 
 from runlake.errors import InvalidNameError
+from .atomic import replacing
 from .files import TMP_PREFIX as _TMP  # readers of run files skip these names
 from .layout import is_valid_name
 
@@ -164,7 +165,8 @@ def write_file(target: Path, data: bytes, fsync: bool = False) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         _made.add(target.parent)
     tmp = target.parent / f"{_TMP}{target.name}.{os.getpid()}.{threading.get_ident()}"
-    try:
+    # The file's bytes are synced with `fsync`, the folder never: a lost name is written again.
+    with replacing(target, fsync=fsync, fsync_dir=False, tmp=tmp):
         try:
             f = open(tmp, "wb")
         except FileNotFoundError:  # the folder was removed since: make it again
@@ -172,10 +174,3 @@ def write_file(target: Path, data: bytes, fsync: bool = False) -> None:
             f = open(tmp, "wb")
         with f:
             f.write(data)
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -8,17 +8,35 @@ strings "NaN", "Infinity" and "-Infinity" inside {"_nonfinite": ...} objects and
 
 from __future__ import annotations
 
+import enum
 import json
 import math
-import os
 import threading
-import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
+from runlake.errors import FormatVersionError
+
+from .atomic import replacing
 from .layout import FORMAT_VERSION
 
-STATES = ("running", "finished", "failed", "crashed", "preempting", "detached")
+
+
+class RunState(enum.StrEnum):
+    """run.json's `state` (docs/FORMAT.md, "Run states"): `str`-valued, so a member is the very
+    string stored and compares equal to it."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CRASHED = "crashed"
+    PREEMPTING = "preempting"
+    DETACHED = "detached"
+
+
+# States whose owner may still be logging: recovery and readers ask the lock or the heartbeat.
+LIVE_STATES = frozenset({RunState.RUNNING, RunState.PREEMPTING})
 
 # The fields of run.json (docs/FORMAT.md, "Run metadata").
 FIELDS = (
@@ -73,19 +91,36 @@ def decode(value: Any) -> Any:
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write a JSON file atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(encode(data), f, ensure_ascii=False, allow_nan=False)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with replacing(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        json.dump(encode(data), f, ensure_ascii=False, allow_nan=False)
 
 
 def read_json(path: Path) -> dict[str, Any]:
     with open(path, encoding="utf-8") as f:
         return decode(json.load(f))
+
+
+def check_version(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """`data` (a run.json or manifest read from `path`) if this runlake can read its
+    `format_version`, else FormatVersionError. A file without the field predates it: 1."""
+    version = data.get("format_version", FORMAT_VERSION)
+    if isinstance(version, int) and not isinstance(version, bool) and version <= FORMAT_VERSION:
+        return data
+    raise FormatVersionError(
+        f"{path} has format_version {version!r}, but this runlake reads format_version "
+        f"{FORMAT_VERSION} and older: it was written by a newer runlake; upgrade runlake "
+        "(pip install --upgrade runlake) to read it"
+    )
+
+
+def read_versioned(path: Path) -> dict[str, Any]:
+    """A run.json or manifest, refused (FormatVersionError) if a newer runlake wrote it."""
+    return check_version(read_json(path), path)
+
+
+def warn_skipped(error: FormatVersionError, what: str) -> None:
+    """The warning of a store-wide reader that leaves out one file it cannot read."""
+    warnings.warn(f"{what} left out: {error}", UserWarning, stacklevel=3)
 
 
 class RunMeta:
@@ -104,7 +139,7 @@ class RunMeta:
         meta = cls.__new__(cls)
         meta.path = path
         meta._lock = threading.Lock()
-        meta._data = read_json(path)
+        meta._data = read_versioned(path)
         return meta
 
     def get(self, field: str, default: Any = None) -> Any:

@@ -25,12 +25,15 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from runlake.errors import ArtifactNotFoundError, CorruptObjectError, Error, InvalidNameError
+from runlake.errors import (
+    ArtifactNotFoundError, CorruptObjectError, Error, FormatVersionError, InvalidNameError,
+)
+from . import atomic
 from .files import copy_whole
 from .layout import FORMAT_VERSION, validate_name
-from .meta import read_json, write_json
+from .times import iso
+from .meta import check_version, read_json, read_versioned, warn_skipped, write_json
 
-HASH = "sha256"
 LATEST = "latest"
 _HEX = re.compile(r"[0-9a-f]{64}")
 _VERSION = re.compile(r"v(0|[1-9][0-9]*)")
@@ -52,12 +55,6 @@ def validate_entry_path(path: object) -> str:
             f"artifact entry path {path!r} must not contain '..': name a file inside the artifact"
         )
     return "/".join(parts)
-
-
-def validate_version(version: object) -> int:
-    if isinstance(version, str) and _VERSION.fullmatch(version):
-        return int(version[1:])
-    raise InvalidNameError(f"invalid artifact version {version!r}: use 'v0', 'v1', ...")
 
 
 def hash_file(path: Path, copy_to: Path | None = None) -> tuple[str, int]:
@@ -120,14 +117,14 @@ class ObjectStore:
         # Copy to a temporary name while hashing, then rename to the digest (or drop the
         # copy if that object exists): the file is read once.
         (self.dir / "tmp").mkdir(parents=True, exist_ok=True)  # where gc looks for leftovers
-        tmp = self.dir / "tmp" / f".tmp-{uuid.uuid4().hex}"
+        tmp = atomic.tmp_name(Path("object"), self.dir / "tmp")
         try:
             digest, size = hash_file(src, copy_to=tmp)
             target = self.path(digest)
             self._expect_new = not self._reuse(target)
             if self._expect_new:
                 target.parent.mkdir(exist_ok=True)
-                os.replace(tmp, target)
+                atomic.publish(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
         return digest, size
@@ -154,12 +151,8 @@ class ObjectStore:
         # Temp file then rename: a reader never sees a partial object, and two writers of the
         # same bytes both succeed (the second rename replaces identical content).
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".tmp-{uuid.uuid4().hex}")
-        try:
+        with atomic.replacing(target) as tmp:
             fill(tmp)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
 
 
 def _copy_checked(src: Path, dest: Path, digest: str) -> None:
@@ -214,7 +207,7 @@ class ArtifactStore:
     def manifest(self, entity: str, project: str, name: str, version: int) -> dict[str, Any]:
         path = self.name_dir(entity, project, name) / f"v{version}.json"
         try:
-            return read_json(path)
+            return read_versioned(path)
         except FileNotFoundError:
             raise ArtifactNotFoundError(
                 f"artifact {entity}/{project}/{name}:v{version} does not exist"
@@ -341,7 +334,7 @@ class ArtifactStore:
         manifest = self.manifest(e, p, n, v)
         keep = ("type", "description", "metadata", "tags", "entries", "digest", "producer")
         body = {k: manifest.get(k) for k in keep}
-        body["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        body["created_at"] = iso()
         body["linked_from"] = {"entity": e, "project": p, "name": n, "version": f"v{v}"}
         return self.commit(*target, body, aliases)
 
@@ -434,7 +427,11 @@ def lineage_edges(root: Path) -> list[dict[str, Any]]:
     for name_dir in sorted(base.glob("entity=*/project=*/name=*")):
         e, p, n = (part.split("=", 1)[1] for part in name_dir.parts[-3:])
         for v in store.versions(e, p, n):
-            manifest = store.manifest(e, p, n, v)
+            try:
+                manifest = store.manifest(e, p, n, v)
+            except FormatVersionError as err:  # one newer manifest must not hide the rest
+                warn_skipped(err, f"artifact {e}/{p}/{n}:v{v}")
+                continue
             art = {"artifact_entity": e, "artifact_project": p, "artifact_name": n,
                    "version": f"v{v}", "type": manifest.get("type"), "digest": manifest.get("digest")}
             runs = [("producer", manifest.get("producer") or {})]
@@ -460,8 +457,8 @@ def gc(root: Path, grace_seconds: float = 3600.0) -> tuple[int, int]:
     manifests += [m for m in base.glob("entity=*/project=*/name=*/v*.json")
                   if _VERSION.fullmatch(m.stem)]
     for manifest in manifests:
-        try:
-            entries = read_json(manifest)["entries"]
+        try:  # a newer manifest may name objects we cannot see: refuse (raise), never guess
+            entries = check_version(read_json(manifest), manifest)["entries"]
         except FileNotFoundError:  # a part committed meanwhile: its manifest is counted
             continue
         referenced.update(e["digest"] for e in entries.values() if e.get("digest"))

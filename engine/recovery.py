@@ -27,19 +27,19 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import Iterable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import live, lock, segment, system
-from .convert import RunSchema, conform
+from .convert import conform
 from runlake.errors import InvalidNameError, RunInUseError
 from .layout import RunPaths, seq_of
-from .meta import RunMeta, read_json
+from .meta import LIVE_STATES, RunMeta, RunState, read_versioned
+from .times import parse_time
+from .atomic import TMP_PREFIX
+from .union import Union
 from .wal import read_frames
 from .writer import compact_wal
 
@@ -65,18 +65,7 @@ def stale_after() -> float:
         raise ValueError(f"${STALE_ENV} must be a positive number of seconds, got {text!r}")
     return value
 
-_LIVE_STATES = ("running", "preempting")
-_TMP = ".tmp-"
-
-
-def parse_time(value: Any) -> float | None:
-    """Unix seconds of a run.json time (ISO 8601, e.g. `2026-11-24T13:23:06.414487Z`)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+_TMP = TMP_PREFIX
 
 
 def owner_dead(paths: RunPaths, host: str | None, heartbeat: float | None,
@@ -105,9 +94,9 @@ def recover_run(paths: RunPaths) -> bool:
     writes run.json second), or another recoverer holds it right now.
     """
     try:
-        meta = read_json(paths.meta_file)
+        meta = read_versioned(paths.meta_file)
     except (FileNotFoundError, NotADirectoryError, ValueError):
-        return False
+        return False  # not a run, or a newer runlake's (FormatVersionError): never touched
     if not _needs_recovery(paths, meta) or not _owner_gone(paths, meta):
         return False
     try:
@@ -163,10 +152,10 @@ def _clear_entry(paths: RunPaths) -> None:
         live.remove(paths)
         return
     try:
-        meta = read_json(paths.meta_file)
+        meta = read_versioned(paths.meta_file)
     except (FileNotFoundError, NotADirectoryError, ValueError):
         meta = None
-    if meta is not None and meta.get("state") in _LIVE_STATES and not _owner_gone(paths, meta):
+    if meta is not None and meta.get("state") in LIVE_STATES and not _owner_gone(paths, meta):
         return
     try:
         owner = lock.acquire(paths)
@@ -192,10 +181,10 @@ def recover_owned(paths: RunPaths) -> bool:
         meta = None
     changed = compact_wals(paths) > 0
     changed = system.compact_wals(paths) > 0 or changed
-    if meta is not None and meta.get("state") == "running":
+    if meta is not None and meta.get("state") == RunState.RUNNING:
         # A process that died without a traceback (killed, out of memory, or stopped by a
         # full or read-only disk, where run.json could not take its error) left none.
-        meta.update(state="crashed", error=meta.get("error") or DIED_UNRECORDED)
+        meta.update(state=RunState.CRASHED, error=meta.get("error") or DIED_UNRECORDED)
         changed = True
     return changed
 
@@ -218,7 +207,7 @@ def compact_wals(paths: RunPaths) -> int:
     pending = [w for w in wals if not paths.segment_file(seq_of(w)).exists()]
     schemas = [pq.read_schema(p) for p in segments]
     schemas += [f.schema for w in pending for f in read_frames(w)]
-    schema = _run_schema(schemas)
+    schema = Union.of(schemas).run_schema()  # each column the widest it took
     for wal in wals:
         if wal in pending:
             compact_wal(wal, paths.segment_file(seq_of(wal)), schema, fsync=True)
@@ -238,14 +227,14 @@ def has_wal(paths: RunPaths) -> bool:
 
 
 def _needs_recovery(paths: RunPaths, meta: dict[str, Any]) -> bool:
-    return meta.get("state") in _LIVE_STATES or has_wal(paths)
+    return meta.get("state") in LIVE_STATES or has_wal(paths)
 
 
 def _owner_gone(paths: RunPaths, meta: dict[str, Any]) -> bool:
     """Whether the run may be taken over, as far as run.json tells; the lock decides the rest."""
     if meta.get("host") == socket.gethostname() and paths.lock_file.exists():
         return True  # acquiring the lock tells a live owner from a dead one
-    if meta.get("state") not in _LIVE_STATES:
+    if meta.get("state") not in LIVE_STATES:
         return True  # finished (with WAL files left by a failed write at finish)
     return _stale(parse_time(meta.get("heartbeat_at")))
 
@@ -254,15 +243,6 @@ def _stale(heartbeat: float | None, now: float | None = None) -> bool:
     """Whether a heartbeat (Unix seconds) is missing or older than `stale_after()`."""
     now = time.time() if now is None else now
     return heartbeat is None or now - heartbeat > stale_after()
-
-
-def _run_schema(schemas: Iterable[pa.Schema]) -> RunSchema:
-    """The run's column kinds over all its files, each the widest it took (RunSchema's rule)."""
-    run = RunSchema()
-    for schema in schemas:
-        for f in schema:
-            run.absorb(f.name, f.type)
-    return run
 
 
 def list_runs(root: Path, entity: str | None = None, project: str | None = None) -> list[RunPaths]:

@@ -21,11 +21,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import kinds, segment
-from .convert import RunSchema, drop_null_columns
+from . import kinds, segment, sources
+from .convert import RunSchema
 from .media_files import link_media
-from .layout import RUNTIME, STEP, TIMESTAMP, RunPaths, seq_of
-from .wal import read_frames
+from .layout import RUNTIME, STEP, TIMESTAMP, RunPaths
+from .union import Union
 
 _BASE = (STEP, RUNTIME, TIMESTAMP)
 _FAMILIES = ("number", "str", "list", "list_str")
@@ -34,46 +34,18 @@ _FAMILIES = ("number", "str", "list", "list_str")
 # -- reading a run's durable rows ------------------------------------------------------------
 
 
-def _sources(paths: RunPaths) -> list[tuple[int, Path, bool]]:
-    """(seq, path, is_segment) of every segment and every WAL without one, in step order."""
-    # WAL files first: a live writer publishes part-N before deleting N.arrows, so a WAL
-    # compacted between the two listings shows up as its segment.
-    wals = {seq_of(p): p for p in paths.wal_dir.glob("*.arrows")} if paths.wal_dir.is_dir() else {}
-    segments = {seq_of(p): p for p in segment.list_segments(paths.history_dir)}
-    found = [(s, p, True) for s, p in segments.items()]
-    found += [(s, p, False) for s, p in wals.items() if s not in segments]
-    return sorted(found)
-
-
 def _read_segment(path: Path, columns: list[str] | None = None) -> pa.Table:
     with pq.ParquetFile(path) as pf:  # not read_table: no partition columns from the path
         return pf.read(columns=columns)
 
 
-def _read(paths: RunPaths, seq: int, path: Path, is_segment: bool,
-          columns: list[str] | None = None) -> pa.Table | None:
-    """One source's rows (None if it has none); a WAL compacted meanwhile is read as its segment."""
-    if not is_segment:
-        try:
-            frames = list(read_frames(path))
-        except FileNotFoundError:
-            path = paths.segment_file(seq)
-        else:
-            if not frames:
-                return None
-            table = drop_null_columns(pa.concat_tables(frames, promote_options="permissive"))
-            if columns is not None:
-                table = table.select([c for c in columns if c in table.column_names])
-            return table
-    return _read_segment(path, columns)
-
-
 def last_row(paths: RunPaths) -> tuple[int, float] | None:
     """The `_step` and `_runtime` of a run's last durable row (WAL included), or None."""
-    for seq, path, is_segment in reversed(_sources(paths)):
-        table = _read(paths, seq, path, is_segment, [STEP, RUNTIME])
-        if table is not None and table.num_rows:
-            return int(pc.max(table[STEP]).as_py()), float(pc.max(table[RUNTIME]).as_py())
+    for part in reversed(sources.history(paths)):
+        tables = [t for t in part.read([STEP, RUNTIME]) if t.num_rows]
+        if tables:
+            return (max(int(pc.max(t[STEP]).as_py()) for t in tables),
+                    max(float(pc.max(t[RUNTIME]).as_py()) for t in tables))
     return None
 
 
@@ -81,17 +53,17 @@ def run_schema(paths: RunPaths) -> RunSchema:
     """The column kinds of a run's segments, for a writer that continues the run.
 
     A column typed differently in two segments (a crashed run never rewrote them) takes the
-    wider kind and is marked widened, so finish() gives every segment that type (FORMAT.md).
+    wider kind (engine/union.py) and is marked widened, so finish() gives every segment that
+    type (FORMAT.md).
     """
-    schema = RunSchema()
-    for path in segment.list_segments(paths.history_dir):
-        for f in pq.read_schema(path):
-            if f.name in _BASE or pa.types.is_null(f.type):
-                continue
-            had = schema.arrow_type(f.name) if f.name in schema.columns else None
-            schema.absorb(f.name, f.type)
-            if had is not None and schema.arrow_type(f.name) != had:
-                schema.widened.add(f.name)
+    schemas = [pq.read_schema(p) for p in segment.list_segments(paths.history_dir)]
+    union = Union.of(schemas)
+    schema = union.run_schema()
+    for s in schemas:
+        for f in s:
+            target = union.place(f.name, f.type)
+            if target in schema.columns and f.type != union.types[target]:
+                schema.widened.add(target)
     return schema
 
 
@@ -219,11 +191,15 @@ def copy_prefix(parent: RunPaths, child: RunPaths, step: int, *, compact: bool =
     the parent's media files into the child's files; returns the rows copied. One segment per
     parent source, so memory holds one source at a time. The parent is only read (its WAL
     too, if it is live or crashed)."""
+    parts = sources.history(parent)
+    union = Union.of(s for part in parts for s in part.schemas)
+    schema = union.schema()  # the child's segments share one type per column from the start
     rows = seq = 0
-    for src_seq, path, is_segment in _sources(parent):
-        table = _read(parent, src_seq, path, is_segment)
-        if table is None or not table.num_rows:
+    for part in parts:
+        tables = [t for t in part.read() if t.num_rows]
+        if not tables:
             continue
+        table = pa.concat_tables([union.conform_table(t, schema) for t in tables])
         if pc.min(table[STEP]).as_py() > step:
             break
         table = _without_empty(table.filter(pc.less_equal(table[STEP], step)))

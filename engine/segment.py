@@ -14,12 +14,12 @@ files that pyarrow, polars, DuckDB and Spark read, but fastparquet does not.
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from . import atomic
 
 ROW_GROUP_ROWS = 256 * 1024
 ROW_GROUP_BYTES = 8 << 20  # Arrow bytes gathered before a row group is written
@@ -52,42 +52,16 @@ def _is_stringy(t: pa.DataType) -> bool:
     return pa.types.is_string(t) or pa.types.is_large_string(t)
 
 
-def _tmp_name(path: Path) -> Path:
-    return path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
-
-
-def _publish(tmp: Path, path: Path, fsync: bool) -> None:
-    if fsync:
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
-    if fsync:  # the rename too: the WAL file is deleted next, trusting the segment is there
-        fsync_dir(path.parent)
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a folder's entries (a rename, a new file) survive a machine crash."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_segment(
     table: pa.Table, path: Path, *, compact: bool = False, fsync: bool = False
 ) -> Path:
     """Write `table` to `path` atomically (temporary name, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_name(path)
-    try:
+    # With fsync the rename is synced too: the WAL file is deleted next, trusting the segment.
+    with atomic.replacing(path, fsync=fsync) as tmp:
         pq.write_table(
             table, tmp, row_group_size=ROW_GROUP_ROWS, **writer_options(table.schema, compact)
         )
-        _publish(tmp, path, fsync)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 
@@ -105,7 +79,7 @@ class SegmentWriter:
         self.schema = schema
         self.rows = 0
         self._fsync = fsync
-        self._tmp = _tmp_name(path)
+        self._tmp = atomic.tmp_name(path)
         self._writer = pq.ParquetWriter(self._tmp, schema, **writer_options(schema, compact))
         self._parts: list[pa.Table] = []
         self._part_rows = 0
@@ -141,7 +115,7 @@ class SegmentWriter:
         try:
             self._write_row_group()
             self._writer.close()
-            _publish(self._tmp, self.path, self._fsync)
+            atomic.publish(self._tmp, self.path, fsync=self._fsync)
         finally:
             self.abort()
         return self.path

@@ -38,11 +38,6 @@ def stage(store: ArtifactStore, entity: str, project: str, name: str, distribute
     write_json(folder / f"part-{uuid.uuid4().hex}.json", part)
 
 
-def staged_parts(root: Path) -> list[Path]:
-    """Every part not yet committed (gc keeps the objects they name)."""
-    return sorted((Path(root) / "artifacts").glob(f"entity=*/project=*/name=*/{STAGING}/*/part-*.json"))
-
-
 def finish(store: ArtifactStore, entity: str, project: str, name: str, distributed_id: str,
            last: dict[str, Any] | None) -> tuple[int, bool]:
     """Commit every staged part, plus `last` (the finishing call's own part, may be None), as

@@ -26,10 +26,12 @@ import pyarrow as pa
 from . import segment
 from .kinds import from_numpy
 from .layout import RUNTIME, TIMESTAMP, RunPaths, seq_of
+from .atomic import TMP_PREFIX
+from .union import SYSTEM_BASE, combine
 from .wal import WalWriter, read_frames
 
 SEGMENT_SAMPLES = 360  # an hour at the default 10 s interval: a few hundred KB of WAL at most
-_TMP = ".tmp-"
+_TMP = TMP_PREFIX
 
 
 def sample_table(timestamp: float, runtime: float, values: Mapping[str, float | None]) -> pa.Table:
@@ -83,7 +85,7 @@ class SystemWriter:
         self._wal, self._pending, self._seq = None, [], seq + 1
         wal.close()
         if pending:
-            table = pa.concat_tables(pending, promote_options="permissive")
+            table = combine(pending, SYSTEM_BASE)
             segment.write_segment(table, self.paths.system_segment_file(seq), fsync=self._fsync)
         wal.path.unlink(missing_ok=True)  # redundant once the segment is in place
 
@@ -113,7 +115,7 @@ def compact_wals(paths: RunPaths) -> int:
         if not target.exists():
             frames = list(read_frames(wal))
             if frames:
-                table = pa.concat_tables(frames, promote_options="permissive")
+                table = combine(frames, SYSTEM_BASE)
                 segment.write_segment(table, target, fsync=True)
         wal.unlink()
         handled += 1

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from .segment import fsync_dir
+from .atomic import sync_dir
 
 MAGIC = b"RLW1"
 _HEADER = struct.Struct("<4sIII")
@@ -48,7 +48,7 @@ class WalWriter:
         self._fsync = fsync
         self._file = open(path, "ab", buffering=0)
         if fsync:  # the new file's name too, or a machine crash may lose the fsynced frames
-            fsync_dir(path.parent)
+            sync_dir(path.parent)
         self.bytes = self._file.tell()
         self.rows = 0
         self._torn = False  # a failed append left bytes after `self.bytes` that must go first

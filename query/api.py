@@ -27,6 +27,7 @@ from runlake.engine.layout import (
     resolve_root,
     validate_name,
 )
+from runlake.engine.meta import read_versioned
 from runlake.engine.objects import ArtifactNotFoundError, ArtifactStore, lineage_edges
 
 from . import filters as _filters
@@ -152,6 +153,8 @@ that needs SQL (`sql()`, `runs()`): use it from one thread.
         # Its own run.json, by the layout: not a refresh of every run's index row.
         row = self._index.row(paths)
         if row is None:
+            if paths.meta_file.exists():  # a newer format_version: say so, not "not found"
+                read_versioned(paths.meta_file)
             raise RunNotFoundError(f"run {entity}/{project}/{run_id} not found in store {self.root}")
         return Run(self, row)
 

@@ -14,7 +14,6 @@ import array
 import json
 import math
 import os
-import uuid
 from datetime import datetime
 from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.json  # noqa: F401 - pa.json
 
+from runlake.engine.atomic import replacing
 from runlake.engine.layout import is_valid_name
 
 RunKey = tuple[str, str, str]  # entity, project, run_id
@@ -126,17 +126,13 @@ def empty(schema: pa.Schema) -> pa.Table:
 
 def save(path: Path, table: pa.Table) -> None:
     """Replace the cache at `path` atomically; skipped (silently) on a read-only store."""
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with pa.OSFile(str(tmp), "wb") as f, pa.ipc.new_file(f, table.schema) as w:
+        with replacing(path) as tmp, pa.OSFile(str(tmp), "wb") as f, \
+                pa.ipc.new_file(f, table.schema) as w:
             w.write_table(table)
-        os.replace(tmp, path)
     except OSError:
         pass
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def run_dirs(top: Path) -> list[tuple[RunKey, os.DirEntry[str]]]:

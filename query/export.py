@@ -2,9 +2,11 @@
 
 The file has the partition columns `entity`, `project`, `run_id`, then `_step`, `_runtime`,
 `_timestamp`, then every other history column of every exported run (the union of their
-schemas, in order of first appearance). A key with different types in different runs gets
-the wider type: bool < int64 < float64, list<int64> < list<float64>; types of different
-families (say a number in one run, a string in another) meet as text. In CSV, list columns
+schemas, in order of first appearance), under the format's one schema rule (engine/union.py):
+a key with different types in different runs gets the wider type of its family (bool < int64
+< float64, list<int64> < list<float64>), and a type of another family (a number in one run, a
+string in another) goes to the sibling column `<key>@<family>`, as if one run had logged
+them all (docs/FORMAT.md, "Schema evolution"): nothing is coerced. In CSV, list columns
 are JSON text (`[1, 2]`, `["a", "b"]`). A logged key named like a partition column (`entity`,
 `project`, `run_id`) is exported as `_<name>` (keys starting with `_` are reserved, so this
 cannot clash with another key).
@@ -20,10 +22,8 @@ schema was taken is left out.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
-import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -33,8 +33,10 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from runlake.errors import RunNotFoundError
+from runlake.engine import sources
+from runlake.engine.atomic import replacing
 from runlake.engine.layout import PARTITION_KEYS, RUNTIME, STEP, TIMESTAMP, RunPaths
-from runlake.engine.wal import read_frames
+from runlake.engine.union import Union
 
 from . import history as _history
 
@@ -63,40 +65,33 @@ def export(api: Api, path: str, dest: Path, format: str | None = None,  # noqa: 
     runs = _select(api, path, filters)
 
     # Pass 1: the union schema and the row count, from footers and WAL frames only.
-    columns: dict[str, pa.DataType] = {}
+    union = Union([(f.name, f.type) for f in _BASE])  # the partition and step columns keep their documented types
     total_rows = 0
     for paths in runs:
-        schema, rows = _run_schema(paths)
-        total_rows += rows
-        for field in schema:
-            name = _column_name(field.name)
-            columns[name] = _merge(columns[name], field.type) if name in columns else field.type
-    # The partition and step columns keep their documented types.
-    fields = [pa.field(n, t) for n, t in columns.items() if _BASE.get_field_index(n) < 0]
-    schema = pa.schema([*_BASE, *fields])
+        for part in sources.history(paths):
+            total_rows += part.rows
+            for s in part.schemas:
+                union.add(_renamed(s))
+    schema = union.schema()
     out_schema = schema if fmt == "parquet" else pa.schema(
         [pa.field(f.name, pa.string()) if _is_nested(f.type) else f for f in schema])
 
     # Pass 2: stream the rows, run by run, into a temporary file renamed at the end.
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".tmp-{uuid.uuid4().hex}-{dest.name}")
     bar = _Progress(total_rows, len(runs), progress)
     try:
-        with _Writer(tmp, fmt, out_schema) as writer:
+        with replacing(dest) as tmp, _Writer(tmp, fmt, out_schema) as writer:
             for paths in runs:
                 for table in _run_tables(paths):
-                    table = _conform(table, paths, schema)
+                    table = _conform(table, paths, union, schema)
                     if out_schema is not schema:  # CSV: lists as JSON text
                         table = pa.table([_cast(c, f.type) for c, f in zip(table.columns, out_schema)],
                                          schema=out_schema)
                     writer.write(table)
                     bar.add(rows=table.num_rows)
                 bar.add(runs=1)
-        os.replace(tmp, dest)
     finally:
         bar.close()
-        if tmp.exists():
-            tmp.unlink()
     return dest
 
 
@@ -140,33 +135,6 @@ def _select(api: Api, path: str, filters: Mapping[str, Any] | None) -> list[RunP
     return [api._paths(r.entity, r.project, r.id) for r in runs]
 
 
-def _run_schema(paths: RunPaths) -> tuple[pa.Schema, int]:
-    """A run's history schema (union over its segment footers and WAL frames) and row count."""
-    for attempt in range(100):
-        try:
-            schemas, rows = [], 0
-            for src in _history.sources(paths):
-                if src.kind == "segment":
-                    meta = pq.read_metadata(src.path)
-                    schemas.append(meta.schema.to_arrow_schema())
-                    rows += meta.num_rows
-                else:
-                    for frame in read_frames(src.path):
-                        schemas.append(frame.schema)
-                        rows += frame.num_rows
-            break
-        except FileNotFoundError:  # a WAL compacted meanwhile: its segment is there now
-            if attempt == 99:
-                raise
-    merged: dict[str, pa.DataType] = {}
-    for schema in schemas:
-        for field in schema:
-            if not pa.types.is_null(field.type):  # all-null columns are left out, as in segments
-                t = merged.get(field.name)
-                merged[field.name] = field.type if t is None else _merge(t, field.type)
-    return pa.schema(list(merged.items())), rows
-
-
 def _run_tables(paths: RunPaths) -> Iterable[pa.Table]:
     for batch in _history.iter_batches(paths, page_size=BATCH_ROWS):
         if batch.num_rows:
@@ -185,38 +153,19 @@ def _is_nested(t: pa.DataType) -> bool:
     return _is_list(t) or pa.types.is_struct(t)
 
 
-def _is_number(t: pa.DataType) -> bool:
-    return pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_floating(t)
+def _renamed(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([pa.field(_column_name(f.name), f.type) for f in schema])
 
 
-def _merge(a: pa.DataType, b: pa.DataType) -> pa.DataType:
-    """The type that holds values of both `a` and `b` (widening as FORMAT.md does)."""
-    if a == b:
-        return a
-    try:
-        return pa.unify_schemas([pa.schema([("x", a)]), pa.schema([("x", b)])],
-                                promote_options="permissive").field("x").type
-    except (pa.ArrowTypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    if _is_number(a) and _is_number(b):  # bool < int64 < float64, as in Python
-        return pa.float64() if pa.types.is_floating(a) or pa.types.is_floating(b) else pa.int64()
-    return pa.string()  # different families: text, as DuckDB's union_by_name does
-
-
-def _conform(table: pa.Table, paths: RunPaths, schema: pa.Schema) -> pa.Table:
+def _conform(table: pa.Table, paths: RunPaths, union: Union, schema: pa.Schema) -> pa.Table:
     """`table` (one run's rows) with the partition columns, in `schema`'s columns and types."""
-    n = table.num_rows
-    have = {_column_name(name): i for i, name in enumerate(table.column_names)}
+    table = union.conform_table(table.rename_columns(_renamed(table.schema).names), schema)
     values = dict(zip(PARTITION_KEYS, (paths.entity, paths.project, paths.run_id)))
-    arrays = []
-    for field in schema:
-        if field.name in values:
-            arrays.append(pa.repeat(pa.scalar(values[field.name], pa.string()), n))
-        elif field.name not in have:
-            arrays.append(pa.nulls(n, field.type))
-        else:
-            arrays.append(_cast(table.column(have[field.name]), field.type))
-    return pa.Table.from_arrays(arrays, schema=schema)
+    for name, value in values.items():
+        i = schema.get_field_index(name)
+        table = table.set_column(i, schema.field(i),
+                                 pa.repeat(pa.scalar(value, pa.string()), table.num_rows))
+    return table
 
 
 def _cast(column: pa.ChunkedArray, t: pa.DataType) -> pa.ChunkedArray | pa.Array:

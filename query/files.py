@@ -13,13 +13,13 @@ import base64
 import hashlib
 import mimetypes
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
 from runlake.errors import RunFileError
 from runlake.engine.files import FileInfo, copy_into, file_path, list_files, validate_file_name
 from runlake.engine.layout import RunPaths
+from runlake.engine.times import iso
 
 _CHUNK = 1 << 20
 
@@ -42,8 +42,7 @@ class File:
         self._path = info.path
         self.name: str = info.name
         self.size: int = info.size
-        self.updated_at: str = datetime.fromtimestamp(info.mtime, timezone.utc).strftime(
-            "%Y-%m-%dT%H:%M:%S.%fZ")
+        self.updated_at: str = iso(info.mtime)
         self.mimetype: str = mimetypes.guess_type(info.name)[0] or "application/octet-stream"
         self._digests: dict[str, str] = {}
 

@@ -47,6 +47,7 @@ from typing import Any
 import duckdb
 
 from runlake.errors import Error
+from runlake.engine.times import parse_iso
 
 
 class FilterError(Error, ValueError):
@@ -373,7 +374,7 @@ def _epoch_us(field: _Field, value: Any) -> int:
     when = value
     if isinstance(value, str):
         try:
-            when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            when = parse_iso(value)
         except ValueError:
             raise FilterError(f"{field.name}: {value!r} is not an ISO 8601 timestamp") from None
     if not isinstance(when, datetime):

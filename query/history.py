@@ -1,15 +1,13 @@
 """One run's history as the query side sees it: fast, and in bounded memory.
 
-What is read (docs/FORMAT.md): every `history/.../part-<seq>.parquet` of the run, and every
-`runs/.../wal/<seq>.arrows` whose `part-<seq>.parquet` does not exist yet, i.e. the rows of a
-live run, or of a crashed one, that are durable but not compacted. A WAL whose segment exists
-is redundant and ignored; a WAL being appended may end in a torn frame, where `read_frames`
-stops; hidden `.tmp-*` files are never read. Steps grow with `<seq>`, so sources read in
-sequence order yield rows in step order. Sources may type one column differently (an int key
-that later got a float, a WAL frame written before a widening): everything is read under one
-union schema whose numbers take the widest of bool < int64 < float64 (lists: list<int64> <
-list<float64>), as convert.RunSchema widens them. Columns that are null in every source (a
-key only ever logged as None) are left out, as segments leave them out.
+What is read is a snapshot of the run's durable files (engine/sources.py): every
+`history/.../part-<seq>.parquet`, and every `runs/.../wal/<seq>.arrows` not yet compacted, in
+sequence (so step) order. Sources may type one column differently (an int key that later got
+a float, a WAL frame written before a widening): everything is read under their union
+(engine/union.py, FORMAT.md's schema-evolution rule: numbers and lists widen within their
+family, struct references merge, a column of another family is read as `<key>@<family>`).
+Columns that are null in every source (a key only ever logged as None) are left out, as
+segments leave them out.
 
 Memory: Parquet is read only for the columns asked for, only the row groups whose `_step`
 statistics meet the step range, and by `iter_batches` one page at a time. A WAL file is read
@@ -27,122 +25,43 @@ in key order, cut at `samples`. Budget left over is filled with evenly spaced ro
 
 from __future__ import annotations
 
-import itertools
-import os
-import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Union
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from runlake.engine import kinds, structs
+from runlake.engine import sources as _sources
 from runlake.engine.layout import RUNTIME, STEP, TIMESTAMP, RunPaths
-from runlake.engine.wal import read_frames
+from runlake.engine.sources import Part, Source
+from runlake.engine.union import HISTORY_BASE, Union
 
 from . import arrays  # numpy without pyarrow's conversions, which import pandas
 
 BASE = (STEP, RUNTIME, TIMESTAMP)
-_BASE_TYPES = (pa.int64(), pa.float64(), pa.float64())
-_SEGMENT_NAME = re.compile(r"part-(\d{6,})\.parquet")
-_WAL_NAME = re.compile(r"(\d{6,})\.arrows")
-_MAX_RELISTS = 100  # a WAL vanishes only once its segment exists: a retry always progresses
 
-
-@dataclass(frozen=True)
-class Source:
-    """One durable file of a run's history: a compacted segment or an uncompacted WAL."""
-
-    seq: int
-    path: Path
-    kind: Literal["segment", "wal"]
-
-
-# What planning keeps of a source: a segment's path and footer (rows read later, lazily), or
-# a WAL's frames.
-_Part = Union[tuple[Path, pq.FileMetaData], list]
-
-
-def _listing(folder: Path, pattern: re.Pattern[str]) -> dict[int, Path]:
-    try:
-        names = os.listdir(folder)
-    except (FileNotFoundError, NotADirectoryError):
-        return {}
-    return {int(m.group(1)): folder / name for name in names if (m := pattern.fullmatch(name))}
+__all__ = ["BASE", "Source", "sources", "union_schema", "read_table", "iter_batches", "wal_table",
+           "sample", "sample_indices", "history_rows_with_keys"]
 
 
 def sources(paths: RunPaths) -> list[Source]:
     """The run's durable files in step order: every segment, and every WAL without one."""
-    return stream_sources(paths.history_dir, paths.wal_dir)
-
-
-def stream_sources(segment_dir: Path, wal_dir: Path) -> list[Source]:
-    """A stream's durable files in sequence order: every `part-<seq>.parquet` in
-    `segment_dir`, and every `<seq>.arrows` in `wal_dir` without one (history, system)."""
-    # WAL files first: the writer publishes part-N before it deletes N.arrows, so a WAL that
-    # vanishes between the two listings shows up as its segment in the second one.
-    wals = _listing(wal_dir, _WAL_NAME)
-    segments = _listing(segment_dir, _SEGMENT_NAME)
-    found = [Source(seq, path, "segment") for seq, path in segments.items()]
-    found += [Source(seq, path, "wal") for seq, path in wals.items() if seq not in segments]
-    return sorted(found, key=lambda s: s.seq)
-
-
-def _plan(paths: RunPaths) -> list[tuple[Source, list[pa.Schema], _Part]]:
-    """Every source with its schemas: segment footers, and WAL frames read now (a snapshot)."""
-    planned: list[tuple[Source, list[pa.Schema], _Part]] = []
-    for attempt in itertools.count():
-        try:
-            for src in sources(paths):
-                if planned and src.seq <= planned[-1][0].seq:
-                    continue  # read before a re-listing
-                if src.kind == "segment":  # its footer, read once: _batches reuses it
-                    md = pq.read_metadata(src.path)
-                    planned.append((src, [md.schema.to_arrow_schema()], (src.path, md)))
-                else:
-                    frames = list(read_frames(src.path))
-                    planned.append((src, [f.schema for f in frames], frames))
-            return planned
-        except FileNotFoundError:
-            # The writer compacted a WAL between listing and reading it: re-list, and go on
-            # from that sequence number, where its segment now is.
-            if attempt >= _MAX_RELISTS:
-                raise
-
-
-def _wider(a: pa.DataType, b: pa.DataType) -> pa.DataType:
-    if a == b:
-        return a
-    try:
-        ka, kb = kinds.kind_of_arrow(a), kinds.kind_of_arrow(b)
-    except TypeError:
-        ka = kb = None
-    if ka == kinds.REF and kb == kinds.REF:  # media references: fields merged by name
-        return structs.merge(a, b)
-    if ka is not None and kinds.family(ka) == kinds.family(kb):
-        return kinds.ARROW_TYPE[kinds.wider(ka, kb)]
-    # Not a widening the format knows of: let Arrow decide (or refuse).
-    one = [pa.schema([("c", a)]), pa.schema([("c", b)])]
-    return pa.unify_schemas(one, promote_options="permissive").field(0).type
+    return _sources.list_sources(paths.history_dir, paths.wal_dir)
 
 
 def union_schema(schemas: Iterable[pa.Schema], keys: Sequence[str] | None) -> pa.Schema:
-    """One schema for all `schemas`: numbers widened as the format widens them, all-null
+    """One schema for all `schemas` under the format's rule (engine/union.py), all-null
     columns left out; with `keys`, only the base columns and those of the keys present."""
-    types: dict[str, pa.DataType] = dict(zip(BASE, _BASE_TYPES))
-    for schema in schemas:
-        for f in schema:
-            if not pa.types.is_null(f.type):
-                have = types.get(f.name)
-                types[f.name] = f.type if have is None else _wider(have, f.type)
-    names = list(types) if keys is None else [
-        *BASE, *(k for k in dict.fromkeys(keys) if k in types and k not in BASE)
-    ]
-    return pa.schema([(name, types[name]) for name in names])
+    return Union.of(schemas, HISTORY_BASE).schema(keys)
+
+
+def _plan(paths: RunPaths, keys: Sequence[str] | None) -> tuple[list[Part], Union, pa.Schema]:
+    """A snapshot of the run's sources, their union, and the schema to read them under."""
+    parts = _sources.history(paths)
+    union = Union.of(s for part in parts for s in part.schemas)
+    return parts, union, union.schema(keys)
 
 
 def _row_groups(pf: pq.ParquetFile, lo: int | None, hi: int | None) -> list[int]:
@@ -171,30 +90,17 @@ def _in_range(batch: pa.RecordBatch, lo: int | None, hi: int | None) -> pa.Recor
     return batch.filter(mask)
 
 
-def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    """The batch under the union schema: missing columns null, numbers widened."""
-    columns = []
-    for f in schema:
-        i = batch.schema.get_field_index(f.name)
-        if i < 0:
-            columns.append(pa.nulls(batch.num_rows, f.type))
-        else:
-            c = batch.column(i)
-            # Only widenings (bool/int -> float, ...) happen; int64 -> float64 rounds beyond
-            # 2**53, which the schema rule accepts, so the cast must not be "safe".
-            columns.append(c if c.type == f.type else c.cast(f.type, safe=False))
-    return pa.RecordBatch.from_arrays(columns, schema=schema)
-
-
 def _batches(
-    part: _Part, schema: pa.Schema, lo: int | None, hi: int | None, page_size: int | None
+    part: Part, union: Union, schema: pa.Schema, lo: int | None, hi: int | None,
+    page_size: int | None,
 ) -> Iterator[pa.RecordBatch]:
     """One source's rows in [lo, hi] under `schema`; by pages if `page_size`, else whole."""
-    if isinstance(part, tuple):
-        path, md = part
-        with pq.ParquetFile(path, metadata=md, buffer_size=1 << 20, pre_buffer=False) as pf:
+    wanted = set(schema.names)
+    if part.is_segment:
+        with pq.ParquetFile(part.source.path, metadata=part.footer, buffer_size=1 << 20,
+                            pre_buffer=False) as pf:
             have = pf.schema_arrow  # a property that converts the footer's schema each time
-            columns = [n for n in schema.names if have.get_field_index(n) >= 0]
+            columns = [f.name for f in have if union.place(f.name, f.type) in wanted]
             groups = _row_groups(pf, lo, hi)
             if not groups:
                 return
@@ -206,14 +112,14 @@ def _batches(
             for batch in batches:
                 batch = _in_range(batch, lo, hi)
                 if batch.num_rows:
-                    yield _conform(batch, schema)
+                    yield union.conform(batch, schema)
     else:
-        for frame in part:
-            columns = [n for n in schema.names if frame.schema.get_field_index(n) >= 0]
+        for frame in part.frames:
+            columns = [f.name for f in frame.schema if union.place(f.name, f.type) in wanted]
             for batch in frame.select(columns).to_batches():
                 batch = _in_range(batch, lo, hi)
                 if batch.num_rows:
-                    yield _conform(batch, schema)
+                    yield union.conform(batch, schema)
 
 
 def read_table(
@@ -226,9 +132,8 @@ def read_table(
 
     `keys` keeps `_step`, `_runtime`, `_timestamp` and those of the keys the run has.
     """
-    planned = _plan(paths)
-    schema = union_schema((s for _, schemas, _ in planned for s in schemas), keys)
-    batches = [b for _, _, part in planned for b in _batches(part, schema, min_step, max_step, None)]
+    parts, union, schema = _plan(paths, keys)
+    batches = [b for part in parts for b in _batches(part, union, schema, min_step, max_step, None)]
     table = pa.Table.from_batches(batches, schema=schema)
     step = arrays.to_numpy(table.column(STEP))
     if len(step) > 1 and not (np.diff(step) > 0).all():  # never by the format; cheap to check
@@ -247,12 +152,11 @@ def iter_batches(
     be shorter), all with the union schema, holding about a page and a row group in memory."""
     if page_size < 1:
         raise ValueError(f"page_size must be >= 1, got {page_size}")
-    planned = _plan(paths)
-    schema = union_schema((s for _, schemas, _ in planned for s in schemas), keys)
+    parts, union, schema = _plan(paths, keys)
     pending: list[pa.RecordBatch] = []
     held = 0
-    for _, _, part in planned:
-        for batch in _batches(part, schema, min_step, max_step, page_size):
+    for part in parts:
+        for batch in _batches(part, union, schema, min_step, max_step, page_size):
             while batch.num_rows:  # cut and join source batches into whole pages
                 take = min(page_size - held, batch.num_rows)
                 pending.append(batch.slice(0, take))
@@ -278,10 +182,15 @@ def wal_table(paths: RunPaths, known: Collection[Path] | None = None) -> pa.Tabl
     run's segments not among them (compacted from a WAL since that listing, so no longer in
     any WAL) are returned too, or they would be in neither of the caller's two reads.
     """
-    planned = [(schemas, part) for src, schemas, part in _plan(paths)
-               if src.kind == "wal" or (known is not None and src.path not in known)]
-    schema = union_schema((s for schemas, _ in planned for s in schemas), None)
-    batches = [b for _, part in planned for b in _batches(part, schema, None, None, None)]
+    every = _sources.history(paths)
+    parts = [p for p in every
+             if not p.is_segment or (known is not None and p.source.path not in known)]
+    # Placed under the union of every source, as the caller's segments are read, so a column
+    # of another family keeps the `<key>@<family>` name it has in the whole history.
+    union = Union.of(s for part in every for s in part.schemas)
+    have = {union.place(f.name, f.type) for part in parts for s in part.schemas for f in s}
+    schema = union.schema([n for n in union.types if n in have])
+    batches = [b for part in parts for b in _batches(part, union, schema, None, None, None)]
     if not batches:
         return None
     return pa.Table.from_batches(batches, schema=schema)

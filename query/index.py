@@ -24,8 +24,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from runlake.engine.layout import RunPaths
-from runlake.engine.meta import decode
+from runlake.engine.meta import RunState, check_version, decode, warn_skipped
+from runlake.errors import FormatVersionError
 from runlake.engine.recovery import owner_dead
+from runlake.engine.times import parse_iso
 
 from . import catalog
 from .catalog import RunKey
@@ -72,9 +74,12 @@ def _time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_iso(value)
     except ValueError:
         return None
+
+
+_SKIPPED: set[tuple[Path, tuple[int, int, int]]] = set()
 
 
 def _row(root: Path, key: RunKey, stamp: tuple[int, int, int]) -> dict[str, Any] | None:
@@ -84,6 +89,13 @@ def _row(root: Path, key: RunKey, stamp: tuple[int, int, int]) -> dict[str, Any]
         with open(path, encoding="utf-8") as f:
             raw = json.load(f)
     except (FileNotFoundError, ValueError):  # deleted meanwhile, or not a run.json we can read
+        return None
+    try:
+        check_version(raw, path)
+    except FormatVersionError as err:  # a newer runlake's run: the others are still listed
+        if (path, stamp) not in _SKIPPED:  # it is parsed again at every refresh: warn once
+            _SKIPPED.add((path, stamp))
+            warn_skipped(err, f"run {entity}/{project}/{run_id}")
         return None
     row: dict[str, Any] = {"entity": entity, "project": project, "id": run_id}
     for name in _STR_FIELDS:
@@ -137,9 +149,9 @@ class RunIndex:
         beat = row["heartbeat_at"]
         if beat is not None and beat.tzinfo is None:  # as the table reads a naive time: UTC
             beat = beat.replace(tzinfo=timezone.utc)
-        if row["state"] == "running" and owner_dead(
+        if row["state"] == RunState.RUNNING and owner_dead(
                 paths, row["host"], None if beat is None else beat.timestamp()):
-            row["state"] = "crashed"
+            row["state"] = RunState.CRASHED.value
         return row
 
     def _dead(self, table: pa.Table) -> set[RunKey]:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 import pyarrow as pa
 
 from runlake.errors import RunNotFoundError, UsageError
-from runlake.engine.meta import RunMeta
+from runlake.engine.meta import RunMeta, RunState
+from runlake.engine.times import iso
 
 from . import history as _history
 from . import system as _system
@@ -38,9 +39,7 @@ _STREAMS = ("default", "system", "events")
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso(value)
 
 
 class Run:
@@ -170,7 +169,7 @@ class Run:
     # -- edits ---------------------------------------------------------------------------------
 
     def _require_not_live(self, action: str) -> None:
-        if self.state == "running":
+        if self.state == RunState.RUNNING:
             raise UsageError(
                 f"run {'/'.join(self.path)} is still being logged; {action} it after it finishes"
             )

@@ -1,62 +1,45 @@
 """System metrics as the read side sees them: a run's `system/` segments, and the samples of
 a live (or crashed, not yet recovered) run still only in its `runs/.../system-wal/` files.
 
-As for history (query/history.py), a WAL file whose segment exists is redundant and never
-read, and a WAL compacted between listing and reading is found again as its segment by
-listing anew. Rows come back in `_timestamp` order under one schema (columns unified by
-name: a sample may lack a metric another has).
+The files are read as history's are, by the engine's one reader (engine/sources.py: a WAL
+whose segment exists is never read, one compacted between listing and reading is found again
+as its segment) under the one union rule (engine/union.py). Rows come back in `_timestamp`
+order under one schema (a sample may lack a metric another has).
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from runlake.engine import sources
 from runlake.engine.layout import PARTITION_KEYS, RUNTIME, TIMESTAMP, RunPaths, is_valid_name
-from runlake.engine.wal import read_frames
-
-from .history import stream_sources
+from runlake.engine.union import SYSTEM_BASE, Union, runs
 
 BASE = (TIMESTAMP, RUNTIME)
-_MAX_RELISTS = 100
-_EMPTY = pa.schema([(TIMESTAMP, pa.float64()), (RUNTIME, pa.float64())])
 
 
-def _read(paths: RunPaths) -> tuple[list[Path], list[pa.Table]]:
-    """(segment files, tables read from WAL files): a snapshot of the run's system stream."""
-    for attempt in itertools.count():
-        segments: list[Path] = []
-        tables: list[pa.Table] = []
-        try:
-            for src in stream_sources(paths.system_dir, paths.system_wal_dir):
-                if src.kind == "segment":
-                    segments.append(src.path)
-                else:
-                    tables.extend(read_frames(src.path))
-            return segments, tables
-        except FileNotFoundError:  # compacted between listing and reading: list again
-            if attempt >= _MAX_RELISTS:
-                raise
-    return [], []  # (not reached: the loop returns or raises)
+def _tables(parts: list[sources.Part], keys: Sequence[str] | None = None) -> pa.Table | None:
+    """The parts' rows under their union (engine/union.py), in `_timestamp` order; None if
+    they have no rows."""
+    union = Union.of((s for p in parts for s in p.schemas), SYSTEM_BASE)
+    schema = union.schema(keys)
+    tables = [union.conform_table(t, schema) for p in parts for t in runs(p.read())]
+    tables = [t for t in tables if t.num_rows]
+    if not tables:
+        return None
+    return pa.concat_tables(tables).sort_by(TIMESTAMP)
 
 
 def read_table(paths: RunPaths, keys: Sequence[str] | None = None) -> pa.Table:
     """Every durable sample of a run, in time order: `_timestamp`, `_runtime`, and the metrics
     (only those of `keys` the run has, with `keys`)."""
-    segments, tables = _read(paths)
-    tables = [pq.read_table(p, partitioning=None) for p in segments] + tables
-    if not tables:
-        return _EMPTY.empty_table()
-    table = pa.concat_tables(tables, promote_options="permissive")
-    if keys is not None:
-        table = table.select([c for c in dict.fromkeys([*BASE, *keys]) if c in table.column_names])
-    return table.sort_by(TIMESTAMP)
+    table = _tables(sources.system(paths), keys)
+    return pa.schema(list(SYSTEM_BASE)).empty_table() if table is None else table
 
 
 def rows_with_keys(table: pa.Table, keys: Sequence[str]) -> pa.Table:
@@ -99,10 +82,10 @@ def store_snapshot(root: Path) -> tuple[list[Path], pa.Table | None]:
     files: list[Path] = []
     live: list[pa.Table] = []
     for paths in store_runs(root):
-        segments, tables = _read(paths)
-        files += segments
-        if tables:
-            table = pa.concat_tables(tables, promote_options="permissive")
+        parts = sources.system(paths)
+        files += [p.source.path for p in parts if p.is_segment]
+        table = _tables([p for p in parts if not p.is_segment])
+        if table is not None:
             n = table.num_rows
             for name, value in zip(PARTITION_KEYS, (paths.entity, paths.project, paths.run_id)):
                 table = table.append_column(name, pa.array([value] * n, pa.string()))

@@ -53,6 +53,11 @@ class ArtifactNotFoundError(RunNotFoundError):
     """An artifact, version or alias that was looked up does not exist."""
 
 
+class FormatVersionError(Error, ValueError):
+    """A store file (run.json, an artifact manifest) was written by a newer runlake, in a
+    `format_version` this one cannot read: upgrade runlake to read it."""
+
+
 class CorruptObjectError(Error, ValueError):
     """A stored or downloaded file does not have the digest its artifact's manifest records."""
 

@@ -13,7 +13,6 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlparse
@@ -21,6 +20,7 @@ from urllib.parse import unquote, urlparse
 from runlake.errors import InvalidValueError, UsageError
 from runlake.engine import staging
 from runlake.engine.remote import s3_etag
+from runlake.engine.times import iso
 from runlake.engine.objects import (
     ArtifactStore,
     hash_file,
@@ -182,7 +182,7 @@ class Artifact(ArtifactBase):
         return {
             "type": self._type, "description": self._description, "metadata": self._metadata,
             "tags": sorted(set(tags)), "entries": entries, "digest": manifest_digest(entries),
-            "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "created_at": iso(),
             "producer": producer,
         }
 

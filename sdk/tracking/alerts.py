@@ -18,10 +18,11 @@ import sys
 import threading
 import time
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 from runlake.engine.alertlog import AlertLog
+from runlake.engine.times import iso
 from runlake.errors import InvalidValueError
 
 from runlake.tracking.handle import RunHandle
@@ -125,7 +126,7 @@ class Alerts:
             suppressed = self._suppressed.pop(title, 0)
         stamp = time.time()
         record = {
-            "time": datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "time": iso(stamp),
             "timestamp": stamp, "step": run.step, "level": lvl.value, "title": title,
             "text": text, "wait_duration": wait, "suppressed": suppressed,
         }

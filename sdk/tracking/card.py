@@ -16,6 +16,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from runlake.engine.meta import RunState
 from runlake.errors import InvalidValueError
 
 from runlake.tracking.config import Config
@@ -103,7 +104,7 @@ def _state(run: RunHandle) -> str:
         return "disabled"
     meta = run.meta
     state = meta.get("state") if meta is not None else None
-    return state or ("finished" if run.finished else "running")
+    return state or (RunState.FINISHED if run.finished else RunState.RUNNING)
 
 
 def _badge(state: str) -> str:

@@ -45,9 +45,12 @@ from runlake.errors import (
     UsageError,
 )
 from runlake.engine.layout import RunPaths, auto_resume_file, validate_name
-from runlake.engine.meta import encode, read_json, write_json
-from runlake.engine.recovery import owner_dead, parse_time, recover_owned
+from runlake.engine.meta import (
+    LIVE_STATES, RunState, encode, read_json, read_versioned, write_json,
+)
+from runlake.engine.recovery import owner_dead, recover_owned
 from runlake.engine.resume import copy_prefix, last_row, rewind, run_schema, summary_state
+from runlake.engine.times import iso as _iso, parse_time
 from runlake.engine.writer import next_seq
 
 from runlake.tracking.continued import Continued
@@ -198,9 +201,9 @@ def resume_run(s: Settings, paths: RunPaths, config: Config, allow_val_change: b
             f"{'rewound' if req.mode == 'rewind' else 'resumed'}: check the id, project and "
             "dir" + ("" if req.mode == "rewind" else ", or use resume='allow' to start it")
         )
-    seen = read_json(paths.meta_file)
+    seen = read_versioned(paths.meta_file)
     host = seen.get("host")
-    if (seen.get("state") in ("running", "preempting") and host != socket.gethostname()
+    if (seen.get("state") in LIVE_STATES and host != socket.gethostname()
             and not owner_dead(paths, host, parse_time(seen.get("heartbeat_at")))):
         # Live on another host, whose lock this one can't see: its heartbeat is fresh.
         raise RunInUseError(f"run {where} is being written on host {seen.get('host')!r} (last "
@@ -210,7 +213,7 @@ def resume_run(s: Settings, paths: RunPaths, config: Config, allow_val_change: b
         if req.mode == "rewind":  # a step the run never reached changes nothing
             _check_step("resume_from", req, where, last_row(paths))
         recover_owned(paths)  # a crashed writer's WAL becomes segments before we read them
-        stored = read_json(paths.meta_file)
+        stored = read_versioned(paths.meta_file)
         previous = last_row(paths)
         step = 0 if previous is None else previous[0] + 1
         seq = next_seq(paths)
@@ -282,7 +285,7 @@ def _keep_stored_summary(cont: Continued, stored: dict[str, Any]) -> None:
                 cont.user[key] = value
         else:
             cont.last[key] = value
-    if stored.get("state") in ("finished", "failed", "detached"):  # wrote the whole summary
+    if stored.get("state") in (RunState.FINISHED, RunState.FAILED, RunState.DETACHED):  # wrote the whole summary
         cont.deleted = [k for k in cont.last if k not in summary and not _hidden(cont.metrics, k)]
 
 
@@ -335,10 +338,6 @@ def _preview(cont: Continued) -> dict[str, Any]:
     return summary.as_dict()
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 # -- fork ---------------------------------------------------------------------------------------
 
 
@@ -351,7 +350,7 @@ def fork_run(s: Settings, paths: RunPaths, name: str, config: Config, allow_val_
     if not parent.meta_file.is_file():
         raise RunNotFoundError(f"fork_from: run {where} does not exist in {paths.root}: check "
                                "the id, and that project and dir are the parent's")
-    stored = read_json(parent.meta_file)
+    stored = read_versioned(parent.meta_file)
     _check_step("fork_from", req, where, last_row(parent))
     claim_new(paths, req)
     try:

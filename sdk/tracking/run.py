@@ -17,7 +17,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, Literal
 
@@ -26,7 +26,8 @@ from runlake.engine.buffer import HistoryBuffer
 from runlake.errors import InvalidValueError
 from runlake.engine.media_files import FileQueue
 from runlake.engine.layout import RunPaths
-from runlake.engine.meta import RunMeta
+from runlake.engine.meta import RunMeta, RunState
+from runlake.engine.times import iso
 from runlake.engine.writer import RunWriter
 from runlake.engine import urls
 from runlake.media.store import MediaStore, encode_row
@@ -65,10 +66,6 @@ class RunStatus:
     rows_compacted: int  # of those, in a published Parquet segment
     last_flush: float | None  # Unix time of the last write-ahead-log append, None before one
     error: str | None  # the writer's current write error (it keeps retrying), None if none
-
-
-def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class Run:
@@ -160,7 +157,7 @@ class Run:
             "id": h.id, "entity": s.entity, "project": s.project, "name": h.name,
             "display_name": h.name, "group": s.group, "job_type": s.job_type,
             "tags": list(self._tags), "notes": s.notes, "config": self._config.as_dict(),
-            "summary": {}, "metrics": [], "state": "running", "exit_code": None,
+            "summary": {}, "metrics": [], "state": RunState.RUNNING, "exit_code": None,
             "error": None, "created_at": iso(self._start_time), "start_time": self._start_time,
             "heartbeat_at": iso(self._start_time), "finished_at": None,
             "host": socket.gethostname(), "pid": os.getpid(), "sweep_id": None,
@@ -521,15 +518,16 @@ class Run:
                 # `error` if the run has none of its own. Stopping returns either way.
                 report = self._writer.error_report()
                 if detach:
-                    record: dict[str, Any] = {"state": "detached",
+                    record: dict[str, Any] = {"state": RunState.DETACHED,
                                               "heartbeat_at": iso(time.time())}
                     kept = "readers will see it as crashed, and it can still be resumed"
                 else:
                     failed = bool(exit_code)
                     # As in wandb: a preempted run that exits non-zero is resumable, not failed.
-                    preempted = failed and self._meta.get("state") == "preempting"
+                    preempted = failed and self._meta.get("state") == RunState.PREEMPTING
                     record = {
-                        "state": "preempting" if preempted else "failed" if failed else "finished",
+                        "state": (RunState.PREEMPTING if preempted else RunState.FAILED if failed
+                                  else RunState.FINISHED),
                         "exit_code": 0 if exit_code is None else int(exit_code),
                         "error": error if error is not None else report,
                         "finished_at": iso(time.time()),
@@ -586,7 +584,7 @@ class Run:
         that finishes becomes "finished" or "failed" as usual.
         """
         if self._meta is not None and not self._h.finished:
-            self._meta.update(state="preempting")
+            self._meta.update(state=RunState.PREEMPTING)
 
     def _preempt(self, timeout: float) -> None:
         """On SIGTERM (session.py): make every logged row durable, the console captured

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from runlake.engine import atomic
 from runlake.errors import InvalidValueError, MissingExtraError
 from runlake.media.histogram import Histogram
 
@@ -220,9 +221,7 @@ def save_graph(files_dir: Path, summary: Summary, model: Any, idx: int) -> None:
     data = json.dumps(graph(model), ensure_ascii=False, indent=1).encode("utf-8")
     name = f"graph_{idx}.json"
     path = files_dir / name
-    tmp = path.with_name(f".tmp-{name}")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    atomic.write_bytes(path, data)
     summary[f"graph_{idx}"] = {
         "_type": "graph-file", "path": name, "sha256": hashlib.sha256(data).hexdigest(),
         "size": len(data),

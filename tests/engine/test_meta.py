@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from runlake.engine import meta
+from runlake.engine import atomic, meta
 from runlake.engine.layout import FORMAT_VERSION
 from runlake.engine.meta import FIELDS, RunMeta, decode, encode, read_json, write_json
 
@@ -109,13 +109,13 @@ def test_write_is_atomic_and_leaves_no_temporary_file(tmp_path, monkeypatch):
     monkeypatch.setattr(meta.json, "dump", real_dump)
 
     published = []
-    real_replace = meta.os.replace
+    real_replace = atomic.os.replace
 
     def checking_replace(src, dst):
         published.append(strict_load(Path(src).read_text(encoding="utf-8")))
         real_replace(src, dst)
 
-    monkeypatch.setattr(meta.os, "replace", checking_replace)
+    monkeypatch.setattr(atomic.os, "replace", checking_replace)
     m.update(summary={"a": 3.0})
     assert published and published[0]["summary"] == {"a": 3.0}
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
@@ -142,3 +142,16 @@ json_values = st.recursive(
 def test_property_encode_is_strict_json_and_decodes_back(value):
     text = json.dumps(encode({"summary": value}), allow_nan=False)
     assert same(decode(strict_load(text))["summary"], value)
+
+
+def test_run_states_are_the_strings_run_json_stores(tmp_path):
+    from runlake.engine.meta import LIVE_STATES, RunState
+
+    assert [s.value for s in RunState] == [
+        "running", "finished", "failed", "crashed", "preempting", "detached"]
+    assert RunState.RUNNING == "running" and f"{RunState.CRASHED}" == "crashed"
+    assert LIVE_STATES == {"running", "preempting"}
+    path = tmp_path / "run.json"
+    RunMeta(path, {"state": RunState.PREEMPTING}).update(exit_code=None)
+    assert '"state": "preempting"' in path.read_text(encoding="utf-8")
+    assert read_json(path)["state"] == RunState.PREEMPTING

@@ -8,7 +8,7 @@ import os
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from runlake.engine import segment
+from runlake.engine import atomic, segment
 from runlake.engine.segment import list_segments, read_segments, write_segment, writer_options
 
 DICT = {"PLAIN_DICTIONARY", "RLE_DICTIONARY"}
@@ -98,7 +98,7 @@ def test_write_is_atomic_target_appears_only_complete(tmp_path, monkeypatch):
         assert pq.read_table(dst).equals(old)
         real_replace(src, dst)
 
-    monkeypatch.setattr(segment.os, "replace", checking_replace)
+    monkeypatch.setattr(atomic.os, "replace", checking_replace)
     write_segment(sample(), target)
     assert seen == [50]
     assert pq.read_table(target).num_rows == 50
@@ -180,7 +180,7 @@ def test_segment_writer_failed_close_leaves_nothing(tmp_path, monkeypatch):
     def failing_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(segment.os, "replace", failing_replace)
+    monkeypatch.setattr(atomic.os, "replace", failing_replace)
     with pytest.raises(OSError):
         w.close()
     assert list(tmp_path.iterdir()) == []

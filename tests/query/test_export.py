@@ -180,11 +180,11 @@ def test_failure_leaves_no_partial_file_and_keeps_the_old_one(api, tmp_path, mon
     dest.write_bytes(b"old")
     calls = []
 
-    def failing(table, paths, schema):
+    def failing(table, paths, *schema):
         calls.append(paths.run_id)
         if len(calls) == 2:
             raise OSError("disk full")
-        return conform(table, paths, schema)
+        return conform(table, paths, *schema)
 
     conform = export_mod._conform
     monkeypatch.setattr(export_mod, "_conform", failing)
@@ -202,15 +202,21 @@ def test_small_row_groups_and_batches_give_the_same_rows(api, tmp_path, monkeypa
     assert rows_by_run(pq.read_table(dest)) == {r: expected(r) for r in RUNS}
 
 
-def test_types_of_different_families_meet_as_text(root, tmp_path):
+def test_types_of_different_families_go_to_family_columns(root, tmp_path):
+    # As one run logging them all would store them (FORMAT.md, "Schema evolution").
     for i, value in enumerate([True, 3, "high", [1, 2]]):
         with runlake.init(dir=root, project="mixed", id=f"r{i}", reinit="finish_previous") as run:
             run.log({"v": value, "n": i, "bi": True if i == 0 else i})
     api = runlake.Api(root=root)
     table = pq.read_table(api.export("mixed", tmp_path / "m.parquet"))
-    assert pa.types.is_string(table.schema.field("v").type)
-    got = dict(zip(table.column("run_id").to_pylist(), table.column("v").to_pylist()))
-    assert got == {"r0": "true", "r1": "3", "r2": "high", "r3": "[1, 2]"}
+    assert table.schema.field("v").type == pa.int64()
+    assert pa.types.is_large_string(table.schema.field("v@str").type)
+    assert table.schema.field("v@list").type.value_type == pa.int64()
+    by_run = {c: dict(zip(table.column("run_id").to_pylist(), table.column(c).to_pylist()))
+              for c in ("v", "v@str", "v@list")}
+    assert by_run == {"v": {"r0": 1, "r1": 3, "r2": None, "r3": None},
+                      "v@str": {"r0": None, "r1": None, "r2": "high", "r3": None},
+                      "v@list": {"r0": None, "r1": None, "r2": None, "r3": [1, 2]}}
     assert table.schema.field("n").type == pa.int64()
     # bool and int meet as int (True == 1), as a column widens within one run
     assert table.schema.field("bi").type == pa.int64()

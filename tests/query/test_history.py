@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from runlake.engine import sources as engine_sources
 from runlake.engine.layout import RunPaths
 from runlake.engine.segment import write_segment
 from runlake.engine.wal import WalWriter
@@ -130,7 +131,7 @@ def test_a_wal_compacted_between_listing_and_reading_is_read_from_its_segment(pa
     write_segment(rows([0, 1], x=[0.0, 1.0]), paths.segment_file(0))
     write_wal(paths, 1, rows([2, 3], x=[2.0, 3.0]), rows([4], x=[4.0]))
     write_wal(paths, 2, rows([5], x=[5.0]))
-    real = h.read_frames
+    real = engine_sources.read_frames
     raced = []
 
     def racing_read_frames(path):
@@ -140,7 +141,7 @@ def test_a_wal_compacted_between_listing_and_reading_is_read_from_its_segment(pa
             path.unlink()
         return real(path)
 
-    monkeypatch.setattr(h, "read_frames", racing_read_frames)
+    monkeypatch.setattr(engine_sources, "read_frames", racing_read_frames)
     assert steps_of(h.read_table(paths)) == [0, 1, 2, 3, 4, 5]
     assert raced and [s.kind for s in h.sources(paths)] == ["segment", "segment", "wal"]
 
