@@ -18,6 +18,7 @@ registry is still found; init() scans such a project once, then marks it `.live/
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 
@@ -75,3 +76,42 @@ def mark_scanned(root: Path, entity: str, project: str) -> None:
         path.touch()
     except OSError:
         pass
+
+
+COUNT = ".count"  # how many runs init() has numbered in the project, for default run names
+
+
+def next_number(root: Path, entity: str, project: str, run_id: str) -> int:
+    """The number of a new run's default name (wandb's `<adjective>-<noun>-<n>`), one past the
+    runs made before, without listing the project: a counter in `.live/.count`, taken under
+    an exclusive flock so that two inits never get one number. A project without a counter
+    (older stores) starts it from one listing of its run folders other than `run_id`'s (the
+    run being named, already claimed). Best effort: a store this process cannot write gets
+    the listing's count."""
+    project_dir = folder(root, entity, project).parent
+    path = project_dir / ".live" / COUNT
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError:
+        return _listed_count(project_dir, run_id) + 1
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        have = int(text) if text.isdigit() else _listed_count(project_dir, run_id)
+        number = have + 1
+        data = str(number).encode("ascii")
+        os.pwrite(fd, data.ljust(20), 0)  # fixed width: a shorter number never leaves digits
+        return number
+    except OSError:
+        return _listed_count(project_dir, run_id) + 1
+    finally:
+        os.close(fd)  # drops the flock
+
+
+def _listed_count(project_dir: Path, run_id: str) -> int:
+    mine = f"run_id={run_id}"
+    try:
+        return sum(1 for name in os.listdir(project_dir) if name.startswith("run_id=") and name != mine)
+    except OSError:
+        return 0

@@ -30,6 +30,7 @@ import socket
 import time
 import warnings
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -341,8 +342,8 @@ def _preview(cont: Continued) -> dict[str, Any]:
 # -- fork ---------------------------------------------------------------------------------------
 
 
-def fork_run(s: Settings, paths: RunPaths, name: str, config: Config, allow_val_change: bool,
-             req: Request, on_finish: Any) -> Run:
+def fork_run(s: Settings, paths: RunPaths, name: Callable[[], str], config: Config,
+             allow_val_change: bool, req: Request, on_finish: Any) -> Run:
     """A new run at `paths` whose history starts with its parent's up to `req.step`."""
     assert req.run_id is not None and req.step is not None
     parent = RunPaths.of(paths.root, paths.entity, paths.project, req.run_id)
@@ -371,7 +372,7 @@ def fork_run(s: Settings, paths: RunPaths, name: str, config: Config, allow_val_
                 "fork_from": {"entity": parent.entity, "project": parent.project,
                               "run_id": parent.run_id, "step": req.step},
             }
-            return Run(s, run_id=paths.run_id, name=name,
+            return Run(s, run_id=paths.run_id, name=name(),
                        config=_config(stored.get("config"), config, allow_val_change,
                                       replace=True),
                        paths=paths, on_finish=on_finish, continued=cont)

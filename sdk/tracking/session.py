@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any, Literal
 
-from runlake.engine import recovery
+from runlake.engine import live, recovery
 from runlake.errors import UsageError
-from runlake.engine.layout import RunPaths, project_dir, resolve_root, validate_name
+from runlake.engine.layout import RunPaths, resolve_root, validate_name
 
 from runlake.tracking.config import Config, config_source
 from runlake.tracking.metric import Metric
@@ -148,26 +148,21 @@ def _create(
         if continuation.continues(request, paths):
             run = continuation.resume_run(s, paths, config, allow_val_change, request, _finished)
         else:
-            pdir = project_dir(root, paths.entity, paths.project)
-            name = s.name or new_run_name(_count_runs(pdir) + 1)
+            def name() -> str:  # numbered once the run is claimed: a refused init counts none
+                return s.name or new_run_name(live.next_number(root, paths.entity, paths.project,
+                                                               paths.run_id))
+
             if request.mode == "fork":
                 run = continuation.fork_run(s, paths, name, config, allow_val_change, request,
                                             _finished)
             else:
                 continuation.claim_new(paths, request)
-                run = Run(s, run_id=run_id, name=name, config=config, paths=paths,
+                run = Run(s, run_id=run_id, name=name(), config=config, paths=paths,
                           on_finish=_finished)
         continuation.remember_auto(run, request, root)
     if allow_val_change:
         object.__setattr__(run.config, "_allow_val_change", True)
     return run
-
-
-def _count_runs(pdir: Any) -> int:
-    try:
-        return sum(1 for p in pdir.iterdir() if p.name.startswith("run_id="))
-    except FileNotFoundError:
-        return 0
 
 
 def _finished(run: Run, exit_code: int | None) -> None:

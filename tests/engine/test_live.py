@@ -55,7 +55,7 @@ def join_recovery() -> None:
 
 
 def entries(root: Path) -> list[str]:
-    return sorted(p.name for p in live.folder(root, "local", "p").iterdir())
+    return sorted(p.name for p in live.folder(root, "local", "p").iterdir() if p.name != live.COUNT)
 
 
 def test_a_finished_run_leaves_no_entry(tmp_path):
@@ -124,3 +124,47 @@ def test_an_entry_a_dead_owner_left_survives_the_next_owner(tmp_path):
     assert live.entry(paths).exists()
     assert recovery.recover_project(tmp_path, "local", "p") == [paths]
     assert not live.entry(paths).exists()
+
+
+def test_run_numbers_count_up_without_listing_the_project(tmp_path, monkeypatch):
+    from runlake.engine import live as live_module
+
+    root = tmp_path / "store"
+    assert [live_module.next_number(root, "e", "p", "new") for _ in range(3)] == [1, 2, 3]
+    calls = []
+    monkeypatch.setattr(live_module, "_listed_count", lambda d, r: calls.append(d) or 0)
+    assert live_module.next_number(root, "e", "p", "new") == 4 and calls == []
+    assert live_module.next_number(root, "e", "other", "new") == 1 and len(calls) == 1  # a new counter
+
+
+def test_a_store_without_a_counter_starts_from_its_runs(tmp_path):
+    from runlake.engine import live as live_module
+
+    root = tmp_path / "store"
+    project = root / "runs" / "entity=e" / "project=p"
+    for i in range(5):
+        (project / f"run_id=r{i}").mkdir(parents=True)
+    assert live_module.next_number(root, "e", "p", "r4") == 5  # r4 is the run being named
+
+
+def test_concurrent_inits_never_share_a_number(tmp_path):
+    import threading
+
+    from runlake.engine import live as live_module
+
+    root = tmp_path / "store"
+    got: list[int] = []
+    lock = threading.Lock()
+
+    def take() -> None:
+        for _ in range(50):
+            n = live_module.next_number(root, "e", "p", "new")
+            with lock:
+                got.append(n)
+
+    threads = [threading.Thread(target=take) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got) == list(range(1, 201))
