@@ -47,6 +47,10 @@ FIELDS = (
 )
 
 _NONFINITE = "_nonfinite"
+_NONFINITE_VALUES = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+# A user's dict that looks like a marker ({"_nonfinite": ...} or {"_literal": ...}) is written
+# inside {"_literal": {...}}, so that decoding gives back exactly the dict that was stored.
+_LITERAL = "_literal"
 
 
 def encode(value: Any) -> Any:
@@ -61,7 +65,8 @@ def encode(value: Any) -> Any:
     if isinstance(value, (bool, int)) or value is None:
         return value
     if isinstance(value, dict):
-        return {encode(str(k)): encode(v) for k, v in value.items()}
+        out = {encode(str(k)): encode(v) for k, v in value.items()}
+        return {_LITERAL: out} if len(out) == 1 and (_NONFINITE in out or _LITERAL in out) else out
     if isinstance(value, (list, tuple)):
         return [encode(v) for v in value]
     item = getattr(value, "item", None)
@@ -80,8 +85,13 @@ def _utf8(text: str) -> str:
 
 def decode(value: Any) -> Any:
     if isinstance(value, dict):
-        if len(value) == 1 and _NONFINITE in value:
-            return float(value[_NONFINITE].replace("Infinity", "inf"))
+        if len(value) == 1:
+            if _LITERAL in value and isinstance(value[_LITERAL], dict):
+                return {k: decode(v) for k, v in value[_LITERAL].items()}
+            marker = value.get(_NONFINITE)
+            if isinstance(marker, str) and marker in _NONFINITE_VALUES:
+                return _NONFINITE_VALUES[marker]
+            # else a user's dict stored before markers were escaped: kept as it is
         return {k: decode(v) for k, v in value.items()}
     if isinstance(value, list):
         return [decode(v) for v in value]

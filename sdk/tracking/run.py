@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 from runlake.engine import lock
 from runlake.engine.buffer import HistoryBuffer
-from runlake.errors import InvalidValueError
+from runlake.errors import InvalidNameError, InvalidValueError
 from runlake.engine.media_files import FileQueue
 from runlake.engine.layout import RunPaths
 from runlake.engine.meta import RunMeta, RunState
@@ -93,6 +93,10 @@ class Run:
         # (exit_code None after detach: the run goes on elsewhere).
         self._on_finish = on_finish
         self._pending: dict[str, object] = {}
+        # Every key this run has logged, and each by its casefold: two keys that differ only in
+        # case would be one column to DuckDB, whose names are case-insensitive.
+        self._keys: set[str] = set()
+        self._folded: dict[str, str] = {}
         self._has_pending = False
         # A continued run (resumed, rewound, forked) starts from what continuation.py read.
         self._continued = continued
@@ -138,6 +142,10 @@ class Run:
         if continued is not None:
             # New rows must land in the columns (and `@family` siblings) the run already has.
             self._writer.schema = continued.schema
+            for name in continued.schema.columns:  # a resumed run's keys count as logged
+                if "@" not in name:
+                    self._keys.add(name)
+                    self._folded.setdefault(name.casefold(), name)
             self._summary.restore(continued.last, continued.aggregates, continued.user,
                                   continued.deleted)
         self._writer.start()
@@ -333,6 +341,10 @@ class Run:
         row: dict[str, object] = {}
         errors: list[Exception] = []
         flatten(data, row, errors)
+        keys = self._keys
+        if not keys.issuperset(row):
+            for key in [k for k in row if k not in keys]:
+                self._new_key(key, row, errors)
         with self._log_lock:
             # Other threads' fast appends must not move the step between reading it and
             # appending at it: disarm first (an append re-arms).
@@ -367,6 +379,18 @@ class Run:
         if errors:
             more = f" ({len(errors) - 1} more refused; the other values were logged)"
             raise type(errors[0])(f"{errors[0]}{more if len(errors) > 1 else ''}") from errors[0]
+
+    def _new_key(self, key: str, row: dict[str, object], errors: list[Exception]) -> None:
+        folded = key.casefold()
+        twin = self._folded.setdefault(folded, key)
+        if twin != key:
+            del row[key]
+            errors.append(InvalidNameError(
+                f"log() key {key!r} differs from the key {twin!r} this run has logged only in "
+                "case; SQL engines such as DuckDB read column names without case, so the two "
+                f"would be one column: log it as {twin!r}, or give it another name"))
+            return
+        self._keys.add(key)
 
     def _commit(self, step: int) -> None:
         """Write the pending row at `step` (under the log lock)."""

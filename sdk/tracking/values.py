@@ -59,7 +59,18 @@ def check_key(key: object, where: str = "") -> str:
         _check_text(key, where)
     if "@" in key:
         _check_suffix(key, where)
+    if "\x00" in key:
+        raise InvalidNameError(
+            f"log() key {_shown(key)}{where} holds a NUL character, which some readers drop and "
+            "others fail on: remove it from the name")
+    if key in PARTITIONS:
+        raise InvalidNameError(
+            f"log() key {key!r} is a column every history row already has (the run's "
+            f"{', '.join(PARTITIONS)}, from its folder): rename it, e.g. {key + '_'!r}")
     return key
+
+
+PARTITIONS = ("entity", "project", "run_id")  # the Hive partition columns of history files
 
 
 # `<key>@<family>` holds the values of another type logged under `<key>` (docs/FORMAT.md,
@@ -93,7 +104,8 @@ def flatten(data: Mapping[Any, Any], out: dict[str, object], errors: list[Except
     """Normalise `data` into `out` (flat key -> storable value); bad entries go to `errors`."""
     for key, value in data.items():
         try:
-            if type(key) is not str or not key or key[0] == "_" or not key.isascii() or "@" in key:
+            if (type(key) is not str or not key or key[0] == "_" or not key.isascii() or "@" in key
+                    or "\x00" in key or key in PARTITIONS):
                 key = check_key(key)
             if type(value) in _SCALARS and key not in out:  # the usual metric, inline
                 out[key] = value
@@ -132,8 +144,8 @@ def _put(
             except (InvalidNameError, InvalidValueError) as exc:
                 errors.append(exc)
         return
-    if outer and "@" in key:  # a nested key, checked whole once flattened
-        _check_suffix(key)
+    if outer and ("@" in key or "\x00" in key):  # a nested key, checked whole once flattened
+        check_key(key)
     if key in out:  # {"a.b": 1, "a": {"b": 2}} or a str enum key beside its value
         raise InvalidNameError(
             f"log() key {_shown(key)} is given twice in one call (a nested dict flattens to the "

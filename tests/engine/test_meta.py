@@ -155,3 +155,21 @@ def test_run_states_are_the_strings_run_json_stores(tmp_path):
     RunMeta(path, {"state": RunState.PREEMPTING}).update(exit_code=None)
     assert '"state": "preempting"' in path.read_text(encoding="utf-8")
     assert read_json(path)["state"] == RunState.PREEMPTING
+
+
+@pytest.mark.parametrize("value", [
+    {"_nonfinite": "adam"}, {"_nonfinite": "NaN"}, {"_literal": 1}, {"_literal": {"_nonfinite": "NaN"}},
+    {"opt": {"_nonfinite": "Infinity"}}, [{"_nonfinite": "-Infinity"}], {"_nonfinite": 1, "b": 2},
+])
+def test_a_users_dict_shaped_like_a_marker_reads_back_as_it_was(tmp_path, value):
+    path = tmp_path / "run.json"
+    meta.write_json(path, {"config": {"c": value}, "summary": {"x": float("nan")}})
+    got = meta.read_json(path)
+    assert got["config"]["c"] == value
+    assert math.isnan(got["summary"]["x"])
+
+
+def test_an_old_run_json_with_an_unescaped_dict_still_decodes(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text('{"config": {"optimizer": {"_nonfinite": "adam"}}}')
+    assert meta.read_json(path)["config"] == {"optimizer": {"_nonfinite": "adam"}}

@@ -183,3 +183,14 @@ def test_config_is_persisted_at_once(root):
     assert run_json(run)["config"]["e"] == 5
     assert run_json(run)["state"] == "running"
     run.finish()
+
+
+def test_a_config_dict_shaped_like_a_nonfinite_marker_keeps_the_project_readable(root):
+    """{"_nonfinite": "adam"} once made run.json undecodable, and with it Api().runs(project)."""
+    with runlake.init(dir=root, project="p", config={"opt": {"_nonfinite": "adam"}}) as run:
+        run.log({"a": 1.0})
+    with runlake.init(dir=root, project="p"):
+        pass
+    runs = runlake.Api(root).runs("p")
+    assert len(runs) == 2
+    assert runlake.Api(root).run(run.path).config == {"opt": {"_nonfinite": "adam"}}
