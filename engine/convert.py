@@ -14,7 +14,7 @@ The schema rule (docs/FORMAT.md, "Schema evolution"):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -37,6 +37,9 @@ class RunSchema:
         self.columns: dict[str, str] = dict(columns or {})
         self.structs: dict[str, pa.DataType] = {}  # the Arrow type of each REF column
         self.widened: set[str] = set()
+        # The store-wide owner of a key's bare column (engine/keys.py), asked for a key new to
+        # the run; None: the run's own rule (readers, tests).
+        self.owner: Callable[[str, str], str] | None = None
 
     @classmethod
     def from_arrow(cls, schema: pa.Schema) -> RunSchema:
@@ -79,6 +82,10 @@ class RunSchema:
         if kind == kinds.NULL:
             return key, self.columns.get(key, kinds.NULL)
         name, tries = key, 0
+        if self.owner is not None and key not in self.columns:
+            family = kinds.family(kind)
+            if self.owner(key, family) != family:  # another run took `key` for another family
+                name, tries = f"{key}@{family}", 1
         while True:
             have = self.columns.get(name)
             if have is None:

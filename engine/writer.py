@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from . import segment
 from .buffer import Chunk, HistoryBuffer
+from .keys import KeyFamilies
 from .convert import RunSchema, chunks_to_table, conform, drop_null_columns
 from .media_files import FileQueue
 from .layout import STEP, RunPaths, seq_of
@@ -116,6 +117,7 @@ class RunWriter:
         self.start_time = start_time
         self.options = options
         self.schema = RunSchema()
+        self.keys = KeyFamilies(paths.root)
         self._observer = observer
         self._on_cycle = on_cycle
         self._drain_lock = threading.Lock()
@@ -306,6 +308,7 @@ class RunWriter:
                     self._taken[:0] = chunks
                 raise
         if chunks:
+            self.schema.owner = self.keys.owner  # also for a schema a resume put in place
             try:
                 table = chunks_to_table(chunks, self.schema, self.start_time)
             except Exception:

@@ -55,9 +55,16 @@ def expected(run_id: str) -> list[dict]:
 
 
 def make_project(root: Path, project: str = "sweep") -> None:
+    from unittest import mock
+
+    from runlake.tracking import values
+
+    # run-c logs a key named like a partition column, as a store written before log() refused
+    # such keys may hold: the readers must still keep it apart.
     for run_id, (lr, tags, steps, row) in RUNS.items():
-        with runlake.init(dir=root, project=project, id=run_id, config={"lr": lr}, tags=tags,
-                          reinit="finish_previous") as run:
+        with mock.patch.object(values, "PARTITIONS", ()), \
+                runlake.init(dir=root, project=project, id=run_id, config={"lr": lr}, tags=tags,
+                             reinit="finish_previous") as run:
             for s in range(steps):
                 data = row(s)
                 hist = data.pop("hist", None)
