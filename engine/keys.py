@@ -4,81 +4,87 @@ Within a run, the first family logged under a key takes the bare column and othe
 `key@family` (engine/convert.RunSchema). Across runs that rule alone lets `lr` be a float in
 one run and a list in another, and then no engine can read the store as one table (DuckDB's
 `union_by_name` fails on a scalar beside a list or a struct). So the first run *of the store*
-to log a key claims the bare name for its family, in `<root>/keys/<h[:2]>/<h>.json` (`h` the
-sha256 of the key): `{"key": ..., "family": ...}`. A later run whose first value of the key is of
-another family stores it in `key@family` from the start (docs/FORMAT.md, "Keys").
+to log a key claims the bare name for its family: a line `{"key": ..., "family": ...}` in
+`<root>/keys/claims.jsonl`, appended under an exclusive flock; the first line of a key wins. A
+later run whose first value of the key is of another family stores it in `key@family` from
+the start (docs/FORMAT.md, "Keys").
 
-Only the writer thread asks, once per key new to its run and then from a per-process cache,
-so `log()` does no I/O. A claim is made by hard-linking a whole temporary file to its name (the
-way artifact versions are claimed), so two runs claiming at once agree on one family and no
-reader sees a half-written claim. Best effort: a store this process cannot write keeps the
-run's own rule.
+Only the writer thread asks, for the keys new to its run, all of a conversion's at once (one
+lock, one read of what others appended since, one write), and then from a per-process cache,
+so `log()` does no I/O. Best effort: a store this process cannot write keeps the run's own rule.
 """
 
 from __future__ import annotations
 
-import hashlib
+import fcntl
 import json
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 _lock = threading.Lock()
-_cache: dict[tuple[str, str], str] = {}  # (root, key) -> the family of its bare column
+# Per store root: the family of each key's bare column, and how far claims.jsonl was read.
+_known: dict[str, dict[str, str]] = {}
+_read_to: dict[str, int] = {}
 
 
-def folder(root: Path) -> Path:
-    return root / "keys"
-
-
-def claim_path(root: Path, key: str) -> Path:
-    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-    return folder(root) / digest[:2] / f"{digest}.json"
+def claims_file(root: Path) -> Path:
+    return root / "keys" / "claims.jsonl"
 
 
 class KeyFamilies:
-    """`owner(key, family)`: the family of the store's bare column `key`, claiming it for
-    `family` if no run has yet."""
+    """The families of a store's bare columns; `claim` takes the unclaimed ones."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._where = str(self.root.resolve())
+        self._families = _known.setdefault(self._where, {})
 
     def owner(self, key: str, family: str) -> str:
-        cached = _cache.get((self._where, key))
-        if cached is not None:
-            return cached
-        found = self._claim(key, family)
-        with _lock:
-            _cache[(self._where, key)] = found
+        """The family of the bare column `key`, claimed for `family` if no run has yet."""
+        found = self._families.get(key)
+        if found is None:
+            self.claim({key: family})
+            found = self._families.get(key, family)
         return found
 
-    def _claim(self, key: str, family: str) -> str:
-        path = claim_path(self.root, key)
-        try:
-            return self._read(path, key)
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError):
-            return family  # unreadable: this run's own rule
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{path.name}")
-            tmp.write_text(json.dumps({"key": key, "family": family}, ensure_ascii=False),
-                           encoding="utf-8", errors="surrogatepass")
+    def claim(self, wanted: Mapping[str, str]) -> None:
+        """Claim each key of `wanted` (key -> family) that no run of the store has."""
+        if all(key in self._families for key in wanted):
+            return
+        with _lock:  # one thread of this process at a time: the flock is per open file
             try:
-                os.link(tmp, path)  # fails if another run claimed it first
-                return family
-            except FileExistsError:
-                return self._read(path, key)
-            finally:
-                tmp.unlink(missing_ok=True)
-        except (OSError, ValueError):
-            return family  # a read-only or full store: nothing is claimed, the run goes on
+                self._claim(wanted)
+            except (OSError, ValueError):
+                pass  # a read-only or full store: each run keeps its own rule
 
-    @staticmethod
-    def _read(path: Path, key: str) -> str:
-        data = json.loads(path.read_text(encoding="utf-8", errors="surrogatepass"))
-        if data.get("key") != key:  # a sha256 collision, or a damaged file: not ours
-            raise ValueError(f"{path} claims another key")
-        return str(data["family"])
+    def _claim(self, wanted: Mapping[str, str]) -> None:
+        path = claims_file(self.root)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            start = _read_to.get(self._where, 0)
+            data = os.pread(fd, size - start, start) if size > start else b""
+            whole = data.rpartition(b"\n")[0]  # a torn last line (a killed writer) is not read
+            for line in whole.split(b"\n") if whole else ():
+                try:
+                    claim = json.loads(line)
+                    self._families.setdefault(str(claim["key"]), str(claim["family"]))
+                except (ValueError, KeyError, TypeError):
+                    continue  # a damaged line claims nothing
+            _read_to[self._where] = start + len(whole) + (1 if whole else 0)
+            new = {k: f for k, f in wanted.items() if k not in self._families}
+            if not new:
+                return
+            lines = "".join(json.dumps({"key": k, "family": f}, ensure_ascii=False) + "\n"
+                            for k, f in new.items()).encode("utf-8", "surrogatepass")
+            if size and not data.endswith(b"\n") and size > start:
+                lines = b"\n" + lines  # end a torn line first, so this claim reads whole
+            os.write(fd, lines)
+            self._families.update(new)
+            _read_to[self._where] = size + len(lines)  # under the lock: nothing came between
+        finally:
+            os.close(fd)

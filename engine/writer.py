@@ -32,6 +32,7 @@ from .keys import KeyFamilies
 from .convert import RunSchema, chunks_to_table, conform, drop_null_columns
 from .media_files import FileQueue
 from .layout import STEP, RunPaths, seq_of
+from .kinds import NULL, family
 from .wal import WalWriter, read_frames
 
 RETRY_MAX = 2.0   # seconds: the longest pause between retries of a failing write
@@ -309,6 +310,7 @@ class RunWriter:
                 raise
         if chunks:
             self.schema.owner = self.keys.owner  # also for a schema a resume put in place
+            self._claim_keys(chunks)
             try:
                 table = chunks_to_table(chunks, self.schema, self.start_time)
             except Exception:
@@ -330,6 +332,20 @@ class RunWriter:
         if self._on_cycle is not None:
             self._in_history = False
             self._on_cycle(final)
+
+    def _claim_keys(self, chunks: Sequence[Chunk]) -> None:
+        """Claim the store-wide family of the keys new to the run, all at once (engine/keys.py),
+        before the conversion places them one by one."""
+        columns = self.schema.columns
+        wanted: dict[str, str] = {}
+        for chunk in chunks:
+            if all(k in columns for k in chunk.keys):
+                continue
+            for key, kind in zip(chunk.keys, chunk.kinds()):
+                if key not in columns and kind != NULL:
+                    wanted.setdefault(key, family(kind))
+        if wanted:
+            self.keys.claim(wanted)
 
     def _append(self) -> None:
         # Conversions queued since the last append may predate a widening (x int64, then

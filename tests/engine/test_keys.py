@@ -4,7 +4,6 @@ with different types still read as one table in any engine."""
 from __future__ import annotations
 
 import json
-import threading
 
 import duckdb
 import polars as pl
@@ -16,33 +15,62 @@ from runlake.engine.convert import RunSchema
 from runlake.engine import kinds
 
 
+def _forget(root) -> None:
+    """As another process would start: nothing known of the store."""
+    keys._known.clear()
+    keys._read_to.clear()
+
+
 def test_the_first_claim_wins_and_later_ones_are_told(tmp_path):
-    a, b = keys.KeyFamilies(tmp_path), keys.KeyFamilies(tmp_path / ".." / tmp_path.name)
-    assert a.owner("lr", "number") == "number"
-    keys._cache.clear()  # as another process would see it
-    assert b.owner("lr", "list") == "number"
-    stored = json.loads(keys.claim_path(tmp_path, "lr").read_text())
-    assert stored == {"key": "lr", "family": "number"}
-    assert not [p for p in keys.folder(tmp_path).rglob(".tmp-*")]
+    _forget(tmp_path)
+    assert keys.KeyFamilies(tmp_path).owner("lr", "number") == "number"
+    _forget(tmp_path)
+    assert keys.KeyFamilies(tmp_path).owner("lr", "list") == "number"
+    lines = keys.claims_file(tmp_path).read_text().splitlines()
+    assert [json.loads(x) for x in lines] == [{"key": "lr", "family": "number"}]
+
+
+def test_one_claim_takes_many_keys_and_reads_what_others_appended(tmp_path):
+    _forget(tmp_path)
+    mine = keys.KeyFamilies(tmp_path)
+    mine.claim({"a": "number", "b": "str"})
+    with open(keys.claims_file(tmp_path), "a") as f:  # another process, meanwhile
+        f.write(json.dumps({"key": "c", "family": "list"}) + "\n")
+    mine.claim({"c": "number", "d": "ref"})
+    assert [mine.owner(k, "number") for k in "abcd"] == ["number", "str", "list", "ref"]
+    assert len(keys.claims_file(tmp_path).read_text().splitlines()) == 4
+
+
+def test_a_torn_last_line_claims_nothing_and_is_ended_before_the_next(tmp_path):
+    _forget(tmp_path)
+    path = keys.claims_file(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"key": "a", "family": "str"}) + "\n" + '{"key": "b", "fam')
+    fam = keys.KeyFamilies(tmp_path)
+    assert fam.owner("b", "number") == "number"
+    _forget(tmp_path)
+    again = keys.KeyFamilies(tmp_path)
+    assert (again.owner("a", "number"), again.owner("b", "list")) == ("str", "number")
 
 
 def test_concurrent_claims_agree_on_one_family(tmp_path):
-    keys._cache.clear()
-    got: list[str] = []
+    _forget(tmp_path)
+    script = (
+        "import sys\nfrom pathlib import Path\nfrom runlake.engine import keys\n"
+        "print(keys.KeyFamilies(Path(sys.argv[1])).owner('k', sys.argv[2]))\n"
+    )
+    import subprocess
+    import sys
 
-    def claim(family: str) -> None:
-        got.append(keys.KeyFamilies(tmp_path)._claim("k", family))
-
-    threads = [threading.Thread(target=claim, args=(f,)) for f in ["number", "str", "list"] * 4]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(set(got)) == 1
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), fam],
+                              stdout=subprocess.PIPE, text=True)
+             for fam in ["number", "str", "list", "ref"] * 2]
+    got = {p.communicate(timeout=120)[0].strip() for p in procs}
+    assert len(got) == 1
 
 
 def test_an_unwritable_store_keeps_the_runs_own_rule(tmp_path):
-    keys._cache.clear()
+    _forget(tmp_path)
     (tmp_path / "keys").write_text("not a folder")
     assert keys.KeyFamilies(tmp_path).owner("x", "str") == "str"
 
@@ -65,7 +93,7 @@ VALUES = {
 def test_runs_logging_one_key_with_every_type_read_as_one_table_everywhere(tmp_path, first):
     """Whatever type the store's first run gave `k`, later runs with other types keep the
     store readable by plain DuckDB, polars, api.sql and Api.history."""
-    keys._cache.clear()
+    _forget(tmp_path)
     root = tmp_path / "store"
     order = [first, *(v for v in VALUES if v != first)]
     for name in order:
