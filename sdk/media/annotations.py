@@ -28,6 +28,7 @@ import numpy as np
 from runlake.errors import InvalidValueError
 
 from runlake.media.base import Media, MediaContext
+from runlake.media.pillow import encode, pil
 
 
 def check_boxes(boxes: Any) -> list[dict[str, Any]]:
@@ -160,6 +161,4 @@ class Mask(Media):
         self.ids = ids
 
     def _encode(self, ctx: MediaContext) -> tuple[bytes | None, str, dict[str, Any]]:
-        from runlake.media.image import encode, pil
-
         return encode(pil().fromarray(self.ids), "PNG"), ".png", {}

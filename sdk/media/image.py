@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from runlake.errors import InvalidValueError, MissingExtraError
+from runlake.errors import InvalidValueError
 
 from runlake.media.annotations import check_boxes, check_classes, check_masks
+from runlake.media.pillow import encode, pil
 from runlake.media.base import Media, MediaContext
 
 # file_type -> (PIL format, suffix)
@@ -29,16 +30,6 @@ _FORMATS = {
     "bmp": ("BMP", ".bmp"), "gif": ("GIF", ".gif"), "webp": ("WEBP", ".webp"),
 }
 _SUFFIX_OF_PIL = {"PNG": "png", "JPEG": "jpg", "BMP": "bmp", "GIF": "gif", "WEBP": "webp"}
-
-
-def pil() -> Any:
-    """PIL.Image, or a MissingExtraError naming the extra."""
-    try:
-        from PIL import Image as PILImage
-    except ImportError:
-        raise MissingExtraError(
-            "runlake.Image needs Pillow: pip install 'runlake[media]'") from None
-    return PILImage
 
 
 class Image(Media):
@@ -168,17 +159,6 @@ class Image(Media):
 
     def __repr__(self) -> str:
         return f"Image({self.width}x{self.height} {self.mode})"
-
-
-def encode(img: Any, fmt: str) -> bytes:
-    """A PIL image's bytes in format `fmt` (JPEG has no alpha: RGBA is flattened to RGB)."""
-    import io
-
-    if fmt == "JPEG" and img.mode not in ("L", "RGB", "CMYK"):
-        img = img.convert("RGB")
-    buf = io.BytesIO()
-    img.save(buf, format=fmt)
-    return buf.getvalue()
 
 
 def _convert(img: Any, mode: str | None) -> Any:

@@ -23,7 +23,8 @@ import numpy as np
 
 from runlake.errors import InvalidValueError, MissingExtraError
 
-from runlake.media.image import pil, scale_to_uint8
+from runlake.media.image import scale_to_uint8
+from runlake.media.pillow import pil
 from runlake.media.base import Media, MediaContext
 
 FORMATS = ("gif", "mp4", "webm", "ogg")
