@@ -93,6 +93,7 @@ def _scan(pl, paths: list[str], schema: pa.Schema, cast):  # -> pl.LazyFrame
         paths, schema=dict(pl.from_arrow(empty(schema)).schema), hive_partitioning=True,
         hive_schema={"entity": pl.String, "project": pl.String, "run_id": pl.String},
         missing_columns="insert", extra_columns="ignore", cast_options=cast,
+        glob=False,  # the paths are files: a store path holding [ ] * ? is not a pattern
     )
 
 

@@ -392,3 +392,17 @@ def test_history_keys_that_are_not_names_are_a_clear_error(tmp_path, keys, words
                  lambda: api.history("p", keys=keys)):
         with pytest.raises(runlake.Error, match=re.escape(words)):
             call()
+
+
+def test_a_store_path_holding_glob_characters_is_read_literally(tmp_path):
+    """polars reads listed paths as globs unless told: `[1]` once made Api.history() empty."""
+    import runlake
+
+    root = tmp_path / "st[1]" / "a*b?"
+    with runlake.init(dir=root, project="p") as run:
+        for i in range(3):
+            run.log({"a": float(i)})
+    api = runlake.Api(root)
+    assert api.history("p").collect()["a"].to_list() == [0.0, 1.0, 2.0]
+    assert api.sql("SELECT count(*) FROM history").fetchall() == [(3,)]
+    assert len(api.run(run.path).history(samples=None, format="records")) == 3
