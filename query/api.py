@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -269,6 +270,7 @@ that needs SQL (`sql()`, `runs()`): use it from one thread.
             ).fetchall()[0][0]
             for col in ("config_json", "summary_json")
         ]
+        structure = [_without_case_twins(x) for x in structure]
         con.execute(
             "CREATE OR REPLACE TEMP TABLE runs AS SELECT entity, project, id, name, display_name,"
             ' state, "group", job_type, tags, notes, created_at, heartbeat_at, finished_at,'
@@ -353,6 +355,23 @@ def _groups(groups: list[list[Path]]) -> list[tuple[list[Path], bool]]:
         return [(g, False) for g in groups]
     rest = [f for g in groups[MAX_SCHEMA_GROUPS - 1:] for f in g]
     return [(g, False) for g in groups[:MAX_SCHEMA_GROUPS - 1]] + [(rest, True)]
+
+
+def _without_case_twins(structure: str) -> str:
+    """A JSON structure for from_json() with, at every level, only the first spelling of keys
+    that differ only in case (`LR` in one run, `lr` in another): DuckDB's struct keys ignore
+    case, and a structure holding both failed every query. config_json/summary_json keep both."""
+
+    def dedupe(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        out: dict[str, object] = {}
+        seen: set[str] = set()
+        for key, value in pairs:
+            if key.lower() not in seen:
+                seen.add(key.lower())
+                out[key] = value
+        return out
+
+    return json.dumps(json.loads(structure, object_pairs_hook=dedupe))
 
 
 def _read_parquet(group: tuple[list[Path], bool]) -> str:

@@ -48,3 +48,28 @@ def test_root_with_a_quote_in_its_path(tmp_path):
     make_run(root, "r1", [{"a": 1.0}])
     sql = Api(root).sql
     assert sql("SELECT a FROM history").fetchall() == [(1.0,)]
+
+
+def test_config_keys_that_differ_only_in_case_across_runs_never_break_a_query(tmp_path):
+    """DuckDB's struct keys ignore case: LR in one run and lr in another made every api.sql
+    call fail, even a count over history. The JSON columns keep both spellings."""
+    import json
+
+    import runlake
+
+    root = tmp_path / "s"
+    with runlake.init(dir=root, project="p", config={"LR": 1, "o": {"A": 1}}) as run:
+        run.log({"a": 1.0})
+    with runlake.init(dir=root, project="q", config={"lr": 2, "o": {"a": 2}}) as other:
+        other.log({"a": 1.0})
+        other.summary["Acc"] = 0.5
+    with runlake.init(dir=root, project="q") as third:
+        third.summary["acc"] = 0.7
+    api = runlake.Api(root)
+    assert api.sql("SELECT count(*) FROM history").fetchall() == [(2,)]
+    got = api.sql("SELECT project, config_json FROM runs WHERE config_json IS NOT NULL "
+                  "ORDER BY project").fetchall()
+    assert [json.loads(j) for _, j in got if json.loads(j)] == [{"LR": 1, "o": {"A": 1}},
+                                                               {"lr": 2, "o": {"a": 2}}]
+    assert len(api.sql("SELECT config, summary FROM runs").fetchall()) == 3
+    assert len(api.runs("p", filters={"config.LR": 1})) == 1
