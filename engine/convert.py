@@ -143,8 +143,9 @@ def _chunk_to_table(chunk: Chunk, schema: RunSchema, start_time: float) -> pa.Ta
             array, kind = kinds.to_arrow(chunk.column(j), kind)
         name, placed = schema.place(key, kind)
         if placed != kind:  # int -> float64 rounds beyond 2**53: allowed (safe=False) by the rule
+            # (a None under a media key is a null of that column's struct type)
             array = array.cast(kinds.ARROW_TYPE[placed], safe=False) if kind != kinds.NULL else (
-                pa.nulls(n, kinds.ARROW_TYPE[placed])
+                pa.nulls(n, schema.arrow_type(name))
             )
         if name in names:  # a null and a typed value of one key in one row cannot happen
             raise AssertionError(f"column {name!r} placed twice in one chunk")

@@ -279,3 +279,17 @@ def test_an_encoding_error_without_the_key_gets_it(root):
                            match=r"^log\(\) key 'k': this value is not encodable"):
             run.log({"k": _Refusing(), "ok": 1})
     assert rows(root)[0]["ok"] == 1
+
+
+def test_none_under_a_media_key_is_a_null_not_a_lost_run(root):
+    """An Image (or Histogram) then None under the same key: the writer built the null from
+    the scalar types and failed, losing every row of the run."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with runlake.init(dir=root) as run:
+            run.log({"img": runlake.Image(PIXELS), "h": runlake.Histogram([1, 2])})
+            run.log({"img": None, "h": None, "x": 1.0})
+    rows = runlake.Api(root).run(run.path).history(samples=None, format="records")
+    assert len(rows) == 2 and rows[1]["img"] is None and rows[1]["x"] == 1.0

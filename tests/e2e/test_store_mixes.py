@@ -1,0 +1,76 @@
+"""Property: whatever mix of keys and types several runs of one store log, every reader reads
+the whole store: api.sql over history and runs, Api.history, each run's history, and plain
+DuckDB and polars over the files. Keys the SDK refuses raise at log() and are skipped."""
+
+from __future__ import annotations
+
+import math
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import runlake
+from runlake.engine import keys as key_families
+
+pytestmark = pytest.mark.slow
+
+KEYS = ["a", "A", "b", "b@str", "c.d", "run_id", "x@y", "Loss", "loss"]
+SCALARS = st.one_of(
+    st.booleans(), st.integers(-10**6, 10**6),
+    st.floats(allow_nan=True, allow_infinity=True, width=64), st.text(max_size=5), st.none(),
+    st.lists(st.integers(-5, 5), min_size=1, max_size=3),
+    st.lists(st.floats(-1, 1), min_size=1, max_size=3),
+    st.lists(st.text(max_size=3), min_size=1, max_size=3),
+    st.sampled_from(["histogram", "image"]),
+)
+ROW = st.dictionaries(st.sampled_from(KEYS), st.one_of(SCALARS, st.dictionaries(
+    st.sampled_from(["e", "E", "f"]), SCALARS, max_size=2)), min_size=1, max_size=4)
+RUN = st.tuples(st.sampled_from(["p", "q"]),
+                st.dictionaries(st.sampled_from(["lr", "LR", "opt"]), st.integers(0, 3), max_size=2),
+                st.lists(ROW, min_size=1, max_size=4))
+
+
+def _value(v):
+    if v == "histogram":
+        return runlake.Histogram([1, 2, 3])
+    if v == "image":
+        return runlake.Image(np.zeros((2, 2, 3), dtype=np.uint8))
+    if isinstance(v, dict):
+        return {k: _value(x) for k, x in v.items()}
+    return v
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(runs=st.lists(RUN, min_size=2, max_size=4))
+def test_every_reader_reads_any_mix_of_runs(tmp_path_factory, runs):
+    root = tmp_path_factory.mktemp("store")
+    key_families._known.clear()
+    key_families._read_to.clear()
+    logged = 0
+    for project, config, rows in runs:
+        with runlake.init(dir=root, project=project, config=config) as run:
+            for row in rows:
+                try:
+                    run.log({k: _value(v) for k, v in row.items()})
+                except runlake.Error:
+                    pass  # refused keys: the rest of the step is logged
+                logged += 1
+            run.summary.update({k.upper() if i % 2 else k: i for i, k in enumerate(config)})
+    api = runlake.Api(root)
+    assert len(api.sql("SELECT * FROM history").fetchall()) == logged
+    assert len(api.sql("SELECT * FROM runs").fetchall()) == len(runs)
+    frames = [api.history(p).collect() for p in {p for p, _, _ in runs}]
+    assert sum(f.height for f in frames) == logged
+    for r in api.runs("p") + api.runs("q") if any(p == "q" for p, _, _ in runs) else api.runs("p"):
+        r.history(samples=None, format="polars")
+    files = sorted((root / "history").rglob("*.parquet"))
+    plain = duckdb.sql(f"SELECT * FROM read_parquet({[str(f) for f in files]}, "
+                       "hive_partitioning = true, union_by_name = true)").fetchall()
+    assert len(plain) == logged
+    assert pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed").height == logged
+    assert not math.isnan(float(logged))
