@@ -5,7 +5,8 @@ Within a run, the first family logged under a key takes the bare column and othe
 one run and a list in another, and then no engine can read the store as one table (DuckDB's
 `union_by_name` fails on a scalar beside a list or a struct). So the first run *of the store*
 to log a key claims the bare name for its family: a line `{"key": ..., "family": ...}` in
-`<root>/keys/claims.jsonl`, appended under an exclusive flock; the first line of a key wins. A
+`<root>/keys/claims.jsonl`, appended under an exclusive flock; the first line of a key wins,
+and keys that differ only in case share it (SQL engines read `A` and `a` as one column). A
 later run whose first value of the key is of another family stores it in `key@family` from
 the start (docs/FORMAT.md, "Keys").
 
@@ -43,15 +44,15 @@ class KeyFamilies:
 
     def owner(self, key: str, family: str) -> str:
         """The family of the bare column `key`, claimed for `family` if no run has yet."""
-        found = self._families.get(key)
+        found = self._families.get(key.lower())
         if found is None:
             self.claim({key: family})
-            found = self._families.get(key, family)
+            found = self._families.get(key.lower(), family)
         return found
 
     def claim(self, wanted: Mapping[str, str]) -> None:
         """Claim each key of `wanted` (key -> family) that no run of the store has."""
-        if all(key in self._families for key in wanted):
+        if all(key.lower() in self._families for key in wanted):
             return
         with _lock:  # one thread of this process at a time: the flock is per open file
             try:
@@ -72,11 +73,14 @@ class KeyFamilies:
             for line in whole.split(b"\n") if whole else ():
                 try:
                     claim = json.loads(line)
-                    self._families.setdefault(str(claim["key"]), str(claim["family"]))
+                    self._families.setdefault(str(claim["key"]).lower(), str(claim["family"]))
                 except (ValueError, KeyError, TypeError):
                     continue  # a damaged line claims nothing
             _read_to[self._where] = start + len(whole) + (1 if whole else 0)
-            new = {k: f for k, f in wanted.items() if k not in self._families}
+            new: dict[str, str] = {}
+            for k, f in wanted.items():
+                if k.lower() not in self._families:
+                    new.setdefault(k.lower(), f)
             if not new:
                 return
             lines = "".join(json.dumps({"key": k, "family": f}, ensure_ascii=False) + "\n"
@@ -84,7 +88,7 @@ class KeyFamilies:
             if size and not data.endswith(b"\n") and size > start:
                 lines = b"\n" + lines  # end a torn line first, so this claim reads whole
             os.write(fd, lines)
-            self._families.update(new)
+            self._families.update(new)  # keyed by the lower-cased key, as written
             _read_to[self._where] = size + len(lines)  # under the lock: nothing came between
         finally:
             os.close(fd)

@@ -110,3 +110,13 @@ def test_runs_logging_one_key_with_every_type_read_as_one_table_everywhere(tmp_p
     # plain polars: one frame per file, concatenated by name (types relaxed within a family)
     parts = [pl.read_parquet(f) for f in sorted((root / "history").rglob("*.parquet"))]
     assert pl.concat(parts, how="diagonal_relaxed").height == len(VALUES)
+
+
+def test_keys_differing_only_in_case_share_one_family(tmp_path):
+    """DuckDB reads `A` and `a` as one column: a list under `A` beside a bool under `a` in
+    another run made every whole-store query fail."""
+    _forget(tmp_path)
+    fam = keys.KeyFamilies(tmp_path)
+    assert fam.owner("a", "number") == "number"
+    _forget(tmp_path)
+    assert keys.KeyFamilies(tmp_path).owner("A", "list") == "number"
