@@ -25,13 +25,16 @@ from runlake.engine.layout import (
     RunPaths,
     default_entity,
     default_project,
+    is_valid_name,
     resolve_root,
     validate_name,
 )
 from runlake.engine.meta import read_versioned
 from runlake.engine.objects import ArtifactNotFoundError, ArtifactStore, lineage_edges
 
+from . import catalog as _catalog
 from . import filters as _filters
+from . import narrow as _narrow
 from . import tables as _tables
 from runlake.engine import urls
 from .alerts import AlertIndex
@@ -39,7 +42,7 @@ from runlake.artifacts.base import ArtifactBase, load_artifact, parse_artifact_p
 from .frames import histories_lazy, live_history
 from .index import RunIndex
 from .public_run import Run
-from .segments import SegmentIndex, Segments
+from .segments import SegmentIndex, Segments, has_wal, segment_stamps
 from .system import store_snapshot as system_snapshot
 
 
@@ -241,13 +244,33 @@ that needs SQL (`sql()`, `runs()`): use it from one thread.
         # Each view is refreshed (its files re-listed, changed ones re-read) only when the
         # query names it; `table('k')` reads the history view to find its tables.
         named = _VIEWS
+        original = query
         if isinstance(query, str):
             if _tables.table_calls(query):
                 self._define_history(self._segments.snapshot())
                 query = _tables.bind(self._con, self.root, query)
             named = _named_views(query)
-        if "history" in named:  # first: it may recover dead runs, which changes run.json
+        narrowed = None
+        if "history" in named and isinstance(query, str) and query is original:
+            narrowed = _narrow.narrow(self._con, query, params, "history_of_runs")
+        if narrowed is not None:  # first: it may recover dead runs, which changes run.json
+            self._define_history_of(narrowed.run_ids)
+        elif "history" in named:
             self._define_history(self._segments.snapshot())
+        self._define_others(named)
+        if narrowed is not None:
+            try:
+                return self._run(narrowed.query, params)
+            except duckdb.BinderException:
+                # A column only other runs have (NULL over the whole store), or a type they
+                # widen: the whole store's view binds it as it always did.
+                self._define_history(self._segments.snapshot())
+        return self._run(query, params)
+
+    def _run(self, query: str, params: Any) -> duckdb.DuckDBPyRelation:
+        return self._con.sql(query, params=params) if params is not None else self._con.sql(query)
+
+    def _define_others(self, named: frozenset[str]) -> None:
         if "system" in named:
             self._define_system()
         if "runs" in named:
@@ -256,7 +279,6 @@ that needs SQL (`sql()`, `runs()`): use it from one thread.
             self._register("lineage", pa.Table.from_pylist(lineage_edges(self.root), schema=_LINEAGE))
         if "alerts" in named:
             self._register("alerts", self._alerts.table())
-        return self._con.sql(query, params=params) if params is not None else self._con.sql(query)
 
     def _define_runs(self, table: pa.Table) -> None:
         if self._runs_view_of is table:
@@ -297,13 +319,24 @@ that needs SQL (`sql()`, `runs()`): use it from one thread.
         if live is not None:
             self._register("history_live", live)
             parts.append("SELECT * FROM history_live")
-        if not parts:
-            parts.append(
-                "SELECT NULL::VARCHAR AS entity, NULL::VARCHAR AS project, NULL::VARCHAR AS run_id,"
-                " NULL::BIGINT AS _step, NULL::DOUBLE AS _runtime, NULL::DOUBLE AS _timestamp"
-                " WHERE false"
-            )
-        self._define("history", " UNION ALL BY NAME ".join(parts))
+        self._define("history", " UNION ALL BY NAME ".join(parts or [_NO_HISTORY]))
+
+    def _define_history_of(self, run_ids: frozenset[str]) -> None:
+        """The view `history_of_runs`: the rows of the runs with these ids (any entity or
+        project), found by their folders' names: nothing else of the store is listed."""
+        runs = [self._paths(*key) for key in _runs_with_ids(self.root, run_ids)]
+        live = [p for p in runs if has_wal(str(p.wal_dir))]
+        if self._recover_dead(live):
+            live = [p for p in runs if has_wal(str(p.wal_dir))]
+        # WAL first, then segments: as in the segment index's listing (query/segments.py).
+        files = [p.history_dir / name for p in runs
+                 for name, _ in sorted(segment_stamps(str(p.history_dir)))]
+        parts = [_read_parquet((files, True))] if files else []
+        rows = live_history(live, set(files)) if live else None
+        if rows is not None:
+            self._register("history_of_runs_live", rows)
+            parts.append("SELECT * FROM history_of_runs_live")
+        self._define("history_of_runs", " UNION ALL BY NAME ".join(parts or [_NO_HISTORY]))
 
     def _define_system(self) -> None:
         files, live = system_snapshot(self.root)
@@ -388,11 +421,32 @@ def _read_parquet(group: tuple[list[Path], bool]) -> str:
 
 _VIEWS = frozenset({"runs", "history", "system", "lineage", "alerts"})
 
+_NO_HISTORY = ("SELECT NULL::VARCHAR AS entity, NULL::VARCHAR AS project, NULL::VARCHAR AS run_id,"
+               " NULL::BIGINT AS _step, NULL::DOUBLE AS _runtime, NULL::DOUBLE AS _timestamp"
+               " WHERE false")
+
+
+def _runs_with_ids(root: Path, run_ids: frozenset[str]) -> list[tuple[str, str, str]]:
+    """(entity, project, run_id) of every run folder, under history/ or runs/, with one of
+    these ids: a listing of the entity and project folders and a stat per id, never of runs."""
+    ids = sorted(r for r in run_ids if is_valid_name(r))  # an id never reaches a path unchecked
+    found: set[tuple[str, str, str]] = set()
+    for top in (root / "history", root / "runs"):
+        for e in _catalog.entries(str(top), "entity="):
+            if not is_valid_name(entity := e.name[7:]):
+                continue
+            for p in _catalog.entries(e.path, "project="):
+                if not is_valid_name(project := p.name[8:]):
+                    continue
+                found.update((entity, project, r) for r in ids
+                             if os.path.isdir(os.path.join(p.path, f"run_id={r}")))
+    return sorted(found)
+
 
 # Statements that look tables up in the catalog rather than by name in the query.
 _CATALOG = re.compile(r"\b(show|describe|summarize|pragma|information_schema|duckdb_\w+|"
                       r"sqlite_master|pg_\w+|attach|export)\b", re.IGNORECASE)
-_INTERNAL = re.compile(r"(runs_index|history_live|system_live|table:\d+(_index)?)")
+_INTERNAL = re.compile(r"(runs_index|history_live|history_of_runs(_live)?|system_live|table:\d+(_index)?)")
 
 
 # A parameter (`?`, `$1`, `$name`) outside literals, quoted names and comments; the other

@@ -143,11 +143,11 @@ class FolderCache:
         return found
 
 
-def _has_wal(path: str) -> bool:
+def has_wal(path: str) -> bool:
     return any(_WAL.fullmatch(f.name) for f in catalog.entries(path))
 
 
-def _segment_stamps(path: str) -> list[tuple[str, tuple[int, int]]]:
+def segment_stamps(path: str) -> list[tuple[str, tuple[int, int]]]:
     found = []
     for f in catalog.entries(path):
         if _SEGMENT.fullmatch(f.name):
@@ -166,9 +166,9 @@ def _listing(root: Path, folders: FolderCache | None = None
     # WAL is compacted between the two listings is still live here and has part-N below (or,
     # once past this listing, a segment its live reader finds: history.wal_table's `known`).
     live = [key for key, entry in catalog.run_dirs(root / "runs")
-            if folders.get(entry.path + "/wal", _has_wal, False)]
+            if folders.get(entry.path + "/wal", has_wal, False)]
     segments: dict[tuple[str, str, str, str], tuple[int, int]] = {}
     for (e, p, r), entry in catalog.run_dirs(root / "history"):
-        for name, stamp in folders.get(entry.path, _segment_stamps, []):
+        for name, stamp in folders.get(entry.path, segment_stamps, []):
             segments[(e, p, r, name)] = stamp
     return segments, live
