@@ -92,3 +92,21 @@ class KeyFamilies:
             _read_to[self._where] = size + len(lines)  # under the lock: nothing came between
         finally:
             os.close(fd)
+
+
+def claimed(root: Path) -> dict[str, str]:
+    """The family of each claimed key (lower-cased) as the store's claims.jsonl says, for
+    readers: no lock (a line is appended whole or ends torn, and a torn one claims nothing);
+    {} for a store without one."""
+    try:
+        data = claims_file(Path(root)).read_bytes()
+    except OSError:
+        return {}
+    found: dict[str, str] = {}
+    for line in data.rpartition(b"\n")[0].split(b"\n"):
+        try:
+            claim = json.loads(line)
+            found.setdefault(str(claim["key"]).lower(), str(claim["family"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return found

@@ -12,14 +12,15 @@ nothing is dropped or coerced to text. All-null columns are left out, as segment
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import kinds, structs
 from .convert import RunSchema
-from .layout import RUNTIME, STEP, TIMESTAMP
+from .layout import PARTITION_KEYS, RUNTIME, STEP, TIMESTAMP
 
 HISTORY_BASE = ((STEP, pa.int64()), (RUNTIME, pa.float64()), (TIMESTAMP, pa.float64()))
 SYSTEM_BASE = ((TIMESTAMP, pa.float64()), (RUNTIME, pa.float64()))
@@ -174,3 +175,66 @@ def runs(tables: Sequence[pa.Table]) -> list[pa.Table]:
     if group:
         out.append(pa.concat_tables(group))
     return out
+
+
+def store_renames(schemas: Sequence[pa.Schema],
+                  claimed: Mapping[str, str] | None = None) -> list[dict[str, str]]:
+    """For the files of many runs (one schema each): which columns each reads under another
+    name, so that every name holds one family across the store and no column hides behind a
+    partition column. Stores written since key families are store-wide need none.
+
+    Runs written before `keys/claims.jsonl` may disagree (`lr` a float in one, a list in
+    another; `Loss` a float, `loss` a string: SQL engines fold case). A name's family is its
+    claimed one (`claimed`: lower-cased key -> family), else the family most schemas hold
+    (the first seen on a tie); a column of another family is read as `<name>@<family>`, as
+    the writer would have stored it. A column named entity, project or run_id (any case)
+    is read as `<name>@key`.
+    """
+    def own_name(name: str) -> str:
+        return f"{name}@key" if name.lower() in PARTITION_KEYS else name
+
+    counts: dict[str, Counter[str]] = {}
+    for schema in schemas:
+        for f in schema:
+            if not pa.types.is_null(f.type) and f.name not in _BASE_NAMES:
+                counts.setdefault(own_name(f.name).lower(), Counter())[family(f.type)] += 1
+    claimed = claimed or {}
+
+    def owner(lower: str, fam: str) -> str:
+        found = claimed.get(lower)
+        if found is None:
+            c = counts.get(lower)
+            found = c.most_common(1)[0][0] if c else fam  # most_common keeps first-seen ties
+        return found
+
+    out: list[dict[str, str]] = []
+    for schema in schemas:
+        taken = {n.lower() for n in schema.names}
+        renames: dict[str, str] = {}
+        for f in schema:
+            if f.name in _BASE_NAMES or pa.types.is_null(f.type):
+                continue
+            fam = family(f.type)
+            target = own_name(f.name)
+            if owner(target.lower(), fam) != fam:
+                target = f"{target}@{fam}"
+            if target == f.name:
+                continue
+            # Longer on each turn, so it ends: past every name the store has, nothing is taken.
+            while target.lower() in taken or (target.lower() in counts
+                                              and owner(target.lower(), fam) != fam):
+                target = f"{target}@{fam}"
+            taken.add(target.lower())
+            renames[f.name] = target
+        out.append(renames)
+    return out
+
+
+def renamed(schema: pa.Schema, renames: Mapping[str, str]) -> pa.Schema:
+    """`schema` with the columns of `renames` under their new names."""
+    if not renames:
+        return schema
+    return pa.schema([f.with_name(renames.get(f.name, f.name)) for f in schema])
+
+
+_BASE_NAMES = frozenset(name for name, _ in HISTORY_BASE)

@@ -8,10 +8,14 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
 import re
+import shutil
+import tempfile
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +23,11 @@ from typing import Any, overload
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 from runlake.engine import lock, recovery
 from runlake.errors import Error, InvalidNameError, RunNotFoundError
 from runlake.engine.layout import (
+    PARTITION_KEYS,
     RunPaths,
     default_entity,
     default_project,
@@ -29,11 +35,14 @@ from runlake.engine.layout import (
     resolve_root,
     validate_name,
 )
+from runlake.engine.keys import claimed
 from runlake.engine.meta import read_versioned
+from runlake.engine.union import family, store_renames
 from runlake.engine.objects import ArtifactNotFoundError, ArtifactStore, lineage_edges
 
 from . import catalog as _catalog
 from . import filters as _filters
+from . import history as _history
 from . import narrow as _narrow
 from . import tables as _tables
 from runlake.engine import urls
@@ -248,14 +257,14 @@ that needs SQL (`sql()`, `runs()`): use it from one thread.
         if isinstance(query, str):
             if _tables.table_calls(query):
                 self._define_history(self._segments.snapshot())
-                query = _tables.bind(self._con, self.root, query)
+                query = _tables.bind(self._con, self._sql_root, query)
             named = _named_views(query)
         narrowed = None
         if "history" in named and isinstance(query, str) and query is original:
             narrowed = _narrow.narrow(self._con, query, params, "history_of_runs")
-        if narrowed is not None:  # first: it may recover dead runs, which changes run.json
-            self._define_history_of(narrowed.run_ids)
-        elif "history" in named:
+        if narrowed is not None and not self._define_history_of(narrowed.run_ids):
+            narrowed = None  # (first: it may recover dead runs, which changes run.json)
+        if narrowed is None and "history" in named:
             self._define_history(self._segments.snapshot())
         self._define_others(named)
         if narrowed is not None:
@@ -309,8 +318,10 @@ that needs SQL (`sql()`, `runs()`): use it from one thread.
         # The segment index returns the same table while no segment changed: group once.
         if self._history_of is None or self._history_of[0] is not segments.table:
             groups = segments.groups()
-            self._history_of = (segments.table, {f for group in groups for f in group},
-                                [_read_parquet(files) for files in _groups(groups)])
+            renames = store_renames([schema for schema, _ in groups], claimed(self.root))
+            self._history_of = (segments.table, {f for _, group in groups for f in group},
+                                _history_parts([(r, self._for_sql(g))
+                                                for r, (_, g) in zip(renames, groups)]))
         _, known, parts = self._history_of
         parts = list(parts)
         # Live runs' WAL rows change with every frame: read again each time.
@@ -321,9 +332,10 @@ that needs SQL (`sql()`, `runs()`): use it from one thread.
             parts.append("SELECT * FROM history_live")
         self._define("history", " UNION ALL BY NAME ".join(parts or [_NO_HISTORY]))
 
-    def _define_history_of(self, run_ids: frozenset[str]) -> None:
+    def _define_history_of(self, run_ids: frozenset[str]) -> bool:
         """The view `history_of_runs`: the rows of the runs with these ids (any entity or
-        project), found by their folders' names: nothing else of the store is listed."""
+        project), found by their folders' names: nothing else of the store is listed. False
+        (no view) when those runs' files would read otherwise in the whole store's view."""
         runs = [self._paths(*key) for key in _runs_with_ids(self.root, run_ids)]
         live = [p for p in runs if has_wal(str(p.wal_dir))]
         if self._recover_dead(live):
@@ -331,16 +343,57 @@ that needs SQL (`sql()`, `runs()`): use it from one thread.
         # WAL first, then segments: as in the segment index's listing (query/segments.py).
         files = [p.history_dir / name for p in runs
                  for name, _ in sorted(segment_stamps(str(p.history_dir)))]
-        parts = [_read_parquet((files, True))] if files else []
+        if not self._reads_as_the_store(files):
+            return False
+        parts = [_read_parquet((self._for_sql(files), True))] if files else []
         rows = live_history(live, set(files)) if live else None
         if rows is not None:
             self._register("history_of_runs_live", rows)
             parts.append("SELECT * FROM history_of_runs_live")
         self._define("history_of_runs", " UNION ALL BY NAME ".join(parts or [_NO_HISTORY]))
+        return True
+
+    def _reads_as_the_store(self, files: list[Path]) -> bool:
+        """Whether these files' columns read under their own names in the whole store's view:
+        each bare column of its claimed family (keys/claims.jsonl), each `key@family` of
+        that family. A run written before key families were store-wide may not."""
+        claims = claimed(self.root)
+        for f in files:
+            try:
+                schema = pq.read_schema(f)
+            except (OSError, pa.ArrowInvalid):
+                return False
+            for field in schema:
+                if field.name in _history.BASE or pa.types.is_null(field.type):
+                    continue
+                fam = family(field.type)
+                if not (claims.get(field.name.lower()) == fam or field.name.endswith("@" + fam)):
+                    return False
+                if field.name.lower() in PARTITION_KEYS:
+                    return False
+        return True
+
+    @functools.cached_property
+    def _sql_root(self) -> Path:
+        """The store root as DuckDB is given it. DuckDB reads `*`, `?` and `[` in a listed
+        path as a pattern (a store at /data/runs* also read /data/runs2's files), so a root
+        holding one is reached through a link, made for this Api, whose path holds none."""
+        if not _GLOB.search(str(self.root)):
+            return self.root
+        folder = tempfile.mkdtemp(prefix="runlake-sql-")
+        link = Path(folder) / "store"
+        os.symlink(self.root.absolute(), link, target_is_directory=True)
+        weakref.finalize(self, shutil.rmtree, folder, True)  # the link only, never the store
+        return link
+
+    def _for_sql(self, files: list[Path]) -> list[Path]:
+        if self._sql_root is self.root:
+            return files
+        return [self._sql_root / f.relative_to(self.root) for f in files]
 
     def _define_system(self) -> None:
         files, live = system_snapshot(self.root)
-        parts = [_read_parquet((files, True))] if files else []
+        parts = [_read_parquet((self._for_sql(files), True))] if files else []
         if live is not None:
             self._register("system_live", live)
             parts.append("SELECT * FROM system_live")
@@ -367,7 +420,10 @@ that needs SQL (`sql()`, `runs()`): use it from one thread.
         if self._recover_dead(live):
             segments = self._segments.snapshot()
             live = [self._paths(*key) for key in segments.live if key in selected]
-        return histories_lazy(segments.files(selected), live, keys)
+        groups = segments.groups()  # the whole store's: a name's family is the store's
+        renames = store_renames([schema for schema, _ in groups], claimed(self.root))
+        return histories_lazy(segments.files(selected), live, keys,
+                              {schema: r for (schema, _), r in zip(groups, renames) if r})
 
     def export(self, path: str, dest: str | os.PathLike[str], format: str | None = None,
                filters: Mapping[str, Any] | None = None) -> Path:
@@ -388,6 +444,42 @@ def _groups(groups: list[list[Path]]) -> list[tuple[list[Path], bool]]:
         return [(g, False) for g in groups]
     rest = [f for g in groups[MAX_SCHEMA_GROUPS - 1:] for f in g]
     return [(g, False) for g in groups[:MAX_SCHEMA_GROUPS - 1]] + [(rest, True)]
+
+
+def _history_parts(groups: list[tuple[dict[str, str], list[Path]]]) -> list[str]:
+    """The view's parts: the groups that read as they are (every group of a store written
+    since key families are store-wide), and one union_by_name read per set of renames,
+    whose files hold each name in one family (engine/union.store_renames)."""
+    plain = [g for r, g in groups if not r]
+    renamed: dict[tuple[tuple[str, str], ...], list[Path]] = {}
+    for r, g in groups:
+        if r:
+            renamed.setdefault(tuple(sorted(r.items())), []).extend(g)
+    return ([_read_parquet(files) for files in _groups(plain)]
+            + [_read_renamed(files, dict(r)) for r, files in renamed.items()])
+
+
+def _read_renamed(files: list[Path], renames: dict[str, str]) -> str:
+    """A read of files whose columns in `renames` are read under the new names. A file
+    column named like a partition hides behind it in a Hive read, so those files are read
+    without partitioning and the partitions taken from each file's path."""
+    listed = "[" + ", ".join(_literal(str(f)) for f in files) + "]"
+    pairs = ", ".join(f"{_ident(a)} AS {_ident(b)}" for a, b in renames.items())
+    file = _ident(_FILE_COLUMN)
+    partitions = ", ".join(
+        f"regexp_extract({file}, '/entity=([^/]*)/project=([^/]*)/run_id=([^/]*)/[^/]*$', {i})"
+        f" AS {k}" for i, k in enumerate(("entity", "project", "run_id"), 1))
+    return (f"SELECT * EXCLUDE ({file}) RENAME ({pairs}), {partitions} FROM read_parquet("
+            f"{listed}, hive_partitioning = false, union_by_name = true,"
+            f" filename = {_literal(_FILE_COLUMN)})")
+
+
+# The path column of a renamed read: a name no logged key can have (log() refuses NUL).
+_FILE_COLUMN = "runlake\x00file"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _without_case_twins(structure: str) -> str:
@@ -420,6 +512,8 @@ def _read_parquet(group: tuple[list[Path], bool]) -> str:
 
 
 _VIEWS = frozenset({"runs", "history", "system", "lineage", "alerts"})
+
+_GLOB = re.compile(r"[*?\[\]{}]")
 
 _NO_HISTORY = ("SELECT NULL::VARCHAR AS entity, NULL::VARCHAR AS project, NULL::VARCHAR AS run_id,"
                " NULL::BIGINT AS _step, NULL::DOUBLE AS _runtime, NULL::DOUBLE AS _timestamp"

@@ -9,12 +9,13 @@ read now and added, so a run being logged is visible up to its last durable fram
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import pyarrow as pa
 
 from runlake.engine.layout import PARTITION_KEYS, RunPaths
+from runlake.engine.union import renamed
 
 from . import arrays
 from .catalog import empty
@@ -46,13 +47,30 @@ def live_history(runs: Sequence[RunPaths],
 
 
 def histories_lazy(files: Sequence[tuple[Path, pa.Schema]], live: Sequence[RunPaths],
-                   keys: Sequence[str] | None = None):  # -> pl.LazyFrame
-    """A LazyFrame over these segment files (path, schema) and the WAL rows of `live` runs."""
+                   keys: Sequence[str] | None = None,
+                   renames: Mapping[pa.Schema, Mapping[str, str]] | None = None,
+                   ):  # -> pl.LazyFrame
+    """A LazyFrame over these segment files (path, schema) and the WAL rows of `live` runs;
+    files of a schema in `renames` read those columns under the new names
+    (engine/union.store_renames: runs written before key families were store-wide)."""
     import polars as pl
 
+    renames = renames or {}
     frames = []
     if files:
-        union = _history.union_schema([s for _, s in files], None)
+        union = _history.union_schema([renamed(s, renames.get(s, {})) for _, s in files], None)
+        moved: dict[tuple[tuple[str, str], ...], list[tuple[Path, pa.Schema]]] = {}
+        for f, s in files:
+            if renames.get(s):
+                moved.setdefault(tuple(sorted(renames[s].items())), []).append((f, s))
+        files = [(f, s) for f, s in files if not renames.get(s)]
+        for pairs, group in moved.items():
+            by_schema: dict[pa.Schema, list[Path]] = {}
+            for f, s in group:
+                by_schema.setdefault(s, []).append(f)
+            # One scan per schema: polars widens no bool in a scan (see `others` below).
+            frames += [_scan_renamed(pl, paths, s, dict(pairs), union)
+                       for s, paths in by_schema.items()]
         direct = [str(f) for f, s in files if _scans_as(s, union)]
         if direct:  # one scan; polars inserts missing columns and casts int to float
             frames.append(_scan(pl, direct, union, pl.ScanCastOptions(integer_cast="allow-float")))
@@ -94,6 +112,29 @@ def _scan(pl, paths: list[str], schema: pa.Schema, cast):  # -> pl.LazyFrame
         hive_schema={"entity": pl.String, "project": pl.String, "run_id": pl.String},
         missing_columns="insert", extra_columns="ignore", cast_options=cast,
         glob=False,  # the paths are files: a store path holding [ ] * ? is not a pattern
+    )
+
+
+# The path column of a renamed scan: a name no logged key can have (log() refuses NUL).
+_FILE_COLUMN = "runlake\x00file"
+
+
+def _scan_renamed(pl, files: list[Path], schema: pa.Schema, renames: dict[str, str],
+                  union: pa.Schema):  # -> pl.LazyFrame
+    """Files of one schema and set of renames, read without Hive partitioning (a file column
+    named like a partition would hide behind it), the partitions taken from each path."""
+    schema = pa.schema([f for f in schema if not pa.types.is_null(f.type)])
+    lazy = pl.scan_parquet(
+        [str(f) for f in files], schema=dict(pl.from_arrow(empty(schema)).schema),
+        hive_partitioning=False, missing_columns="insert", extra_columns="ignore",
+        include_file_paths=_FILE_COLUMN, glob=False,
+    ).rename(renames)
+    pattern = r"/entity=([^/]*)/project=([^/]*)/run_id=([^/]*)/[^/]*$"
+    path = pl.col(_FILE_COLUMN)
+    names = [renames.get(n, n) for n in schema.names]
+    return lazy.select(
+        *(path.str.extract(pattern, i).alias(k) for i, k in enumerate(PARTITION_KEYS, 1)),
+        *(_cast(pl, n, union.field(n).type) for n in names if n in union.names),
     )
 
 

@@ -63,15 +63,16 @@ class Segments:
                 out.append((path, _schema(s)))
         return out
 
-    def groups(self, runs: set[RunKey] | None = None) -> list[list[Path]]:
-        """Segment paths grouped by identical schema, largest group first."""
+    def groups(self, runs: set[RunKey] | None = None) -> list[tuple[pa.Schema, list[Path]]]:
+        """(schema, segment paths) for each distinct schema, largest group first."""
         by_schema: dict[bytes, list[Path]] = defaultdict(list)
         cols = [self.table.column(c).to_pylist() for c in ("entity", "project", "run_id", "file",
                                                             "schema")]
         for e, p, r, f, s in zip(*cols):
             if runs is None or (e, p, r) in runs:
                 by_schema[s].append(RunPaths(self.root, e, p, r).history_dir / f)
-        return sorted(by_schema.values(), key=len, reverse=True)
+        return [(_schema(s), paths) for s, paths in
+                sorted(by_schema.items(), key=lambda kv: len(kv[1]), reverse=True)]
 
 
 _SCHEMAS: dict[bytes, pa.Schema] = {}
