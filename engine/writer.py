@@ -311,14 +311,22 @@ class RunWriter:
         if chunks:
             self.schema.owner = self.keys.owner  # also for a schema a resume put in place
             self._claim_keys(chunks)
-            try:
-                table = chunks_to_table(chunks, self.schema, self.start_time)
-            except Exception:
-                with self._drain_lock:
-                    self._taken[:0] = chunks
-                raise
-            self._pending.append(table)
-            self._pending_bytes += table.nbytes
+            # A chunk at a time (each at most CHUNK_ROWS rows), appended to the WAL as frames
+            # fill: a backlog is never converted, copied and written all at once.
+            for i, chunk in enumerate(chunks):
+                try:
+                    table = chunks_to_table([chunk], self.schema, self.start_time)
+                except Exception:
+                    self._put_back(chunks[i:])
+                    raise
+                self._pending.append(table)
+                self._pending_bytes += table.nbytes
+                if self._pending_bytes >= self.options.frame_bytes and i + 1 < len(chunks):
+                    try:
+                        self._append()
+                    except Exception:  # the converted rows stay pending and are retried
+                        self._put_back(chunks[i + 1:])
+                        raise
         now = time.time()
         due = (
             final or self._flush_wanted or self._pending_bytes >= self.options.frame_bytes
@@ -332,6 +340,11 @@ class RunWriter:
         if self._on_cycle is not None:
             self._in_history = False
             self._on_cycle(final)
+
+    def _put_back(self, chunks: Sequence[Chunk]) -> None:
+        """Chunks not converted yet go back first in line for the next cycle."""
+        with self._drain_lock:
+            self._taken[:0] = chunks
 
     def _claim_keys(self, chunks: Sequence[Chunk]) -> None:
         """Claim the store-wide family of the keys new to the run, all at once (engine/keys.py),

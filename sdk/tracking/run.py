@@ -105,6 +105,7 @@ class Run:
         self._tmp_dir: str | None = None
         self._metrics = MetricRegistry() if continued is None else continued.metrics
         self._buffer = HistoryBuffer(0 if continued is None else continued.step)
+        self._append_fast = self._buffer.lane.append_like_last  # bound once: log()'s hot path
         # What alerts, files, watch, artifacts, code and the card use; the name, settings and
         # finished/detached state live there only.
         self._h = RunHandle(run_id, name, settings, None if self._disabled else paths,
@@ -323,9 +324,16 @@ class Run:
         ...     run.log({"loss": 0.2}, commit=False)
         ...     run.log({"accuracy": 0.8})
         """
-        # The hot path: a row shaped like the last one needs no normalising.
-        if step is None and commit is None and self._buffer.append_like_last(data):
-            return
+        # The hot path: a row shaped like the last one needs no normalising. The lane
+        # (engine/_native.c) takes all-number rows; 2 means the writer is behind.
+        if step is None and commit is None:
+            got = self._append_fast(data)
+            if got:
+                if got == 2:
+                    self._buffer.wait_for_writer()
+                return
+            if self._buffer.append_objects_like_last(data):
+                return
         self._log(data, step, commit)
 
     def _log(self, data: Any, step: Any, commit: bool | None) -> None:

@@ -6,8 +6,26 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
+import os
+import shutil
+import subprocess
+import sys
+
+from runlake.engine import buffer as buffer_module
 from runlake.engine.buffer import HistoryBuffer
 from runlake.engine.kinds import FloatList, IntList
+
+
+@pytest.fixture(autouse=True, params=["native", "python"])
+def lane(request, monkeypatch):
+    """Every test here runs on both lanes: the compiled one (when built) and the Python one."""
+    if request.param == "python":
+        monkeypatch.setattr(buffer_module, "Lane", buffer_module.PyLane)
+        monkeypatch.setattr(buffer_module, "Rows", buffer_module.PyRows)
+    elif not buffer_module.NATIVE:
+        pytest.skip("the compiled history buffer is not built here")
+    return request.param
+
 
 
 def rows_of(chunks):
@@ -326,3 +344,78 @@ def test_without_a_writer_appends_never_wait(monkeypatch):
     clock.now += 1e6
     thread, done = _append_in_thread(buf, True)
     assert done.wait(5)
+
+
+def test_the_compiled_lane_is_built_where_a_compiler_is(lane):
+    """The package's build compiles engine/_native.c (setup.py): a machine with a C compiler
+    that ends up on the Python lane has a broken build, not a slow machine."""
+    if lane == "python" or os.environ.get("RUNLAKE_NATIVE", "1") == "0":
+        pytest.skip("the Python lane is asked for")
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler here: the Python lane is expected")
+    assert buffer_module.NATIVE
+
+
+def test_the_python_lane_is_announced_once_when_the_build_is_missing(lane, tmp_path):
+    # A process where `_native` cannot be imported: the buffer warns once and still works.
+    code = (
+        "import sys, warnings\n"
+        "sys.modules['runlake.engine._native'] = None\n"  # an import of it raises ImportError
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    from runlake.engine import buffer\n"
+        "    b = buffer.HistoryBuffer(); b.append(('x',), [1.0], 0)\n"
+        "    assert b.append_like_last({'x': 2.0}) and not buffer.NATIVE\n"
+        "print(sum('compiled history buffer' in str(x.message) for x in w))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"
+
+
+def test_a_chunk_holds_at_most_chunk_rows_and_chunk_values(lane):
+    from runlake.engine.buffer import CHUNK_ROWS, CHUNK_VALUES
+
+    buf = HistoryBuffer()
+    buf.append(("x",), [0.0], 0)
+    for i in range(1, CHUNK_ROWS + 5):
+        if not buf.append_like_last({"x": float(i)}):
+            buf.append(("x",), [float(i)], buf.step)
+    sizes = [len(c) for c in buf.take()]
+    assert sizes == [CHUNK_ROWS, 5]
+    wide = tuple(f"k{j}" for j in range(2000))
+    row = dict.fromkeys(wide, 1.0)
+    buf.append(wide, row.values(), 0)
+    for _ in range(CHUNK_VALUES // 2000 + 3):
+        if not buf.append_like_last(row):
+            buf.append(wide, row.values(), buf.step)
+    sizes = [len(c) for c in buf.take()]
+    assert sizes[0] == CHUNK_VALUES // 2000 and sum(sizes) == CHUNK_VALUES // 2000 + 4
+
+
+def test_a_new_chunk_waits_for_the_writer_once_max_chunks_are_untaken(lane):
+    """Memory stays bounded at any logging rate: past MAX_CHUNKS untaken chunks an append
+    waits for the writer's take (woken by it), while the writer is healthy."""
+    import threading
+
+    from runlake.engine.buffer import MAX_CHUNKS
+
+    buf = HistoryBuffer()
+    buf.throttle(60.0)  # a healthy writer far from its time limit: only the chunk count counts
+    for i in range(MAX_CHUNKS):
+        buf.append((f"k{i}",), [1.0], i)  # a new shape: a new chunk each
+    order = []
+    done = threading.Event()
+
+    def log_more():
+        buf.append(("other",), [1.0], MAX_CHUNKS)
+        order.append("appended")
+        done.set()
+
+    t = threading.Thread(target=log_more)
+    t.start()
+    assert not done.wait(0.3)  # still waiting for a take
+    order.append("take")
+    assert len(buf.take()) == MAX_CHUNKS
+    t.join(10)
+    assert order == ["take", "appended"]
+    assert [c.keys for c in buf.take()] == [("other",)]
