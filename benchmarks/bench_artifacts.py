@@ -84,7 +84,7 @@ def main() -> None:
             if "run" in state:
                 state["run"].finish()
             fresh("store")()
-            state["run"] = runlake.init(dir=base / "store", project="bench", settings=SETTINGS)
+            state["run"] = runlake.init(project="bench", settings=SETTINGS.replace(root=base / "store"))
 
         def log_first() -> None:
             state["run"].log_artifact(str(src), name="data", type="dataset")
@@ -97,7 +97,7 @@ def main() -> None:
             for p in paths:
                 hash_file(p)
 
-        with runlake.init(dir=base / "store", project="bench", settings=SETTINGS) as run:
+        with runlake.init(project="bench", settings=SETTINGS.replace(root=base / "store")) as run:
             def relog() -> None:
                 art = run.log_artifact(str(src), name="data", type="dataset")
                 assert art.version == "v0", art.version  # the existing version, not a new one

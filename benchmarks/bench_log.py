@@ -75,7 +75,7 @@ def time_runlake(dicts: list[dict[str, float]], n: int) -> tuple[float, float]:
     """(loop seconds, _flush() seconds) of logging n steps; finish() runs untimed afterwards."""
     m = len(dicts)
     with tempfile.TemporaryDirectory(prefix="runlake-bench-") as tmp:
-        run = runlake.init(dir=tmp, project="bench", settings=SETTINGS)
+        run = runlake.init(project="bench", settings=SETTINGS.replace(root=tmp))
         gc.collect()
         log = run.log
         t0 = time.perf_counter()
@@ -124,7 +124,7 @@ def bench_finish(n: int, reps: int) -> dict[str, object]:
     m = len(dicts)
 
     def one_run(tmp: str) -> tuple[float, int, runlake.Run]:
-        run = runlake.init(dir=tmp, project="bench", settings=SETTINGS)
+        run = runlake.init(project="bench", settings=SETTINGS.replace(root=tmp))
         log = run.log
         for i in range(n):
             log(dicts[i % m])
@@ -189,7 +189,7 @@ def memory_child(n: int) -> None:
     print(json.dumps({"ready": True, "base": base}), flush=True)
     with tempfile.TemporaryDirectory(prefix="runlake-bench-") as tmp:
         t0 = time.perf_counter()
-        run = runlake.init(dir=tmp, project="bench", settings=SETTINGS)
+        run = runlake.init(project="bench", settings=SETTINGS.replace(root=tmp))
         log = run.log
         for i in range(n):
             log(dicts[i % m])

@@ -62,7 +62,7 @@ def time_floor(images: list[np.ndarray]) -> float:
 def time_runlake(images: list[np.ndarray]) -> tuple[float, float, int]:
     """(loop seconds, _flush() seconds, bytes of media written) of logging every image."""
     with tempfile.TemporaryDirectory(prefix="runlake-bench-") as tmp:
-        run = runlake.init(dir=tmp, project="bench", settings=SETTINGS)
+        run = runlake.init(project="bench", settings=SETTINGS.replace(root=tmp))
         gc.collect()
         log, Image = run.log, runlake.Image  # noqa: N806 - the class
         t0 = time.perf_counter()

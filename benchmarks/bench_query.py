@@ -72,7 +72,7 @@ def timed(fns: dict[str, Callable[[], object]], reps: int) -> dict[str, float]:
 
 def log_run(root: Path, project: str, run_id: str, steps: int, config: dict | None = None) -> None:
     rnd = random.Random(run_id).random
-    with runlake.init(dir=root, project=project, id=run_id, config=config, settings=SETTINGS) as run:
+    with runlake.init(project=project, id=run_id, config=config, settings=SETTINGS.replace(root=root)) as run:
         log = run.log
         for _ in range(steps):
             log({k: rnd() for k in KEYS})

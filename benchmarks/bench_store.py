@@ -72,7 +72,7 @@ def join_recovery() -> None:
 def build_store(root: Path, n: int) -> None:
     """n finished runs: SEEDS written by runlake, the rest copies of them under new ids."""
     for i in range(SEEDS):
-        with runlake.init(dir=root, project=PROJECT, id=f"seed{i}", settings=SETTINGS,
+        with runlake.init(project=PROJECT, id=f"seed{i}", settings=SETTINGS.replace(root=root),
                           config={"i": i}) as run:
             for s in range(20):
                 run.log({"x": float(s * (i + 1)), "y": s})
@@ -93,7 +93,7 @@ def measure(root: Path, n: int, reps: int) -> dict[str, float]:
     counter = iter(range(10**6))
 
     def init_finish(**named) -> None:
-        with runlake.init(dir=root, project=PROJECT, id=f"new{next(counter)}", settings=SETTINGS,
+        with runlake.init(project=PROJECT, id=f"new{next(counter)}", settings=SETTINGS.replace(root=root),
                           **named):
             pass
         join_recovery()
@@ -129,7 +129,7 @@ print(json.dumps({"s": time.perf_counter() - t0, "rows": df.height}))
 
 
 def bench_read(root: Path, reps: int) -> tuple[float, float, int]:
-    with runlake.init(dir=root, project="read", id="long", settings=SETTINGS) as run:
+    with runlake.init(project="read", id="long", settings=SETTINGS.replace(root=root)) as run:
         for s in range(20_000):
             run.log({f"k{j}": float(s + j) for j in range(10)})
     join_recovery()

@@ -46,7 +46,7 @@ def one(settings: runlake.Settings, rows: list[dict[str, float]], n: int) -> tup
             open(os.devnull, "w") as devnull:
         saved, sys.stdout = sys.stdout, devnull
         try:
-            run = runlake.init(dir=tmp, project="bench", settings=settings)
+            run = runlake.init(project="bench", settings=settings.replace(root=tmp))
             log = run.log
             gc.collect()
             t0 = time.perf_counter()

@@ -49,7 +49,7 @@ def time_floor(rows: list[list], folder: Path) -> float:
 
 
 def time_runlake(rows: list[list], folder: Path) -> float:
-    run = runlake.init(dir=folder, project="bench", settings=runlake.Settings(quiet=True))
+    run = runlake.init(project="bench", settings=runlake.Settings(root=folder, quiet=True))
     gc.collect()
     t0 = time.perf_counter()
     run.log({"preds": runlake.Table(columns=NAMES, data=rows)})

@@ -176,7 +176,7 @@ def per_row(fn, rows: int, reps: int = 3) -> float:
 def budget(dicts: list[dict[str, float]], n: int) -> None:
     floor = statistics.median(time_floor(dicts, n) for _ in range(3)) / n * 1e9
     with tempfile.TemporaryDirectory() as tmp:
-        run = runlake.init(dir=tmp, project="profile", settings=IDLE)
+        run = runlake.init(project="profile", settings=IDLE.replace(root=tmp))
         log = run.log
         m = len(dicts)
         t0 = time.perf_counter()
@@ -227,7 +227,7 @@ def hot_path(dicts: list[dict[str, float]]) -> None:
         total += ns if not label.startswith("  ") else 0
         print(f"   {label:<44}{ns:7.0f}")
     with tempfile.TemporaryDirectory() as tmp:
-        run = runlake.init(dir=tmp, project="profile", settings=IDLE)
+        run = runlake.init(project="profile", settings=IDLE.replace(root=tmp))
         run.log(d)
         env.update(run=run, buf=run._buffer)
         for label, stmt in [("buf.append_like_last(d), measured", "buf.append_like_last(d)"),
@@ -242,7 +242,7 @@ def hot_path(dicts: list[dict[str, float]]) -> None:
 
 def profile(dicts: list[dict[str, float]], n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        run = runlake.init(dir=tmp, project="profile", settings=IDLE)
+        run = runlake.init(project="profile", settings=IDLE.replace(root=tmp))
         log, m = run.log, len(dicts)
         prof = cProfile.Profile()
         prof.enable()
@@ -274,7 +274,7 @@ def writer_trace(dicts: list[dict[str, float]], n: int, reps: int) -> None:
         for _ in range(reps):
             trace.clear()
             with tempfile.TemporaryDirectory() as tmp:
-                run = runlake.init(dir=tmp, project="profile", settings=bench_log.SETTINGS)
+                run = runlake.init(project="profile", settings=bench_log.SETTINGS.replace(root=tmp))
                 log, m = run.log, len(dicts)
                 t0 = time.perf_counter()
                 for i in range(n):

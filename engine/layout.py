@@ -32,10 +32,11 @@ FORMAT_VERSION = 1
 STEP, RUNTIME, TIMESTAMP = "_step", "_runtime", "_timestamp"
 PARTITION_KEYS = ("entity", "project", "run_id")
 
-ROOT_ENV = "RUNLAKE_DIR"
-ROOT_ENVS = (ROOT_ENV, "WANDB_DIR")  # as settings.env("DIR") reads them, so init and Api agree
-# Relative to the working directory, like MLflow's ./mlruns. Not "runlake": a folder of that
-# name in the working directory is found before an editable install and shadows the package.
+ROOT_ENV = "RUNLAKE_DIR"  # the store root itself
+PARENT_ENV = "WANDB_DIR"  # as init(dir=...): a folder the store lives under, as wandb's wandb/
+# Relative to the working directory (or to init(dir=...)/$WANDB_DIR), like MLflow's ./mlruns.
+# Not "runlake": a folder of that name in the working directory is found before an editable
+# install and shadows the package.
 DEFAULT_ROOT = "runlake-store"
 LEGACY_ROOT = "runlake"  # the default before; still used when it holds a store (below)
 DEFAULT_ENTITY = "local"
@@ -101,34 +102,60 @@ def check_root(root: str | os.PathLike[str], where: str = "the store root") -> s
     return value
 
 
-def resolve_root(root: str | os.PathLike[str] | None = None) -> Path:
-    """The store root: the argument, else $RUNLAKE_DIR, else $WANDB_DIR, else ./runlake-store.
+def resolve_root(root: str | os.PathLike[str] | None = None,
+                 parent: str | os.PathLike[str] | None = None) -> Path:
+    """The store root, highest first: `root` (Settings(root=...), Api(root=...)), $RUNLAKE_DIR,
+    `parent` (init(dir=...)), $WANDB_DIR, the working directory. A parent folder X holds the
+    store at X/runlake-store, as wandb writes X/wandb/ (see `store_under`).
 
     An existing ./runlake store is still used while ./runlake-store does not exist.
     """
     if root is not None:
         return Path(check_root(root)).expanduser().absolute()
-    for name in ROOT_ENVS:
-        if value := os.environ.get(name):
-            return Path(check_root(value, f"${name}")).expanduser().absolute()
+    if value := os.environ.get(ROOT_ENV):
+        return Path(check_root(value, f"${ROOT_ENV}")).expanduser().absolute()
+    if parent is not None:
+        return store_under(parent, "init(dir=...)")
+    if value := os.environ.get(PARENT_ENV):
+        return store_under(value, f"${PARENT_ENV}")
     return _default_root()
 
 
-_legacy_noticed = False
+_noticed: set[Path] = set()
+
+
+def _notice(path: Path, text: str) -> None:
+    """One line on stderr, once per folder and process."""
+    if path not in _noticed:
+        _noticed.add(path)
+        print(f"runlake: {text}", file=sys.stderr)
+
+
+def _holds_store(folder: Path) -> bool:
+    return (folder / "runs").is_dir() or (folder / "history").is_dir()
+
+
+def store_under(parent: str | os.PathLike[str], where: str = "init(dir=...)") -> Path:
+    """The store of a parent folder X: X/runlake-store. A store written at X itself (X/runs or
+    X/history, from when dir= named the store root) is still read and written there, with a
+    one-line notice, so that no data disappears."""
+    folder = Path(check_root(parent, where)).expanduser().absolute()
+    store = folder / DEFAULT_ROOT
+    if os.path.lexists(store) or not _holds_store(folder):
+        return store
+    _notice(folder, f"using the store {folder} ({where} names the folder the store lives "
+                    f"under, now {store}); move its contents there, or pass "
+                    f"Settings(root={str(folder)!r}) or $RUNLAKE_DIR to keep it where it is")
+    return folder
 
 
 def _default_root() -> Path:
-    global _legacy_noticed
     default, legacy = Path(DEFAULT_ROOT).absolute(), Path(LEGACY_ROOT).absolute()
-    if os.path.lexists(default) or not (
-        (legacy / "runs").is_dir() or (legacy / "history").is_dir()
-    ):
+    if os.path.lexists(default) or not _holds_store(legacy):
         return default
-    if not _legacy_noticed:
-        _legacy_noticed = True
-        print(f"runlake: using the store {legacy} (the old default); move it to {default} "
-              f"with `mv {LEGACY_ROOT} {DEFAULT_ROOT}`, since a ./{LEGACY_ROOT} folder shadows "
-              "an editable install of the runlake package", file=sys.stderr)
+    _notice(legacy, f"using the store {legacy} (the old default); move it to {default} "
+                    f"with `mv {LEGACY_ROOT} {DEFAULT_ROOT}`, since a ./{LEGACY_ROOT} folder "
+                    "shadows an editable install of the runlake package")
     return legacy
 
 

@@ -28,7 +28,7 @@ class File:
     """One file of a run (wandb's public `File`).
 
     >>> import runlake
-    >>> with runlake.init(project="p", dir="store") as run:
+    >>> with runlake.init(project="p", settings={"root": "store"}) as run:
     ...     with open("notes.txt", "w") as f:
     ...         _ = f.write("hello")
     ...     _ = run.save("notes.txt", policy="now")

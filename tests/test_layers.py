@@ -8,6 +8,8 @@ The rooms, and what each may import of runlake (besides itself):
 - `runlake.query` (query/): the engine and `runlake.artifacts`, never the write side.
 - `runlake.tracking`: all of the above, but the read side only inside a function that reads
   (the notebook card, `restore` of another run's file), so `init()` never loads it.
+- `runlake.compat` (the wandb alias): everything but the CLI (only its shim folder's
+  `wandb.apis` loads the read side, when imported).
 - `runlake.cli`: anything; the root `runlake/__init__.py`: `runlake.errors`, the rest lazily.
 An import inside a function counts the same as one at the top, except where said.
 """
@@ -35,10 +37,11 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "monitor": ({"errors", "engine"}, set()),
     "query": ({"errors", "engine", "artifacts"}, set()),
     "tracking": ({"errors", "engine", "artifacts", "media", "tables", "monitor"}, {"query"}),
-    "cli": ({"errors", "engine", "artifacts", "media", "tables", "monitor", "query", "tracking", "root"}, set()),
-    "root": ({"errors"}, {"errors", "engine", "artifacts", "media", "tables", "monitor", "query", "tracking"}),
+    "compat": ({"errors", "engine", "artifacts", "media", "tables", "monitor", "query", "tracking", "root"}, set()),
+    "cli": ({"errors", "engine", "artifacts", "media", "tables", "monitor", "query", "tracking", "compat", "root"}, set()),
+    "root": ({"errors"}, {"errors", "engine", "artifacts", "media", "tables", "monitor", "query", "tracking", "compat"}),
 }
-SUBPACKAGES = ("tracking", "media", "tables", "monitor", "artifacts", "cli")
+SUBPACKAGES = ("tracking", "media", "tables", "monitor", "artifacts", "cli", "compat")
 
 
 def room_of_file(path: Path) -> str:

@@ -68,6 +68,15 @@ def test_wheel_holds_the_runlake_package(names):
     assert any(n.endswith(".dist-info/entry_points.txt") for n in names)
 
 
+def test_wheel_holds_the_wandb_alias_folder(names):
+    """A non-editable install has the alias (package data), under runlake/ only."""
+    shim = "runlake/compat/wandb-shim/"
+    for required in ("wandb/__init__.py", "wandb/sdk/lib/config_util.py", "wandb/errors/term.py",
+                     "wandb/apis/public/__init__.py", "wandb-0.19.11.dist-info/METADATA"):
+        assert shim + required in names, required
+    assert not [n for n in names if n.startswith("wandb")]
+
+
 def test_wheel_has_no_generic_top_level_packages(names):
     tops = {n.split("/", 1)[0] for n in names}
     assert {"engine", "sdk", "query", "tests", "benchmarks", "docs"}.isdisjoint(tops), tops

@@ -8,6 +8,7 @@
     runlake export mnist runs.parquet              histories to Parquet or CSV
     runlake recover                                compact the runs of writers that died
     runlake gc                                     delete artifact objects no version uses
+    runlake run -- python train.py                 run a command with `import wandb` = runlake
 
 Every command takes `--dir ROOT` (default: $RUNLAKE_DIR, else ./runlake-store). A mistake such as
 an unknown run or bad filter JSON prints one `runlake: error: ...` line and exits with 2.
@@ -28,7 +29,12 @@ SUMMARY_KEYS = 4  # summary columns shown by `runlake runs`
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(_order_values(sys.argv[1:] if argv is None else argv))
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:  # its arguments are the command's: argparse must not read them
+        from runlake.cli.run import main as run_main
+
+        return run_main(argv[1:])
+    args = _parser().parse_args(_order_values(argv))
     import duckdb
 
     from runlake.errors import Error
@@ -103,6 +109,10 @@ def _parser() -> argparse.ArgumentParser:
     gc.add_argument("--grace", type=float, default=3600.0, metavar="SECONDS",
                     help="spare objects newer than this: a log may be in progress (default 3600)")
     gc.set_defaults(func=_gc)
+
+    # Listed for `runlake --help` only: main() hands `run ...` to runlake.cli.run unparsed.
+    sub.add_parser("run", help="run a command with `import wandb` resolving to runlake "
+                               "(runlake run -- python train.py)", add_help=False)
     return parser
 
 

@@ -15,7 +15,7 @@ import runlake.query
 def train(lr: float, steps: int, seed: int, root: str | None) -> runlake.Run:
     rng = random.Random(seed)
     with runlake.init(
-        project="demo", dir=root, config={"lr": lr, "batch_size": 64, "seed": seed},
+        project="demo", settings={"root": root}, config={"lr": lr, "batch_size": 64, "seed": seed},
         tags=["demo"], group="lr-sweep", job_type="train", reinit="finish_previous",
     ) as run:
         runlake.define_metric("val/acc", summary="max")

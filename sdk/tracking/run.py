@@ -47,6 +47,7 @@ from runlake.tracking.settings import Settings
 from runlake.tracking.summary import Summary
 from runlake.tracking.values import flatten, media_of
 from runlake.tracking.watch import Watcher
+from runlake.tracking.wandb_attrs import WandbRunAttrs
 
 if TYPE_CHECKING:
     from runlake.artifacts.artifact import Artifact
@@ -68,7 +69,7 @@ class RunStatus:
     error: str | None  # the writer's current write error (it keeps retrying), None if none
 
 
-class Run:
+class Run(WandbRunAttrs):
     """A run: create it with `runlake.init()`, log to it, finish it.
 
     >>> import runlake

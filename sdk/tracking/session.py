@@ -1,7 +1,10 @@
 """The process-wide session: `init()`, the active run, and the module-level calls on it.
 
-At most one run is active per process. An unfinished run is finished at interpreter exit,
-as failed if an unhandled exception or a nonzero `sys.exit()` is what ended the program.
+The active run (`runlake.run`, wandb's global run) is the one module-level calls such as
+`runlake.log` go to. `init(reinit="create_new")` starts further live runs without making
+them active, as wandb 0.19.10+ does; every other init() makes its run the active one.
+Every unfinished run is finished at interpreter exit, as failed if an unhandled exception or
+a nonzero `sys.exit()` is what ended the program.
 """
 
 from __future__ import annotations
@@ -32,15 +35,24 @@ from runlake.tracking import files as run_files
 
 _lock = threading.RLock()
 _active: Run | None = None
+_live: list[Run] = []  # every run of this process not finished or detached, oldest first
 _exit_hooks_installed = False
 _unhandled: BaseException | None = None
 _exit_code = 0  # the code of the last sys.exit() call
 
 Reinit = bool | Literal["default", "return_previous", "finish_previous", "create_new"] | None
+_REINITS = (True, False, None, "default", "return_previous", "finish_previous", "create_new")
+_ANONYMOUS = (None, "never", "allow", "must")
 
 
 def active_run() -> Run | None:
     return _active
+
+
+def live_runs() -> list[Run]:
+    """Every run this process has started and not finished, oldest first."""
+    with _lock:
+        return list(_live)
 
 
 def init(
@@ -53,7 +65,7 @@ def init(
     group: str | None = None,
     job_type: str | None = None,
     dir: str | os.PathLike[str] | None = None,  # noqa: A002 - wandb's name
-    mode: Literal["online", "offline", "disabled"] | None = None,
+    mode: Literal["online", "offline", "disabled", "dryrun"] | None = None,
     id: str | None = None,  # noqa: A002 - wandb's name
     reinit: Reinit = None,
     settings: Settings | dict[str, Any] | None = None,
@@ -64,14 +76,30 @@ def init(
     resume_from: str | None = None,
     fork_from: str | None = None,
     save_code: bool | None = None,
+    anonymous: Literal["never", "allow", "must"] | None = None,
+    force: bool | None = None,
+    tensorboard: bool | None = None,
+    sync_tensorboard: bool | None = None,
+    monitor_gym: bool | None = None,
 ) -> Run:
     """Start a run and make it the active one.
 
-    `dir` is the store root (else $RUNLAKE_DIR, else ./runlake-store); everything of the run is
-    written under it. `resume` ("allow", "must", "never", "auto" or True), `resume_from` and
+    `dir` takes wandb's meaning: a folder the store lives under, at `dir/runlake-store` (as
+    wandb writes `dir/wandb/`). The store root, highest first: `settings=Settings(root=...)`,
+    $RUNLAKE_DIR, `dir` (or `Settings(root_dir=...)`), $WANDB_DIR (a folder, like `dir`),
+    ./runlake-store. A store written at `dir` itself by older runlake is still used there.
+    `resume` ("allow", "must", "never", "auto" or True), `resume_from` and
     `fork_from` ("<run_id>?_step=<N>") continue, rewind or fork a run
     (sdk/tracking/continuation.py).
     `save_code=True` (or $RUNLAKE_SAVE_CODE) logs the entry script as a "code" artifact.
+
+    While a run is live, `reinit` says what another init() does, as wandb 0.19.10+ does:
+    "return_previous" (or False) returns the latest live run, "finish_previous" (or True)
+    finishes every live run first, "create_new" starts one more live run that does not
+    become `runlake.run`, and "default" (None) is "finish_previous" in a notebook kernel and
+    "return_previous" elsewhere. `mode="dryrun"` is "offline". `anonymous` and `force` are
+    accepted and change nothing (there are no accounts to log in to);
+    `sync_tensorboard`, `tensorboard` and `monitor_gym` warn that nothing is copied from them.
 
     >>> import runlake
     >>> with runlake.init(project="demo", mode="disabled", config={"lr": 0.01}) as run:
@@ -80,32 +108,48 @@ def init(
     global _active
     if tags is not None:
         tags = check_tags("init(tags=...)", tags)
+    _check_choice("anonymous", anonymous, _ANONYMOUS)
+    _unsupported(tensorboard=tensorboard, sync_tensorboard=sync_tensorboard,
+                 monitor_gym=monitor_gym)
     s = resolve(
         settings, project=project, entity=entity, name=name, notes=notes, tags=tags,
         group=group, job_type=job_type, mode=mode, run_id=id,
-        root=None if dir is None else os.fspath(dir), save_code=save_code,
+        root_dir=None if dir is None else os.fspath(dir), save_code=save_code,
     )
+    if reinit is None:
+        reinit = s.reinit
+    _check_choice("reinit", reinit, _REINITS)
     if resume is None and resume_from is None and fork_from is None:
         resume = env("RESUME")  # $RUNLAKE_RESUME, else $WANDB_RESUME, as wandb reads it
     request = continuation.request(resume, resume_from, fork_from, s.run_id)
     with _lock:
-        if _active is not None:
-            if reinit in (True, "finish_previous"):
-                _active.finish()
+        if _live:
+            previous = _live[-1]
+            if reinit in (True, "finish_previous") or (
+                reinit in (None, "default") and _in_notebook()
+            ):
+                for run in reversed(list(_live)):
+                    run.finish()
             elif reinit == "create_new":
+                pass
+            elif resume == "must":
                 raise UsageError(
-                    "runlake keeps one active run per process; finish the active run first"
+                    f"init(resume='must') called while run {previous.id} is live: finish it "
+                    "with run.finish(), or pass reinit='create_new' to keep it going"
                 )
             else:
                 warnings.warn(
-                    f"runlake.init() called while run {_active.id} is active: returning it. "
-                    "Pass reinit='finish_previous' to start a new run instead.",
+                    f"runlake.init() called while run {previous.id} is live: returning it. "
+                    "Pass reinit='finish_previous' to start a new run instead, or "
+                    "reinit='create_new' to start one more.",
                     UserWarning, stacklevel=2,
                 )
-                return _active
+                return previous
         items = _filter_config(config_source(config), config_include_keys, config_exclude_keys)
         run = _create(s, Config(items), bool(allow_val_change), request)
-        _active = run
+        _live.append(run)
+        if reinit != "create_new":
+            _active = run
         _install_exit_hooks()
         if not run.disabled:
             _install_sigterm()
@@ -113,6 +157,34 @@ def init(
             if s.save_code:
                 run_code.save_entry_script(run.project, run.log_artifact)
         return run
+
+
+def _check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> None:
+    if any(value is c or (isinstance(c, str) and value == c) for c in choices):
+        return
+    shown = ", ".join(repr(c) for c in choices if isinstance(c, str))
+    raise UsageError(
+        f"init({name}=...) must be one of {shown}{', True, False' if True in choices else ''} "
+        f"or None; got {type(value).__name__} {value!r}"
+    )
+
+
+def _unsupported(**flags: Any) -> None:
+    """wandb's TensorBoard and gym patching: runlake copies nothing from them, and says so."""
+    for name, value in flags.items():
+        if value:
+            warnings.warn(
+                f"runlake: init({name}={value!r}) is accepted, but runlake copies nothing "
+                "from TensorBoard or gym: log those values with run.log()",
+                UserWarning, stacklevel=3,
+            )
+
+
+def _in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel (IPython looked up, never imported)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
 
 
 def _filter_config(
@@ -141,7 +213,7 @@ def _create(
         run = Run(s, run_id=run_id, name=s.name or new_run_name(1), config=config,
                   on_finish=_finished)
     else:
-        root = resolve_root(s.root)
+        root = resolve_root(s.root, parent=s.root_dir)
         s = s.replace(root=str(root))
         run_id = continuation.run_id_for(request, s, root) or run_id
         paths = RunPaths.of(root, s.entity or "", s.project or "", run_id)
@@ -172,6 +244,8 @@ def _finished(run: Run, exit_code: int | None) -> None:
     global _active
     continuation.forget_auto(run, exit_code)
     with _lock:
+        if run in _live:
+            _live.remove(run)
         if _active is run:
             _active = None
 
@@ -228,6 +302,39 @@ def restore(name: str, run_path: str | None = None, replace: bool = False,
     if run is not None:
         return run.restore(name, run_path, replace, root)
     return run_files.restore(None, name, run_path, replace, root)
+
+
+def log_artifact(artifact_or_path: Any, name: str | None = None, type: str | None = None,  # noqa: A002
+                 aliases: Any = None, tags: Any = None) -> Any:
+    """`Run.log_artifact` on the active run (wandb's `wandb.log_artifact`)."""
+    return _require().log_artifact(artifact_or_path, name, type, aliases, tags)
+
+
+def use_artifact(artifact_or_name: Any, type: str | None = None, aliases: Any = None,  # noqa: A002
+                 use_as: str | None = None) -> Any:
+    """`Run.use_artifact` on the active run (wandb's `wandb.use_artifact`)."""
+    return _require().use_artifact(artifact_or_name, type, aliases, use_as)
+
+
+def log_model(path: Any, name: str | None = None, aliases: Any = None) -> None:
+    """`Run.log_model` on the active run."""
+    _require().log_model(path, name, aliases)
+
+
+def use_model(name: str) -> str:
+    """`Run.use_model` on the active run."""
+    return _require().use_model(name)
+
+
+def link_model(path: Any, registered_model_name: str, name: str | None = None,
+               aliases: Any = None) -> None:
+    """`Run.link_model` on the active run."""
+    _require().link_model(path, registered_model_name, name, aliases)
+
+
+def mark_preempting() -> None:
+    """`Run.mark_preempting` on the active run."""
+    _require().mark_preempting()
 
 
 def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
@@ -287,13 +394,11 @@ def _install_exit_hooks() -> None:
 
 
 def _finish_at_exit() -> None:
-    run = _active
-    if run is None:
-        return
-    if _unhandled is not None:
-        run._stop(1, error=error_line(type(_unhandled), _unhandled))
-    else:
-        run._stop(_exit_code)
+    for run in reversed(live_runs()):
+        if _unhandled is not None:
+            run._stop(1, error=error_line(type(_unhandled), _unhandled))
+        else:
+            run._stop(_exit_code)
 
 
 # -- crashes and preemption (docs/DESIGN.md, "Run states", "Preemption") --------------------
@@ -344,8 +449,8 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     previous handler and raise the signal again: the process ends (or not) as it would have
     without runlake, by default killed by SIGTERM."""
     global _sigterm_retries
-    run = _active
-    if run is not None and os.getpid() == _sigterm_pid:  # not a forked child (a DataLoader worker)
+    runs = live_runs()
+    if runs and os.getpid() == _sigterm_pid:  # not a forked child (a DataLoader worker)
         if _in_runlake(frame):
             # The main thread was stopped inside runlake, maybe holding a lock the flush needs
             # (flushing here could deadlock): let it leave, and take the signal again.
@@ -354,8 +459,9 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
                 threading.Timer(_RETRY_DELAY, os.kill, (os.getpid(), signum)).start()
                 return
         else:
-            with contextlib.suppress(Exception):  # dying anyway; what is durable stays readable
-                run._preempt(_PREEMPT_TIMEOUT)
+            for run in runs:
+                with contextlib.suppress(Exception):  # dying anyway; what is durable stays
+                    run._preempt(_PREEMPT_TIMEOUT)
     _sigterm_retries = 0
     signal.signal(signum, _sigterm_previous)
     signal.raise_signal(signum)

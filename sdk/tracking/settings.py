@@ -3,6 +3,11 @@
 Precedence, highest first: an `init()` argument, a field set in `Settings(...)`, a
 `RUNLAKE_*` variable, the same `WANDB_*` variable (so existing scripts keep working), the
 default. `run.settings` is a frozen copy.
+
+The store root is the exception (engine/layout.py `resolve_root`): `Settings(root=...)`, else
+$RUNLAKE_DIR, else `init(dir=X)` / `Settings(root_dir=X)`, else $WANDB_DIR, else the working
+directory; a folder X given as dir= or $WANDB_DIR holds the store at X/runlake-store, as
+wandb writes X/wandb/.
 """
 
 from __future__ import annotations
@@ -19,6 +24,11 @@ from runlake.engine.urls import check_http_url
 
 Mode = Literal["online", "offline", "disabled"]
 MODES = ("online", "offline", "disabled")
+# wandb's older spellings: "dryrun" is offline (Lightning's WandbLogger(offline=True) sets
+# $WANDB_MODE=dryrun), "run" is online.
+MODE_ALIASES = {"dryrun": "offline", "run": "online"}
+Reinit = Literal["default", "return_previous", "finish_previous", "create_new"]
+REINITS = ("default", "return_previous", "finish_previous", "create_new")
 # wandb's `console` values. runlake tees Python's sys.stdout/sys.stderr for all but "off"
 # (docs/DESIGN.md, "Monitor": no file-descriptor redirection).
 Console = Literal["auto", "off", "wrap", "redirect", "wrap_raw", "wrap_emu"]
@@ -31,7 +41,6 @@ ENV_NAMES = {
     "project": "PROJECT",
     "entity": "ENTITY",
     "mode": "MODE",
-    "root": "DIR",
     "run_id": "RUN_ID",
     "name": "NAME",
     "notes": "NOTES",
@@ -54,7 +63,10 @@ class Settings:
     project: str | None = None
     entity: str | None = None
     mode: Mode | None = None
+    # The store root itself; root_dir (wandb's name, set by init(dir=...)) is a folder the
+    # store lives under. Their order with the environment: the module docstring.
     root: str | None = None
+    root_dir: str | None = None
     run_id: str | None = None
     name: str | None = None
     notes: str | None = None
@@ -88,6 +100,14 @@ class Settings:
     base_url: str | None = None
     alert_webhook: str | None = None
     alert_timeout: float = 10.0  # seconds one webhook POST may take
+    # wandb's names: run_name is `name` (either sets both); reinit is init(reinit=...)'s
+    # default. start_method and init_timeout are accepted and unused: nothing runs in another
+    # process, so nothing is started or waited for. silent is `quiet`.
+    run_name: str | None = None
+    reinit: bool | Reinit | None = None
+    start_method: str | None = None
+    init_timeout: float | None = None
+    silent: bool | None = None
 
     def writer_options(self) -> WriterOptions:
         return WriterOptions(
@@ -133,13 +153,28 @@ def resolve(settings: Settings | dict[str, Any] | None, **given: Any) -> Setting
             value = _parse_tags(raw) if name == "tags" and raw is not None else raw
         if name == "tags" and value is not None:
             value = tuple(_parse_tags(value) if isinstance(value, str) else value)
+        if name == "name" and value is None:
+            value = settings.run_name
         changes[name] = value
-    if changes["root"] is not None:  # checked here too, so that a disabled run refuses a URI
-        check_root(changes["root"], _root_source(given, settings))
+    changes["run_name"] = changes["name"]
+    # Checked here too, so that a disabled run refuses a URI.
+    if settings.root is not None:
+        changes["root"] = check_root(settings.root, "Settings(root=...)")
+    root_dir = given.get("root_dir")
+    if root_dir is not None or settings.root_dir is not None:
+        where = "init(dir=...)" if root_dir is not None else "Settings(root_dir=...)"
+        changes["root_dir"] = check_root(root_dir if root_dir is not None else settings.root_dir,
+                                         where)
+    if settings.silent is not None:
+        changes["quiet"] = bool(settings.quiet or settings.silent)
     changes["save_code"] = _save_code(given.get("save_code"), settings.save_code)
     mode = changes["mode"] or "online"
+    mode = MODE_ALIASES.get(mode, mode) if isinstance(mode, str) else mode
     if mode not in MODES:
-        raise UsageError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+        raise UsageError(
+            f"mode must be one of {', '.join(MODES)} (or wandb's \"dryrun\", which is offline); "
+            f"got {type(mode).__name__} {mode!r}"
+        )
     changes["mode"] = mode
     # RUNLAKE_ only: WANDB_BASE_URL names wandb's API server, which is no dashboard of ours.
     for name, suffix in (("base_url", "BASE_URL"), ("alert_webhook", "ALERT_WEBHOOK")):
@@ -161,16 +196,6 @@ def resolve(settings: Settings | dict[str, Any] | None, **given: Any) -> Setting
     changes["entity"] = changes["entity"] or DEFAULT_ENTITY
     changes.update(_monitoring(settings))
     return settings.replace(**changes)
-
-
-def _root_source(given: dict[str, Any], settings: Settings) -> str:
-    """Where the store root came from, for an error message."""
-    if given.get("root") is not None:
-        return "init(dir=...)"
-    if settings.root is not None:
-        return "Settings(root=...)"
-    return next((f"${prefix}DIR" for prefix in ("RUNLAKE_", "WANDB_")
-                 if os.environ.get(prefix + "DIR")), "$RUNLAKE_DIR")
 
 
 def _monitoring(s: Settings) -> dict[str, Any]:

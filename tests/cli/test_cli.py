@@ -37,7 +37,7 @@ def store(root) -> dict[str, str]:
     """Three finished runs (two in project p, one in q); their ids by name."""
     ids = {}
     for name, (project, lr, tags) in RUNS.items():
-        with runlake.init(dir=root, project=project, name=name, config={"lr": lr, "bs": 64},
+        with runlake.init(settings={"root": root}, project=project, name=name, config={"lr": lr, "bs": 64},
                           tags=tags) as run:
             for s in range(STEPS):
                 run.log({"loss": lr * (STEPS - s), "acc": s / STEPS})
@@ -100,7 +100,7 @@ def test_terminal_escapes_in_names_tags_and_values_are_printed_escaped(capsys, r
     """A run name, tag, key or value can hold escape sequences (written by anyone who can
     write the store): the CLI prints them escaped, so they cannot retitle or clear a terminal."""
     evil = "\x1b]0;pwned\x07\x1b[2J"
-    with runlake.init(dir=root, project="e", name="n" + evil, tags=["t" + evil]) as run:
+    with runlake.init(settings={"root": root}, project="e", name="n" + evil, tags=["t" + evil]) as run:
         run.log({"k" + evil: "v" + evil + "\u202e", "x": 1.0})
     for args in (("runs", "e"), ("history", f"e/{run.id}"),
                  ("sql", "SELECT name, tags FROM runs")):
@@ -409,7 +409,7 @@ def test_the_installed_console_script(root, store, tmp_path):
 
 @pytest.mark.slow
 def test_output_into_a_closed_pipe_ends_quietly(root, tmp_path):
-    with runlake.init(dir=root, project="long") as run:
+    with runlake.init(settings={"root": root}, project="long") as run:
         for s in range(20_000):  # far more output than a pipe holds
             run.log({"x": s})
     proc = subprocess.Popen([console_script(), "history", f"long/{run.id}", "--samples", "0",
@@ -497,7 +497,7 @@ def test_gc_deletes_unreferenced_artifact_objects(capsys, root):
 def test_history_of_the_system_stream(capsys, root):
     from tests.helpers import wait_for
 
-    run = runlake.init(dir=root, project="s", settings=runlake.Settings(
+    run = runlake.init(project="s", settings=runlake.Settings(root=root, 
         system_metrics_interval=0.02, console="off"))
     wait_for("a few samples", lambda: sum(
         f.stat().st_size for f in run._paths.system_wal_dir.glob("*.arrows")) > 0, 60)

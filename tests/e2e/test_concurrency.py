@@ -49,7 +49,7 @@ WRITER = """
     threading.Thread(target=lambda: (sys.stdin.readline(), go.set(), sys.stdin.readline(),
                                      stop.set()), daemon=True).start()
     settings = runlake.Settings(wal_interval=0.05, segment_bytes=int(segment_bytes))
-    run = runlake.init(dir=root, project=project, id=run_id, settings=settings,
+    run = runlake.init(project=project, id=run_id, settings=settings.replace(root=root),
                        group=None if group == "-" else group,
                        job_type="train" if group != "-" else None, config={"run": run_id})
     print("ready", flush=True)
@@ -300,7 +300,7 @@ def test_log_opens_no_file_and_takes_no_lock(root, monkeypatch):
     parked, a burst of log() calls of every kind (fast path, new keys, nested dicts, arrays,
     step=, commit=False, a refused value) triggers no filesystem or fcntl audit event, and no
     call of the os/fcntl functions that have none (stat, write, fsync, lockf, flock)."""
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
     writer = run._writer
     parked, resume = threading.Event(), threading.Event()
     real_cycle = writer._cycle

@@ -38,7 +38,7 @@ def expected_rows() -> list[dict]:
 
 
 def log_run(root: Path, **settings) -> str:
-    with runlake.init(dir=root, project="interop", settings=runlake.Settings(**settings)) as run:
+    with runlake.init(project="interop", settings=runlake.Settings(root=root, **settings)) as run:
         for row in expected_rows():
             data = {k: v for k, v in row.items() if v is not None and k != "_step"}
             nested = data.pop("nested.x", None)
@@ -216,7 +216,7 @@ def test_a_media_key_reads_the_same_in_every_reader(root):
     """A media column is a struct (docs/FORMAT.md, "Media"): each reader unnests it alike."""
     import numpy as np
 
-    with runlake.init(dir=root, project="interop") as run:
+    with runlake.init(settings={"root": root}, project="interop") as run:
         for i in range(4):
             data = {"loss": i / 4, "img": runlake.Image(np.full((3, 2), i * 60, dtype=np.uint8),
                                                         caption=f"c{i}")}

@@ -217,7 +217,7 @@ def test_sigterm_is_a_preemption_every_logged_row_durable(tmp_path):
 @pytest.mark.parametrize("where", ["finished", "killed"])
 def test_runlake_recover_says_what_it_did(tmp_path, capsys, where):
     store = tmp_path / "store"
-    with runlake.init(dir=store, project="p") as run:
+    with runlake.init(settings={"root": store}, project="p") as run:
         run.log({"a": 1.0})
     assert cli(["recover", "--dir", str(store)]) == 0
     out, err = capsys.readouterr()

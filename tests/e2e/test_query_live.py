@@ -247,7 +247,7 @@ def test_a_wal_compacted_after_the_segment_listing_is_still_read(root, monkeypat
     """A reader lists the store's segments, then reads live runs' WAL files. If the writer
     compacts a WAL into its segment in between, those rows are in neither listing unless the
     WAL reader picks up the new segment: here that interleaving is made deterministic."""
-    run = runlake.init(dir=root, project="p", settings=runlake.Settings(wal_interval=60))
+    run = runlake.init(project="p", settings=runlake.Settings(root=root, wal_interval=60))
     for i in range(50):
         run.log({"loss": i / 2, "i": i})
     assert run._flush()

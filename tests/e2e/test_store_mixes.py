@@ -51,7 +51,7 @@ def test_every_reader_reads_any_mix_of_runs(tmp_path_factory, runs):
     key_families._read_to.clear()
     logged = 0
     for project, config, rows in runs:
-        with runlake.init(dir=root, project=project, config=config) as run:
+        with runlake.init(settings={"root": root}, project=project, config=config) as run:
             for row in rows:
                 try:
                     run.log({k: _value(v) for k, v in row.items()})

@@ -137,7 +137,7 @@ def fill(mnt: Path) -> Path:
 def test_a_full_disk_keeps_logging_and_catches_up_when_space_returns(tmpfs, monkeypatch,
                                                                       caught):
     root = tmpfs / "store"
-    run = runlake.init(dir=root, project="p", settings=SETTINGS)
+    run = runlake.init(project="p", settings=SETTINGS.replace(root=root))
     gate = Gate(run, monkeypatch)
     try:
         log_steps(run, 0, 200)
@@ -171,7 +171,7 @@ def test_a_full_disk_keeps_logging_and_catches_up_when_space_returns(tmpfs, monk
 def test_a_disk_still_full_at_finish_loses_only_the_rows_it_could_not_write(tmpfs, monkeypatch,
                                                                             caught):
     root = tmpfs / "store"
-    run = runlake.init(dir=root, project="p", settings=SETTINGS)
+    run = runlake.init(project="p", settings=SETTINGS.replace(root=root))
     gate = Gate(run, monkeypatch)
     try:
         log_steps(run, 0, 200)
@@ -245,7 +245,7 @@ def ext4(tmp_path: Path) -> Iterator[tuple[Path, Callable[[], None]]]:
 def test_a_store_that_turns_read_only_mid_run(ext4, monkeypatch, caught):
     mnt, make_read_only = ext4
     root = mnt / "store"
-    run = runlake.init(dir=root, project="p", settings=SETTINGS)
+    run = runlake.init(project="p", settings=SETTINGS.replace(root=root))
     gate = Gate(run, monkeypatch)
     try:
         log_steps(run, 0, 300)
@@ -311,7 +311,7 @@ class Faults:
 def test_a_torn_wal_frame_never_hides_the_frames_after_it(root, monkeypatch, caught,
                                                           cut_off_fails):
     faults = Faults(monkeypatch)
-    run = runlake.init(dir=root, project="p", settings=SETTINGS)
+    run = runlake.init(project="p", settings=SETTINGS.replace(root=root))
     gate = Gate(run, monkeypatch)
     paths = RunPaths.of(root, "local", "p", run.id)
     try:
@@ -345,7 +345,7 @@ def test_a_torn_wal_frame_never_hides_the_frames_after_it(root, monkeypatch, cau
 def test_a_write_error_that_outlasts_finish_is_recorded_in_run_json(root, monkeypatch, caught,
                                                                     code):
     faults = Faults(monkeypatch, code)
-    run = runlake.init(dir=root, project="p", settings=SETTINGS)
+    run = runlake.init(project="p", settings=SETTINGS.replace(root=root))
     gate = Gate(run, monkeypatch)
     try:
         log_steps(run, 0, 100)
@@ -378,7 +378,7 @@ def test_run_json_writes_that_fail_mid_run_do_not_stop_training(root, monkeypatc
         real_write_json(path, data)
 
     monkeypatch.setattr(meta, "write_json", write_json)
-    run = runlake.init(dir=root, project="p", settings=SETTINGS)
+    run = runlake.init(project="p", settings=SETTINGS.replace(root=root))
     try:
         log_steps(run, 0, 100)
         assert run._flush(DEADLINE)
@@ -409,7 +409,7 @@ def test_run_json_writes_that_fail_mid_run_do_not_stop_training(root, monkeypatc
 
 
 def test_run_json_that_cant_be_written_at_finish_is_a_warning(root, monkeypatch, caught):
-    run = runlake.init(dir=root, project="p", settings=SETTINGS)
+    run = runlake.init(project="p", settings=SETTINGS.replace(root=root))
     log_steps(run, 0, 100)
 
     def write_json(path: Path, data: dict[str, Any]) -> None:

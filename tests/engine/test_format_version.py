@@ -27,7 +27,7 @@ def _bump(path, version=NEWER):
 @pytest.fixture
 def store(tmp_path):
     for run_id in ("old", "new"):
-        with runlake.init(dir=tmp_path, project="p", id=run_id, reinit="finish_previous") as run:
+        with runlake.init(settings={"root": tmp_path}, project="p", id=run_id, reinit="finish_previous") as run:
             run.log({"x": 1.0})
     newer = RunPaths.of(tmp_path, "local", "p", "new")
     _bump(newer.meta_file)
@@ -86,7 +86,7 @@ def test_recovery_and_resume_never_touch_a_newer_run(store):
     assert recover_run(newer) is False
     assert newer.meta_file.read_bytes() == before
     with pytest.raises(FormatVersionError):
-        runlake.init(dir=root, project="p", id="new", resume="must")
+        runlake.init(settings={"root": root}, project="p", id="new", resume="must")
     assert newer.meta_file.read_bytes() == before
 
 

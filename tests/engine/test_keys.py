@@ -97,7 +97,7 @@ def test_runs_logging_one_key_with_every_type_read_as_one_table_everywhere(tmp_p
     root = tmp_path / "store"
     order = [first, *(v for v in VALUES if v != first)]
     for name in order:
-        with runlake.init(dir=root, project="p") as run:
+        with runlake.init(settings={"root": root}, project="p") as run:
             run.log({"k": VALUES[name], "step": 1.0})
     files = f"{root}/history/**/*.parquet"
     rows = duckdb.sql(f"SELECT * FROM read_parquet('{files}', hive_partitioning=true, "

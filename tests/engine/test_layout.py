@@ -15,6 +15,7 @@ from runlake.engine.layout import (
     check_root,
     project_dir,
     resolve_root,
+    store_under,
     seq_of,
     validate_name,
 )
@@ -104,9 +105,9 @@ def test_resolve_root_env_then_default(tmp_path, monkeypatch):
     # conftest chdirs into tmp_path and clears RUNLAKE_* and WANDB_*.
     assert resolve_root() == Path.cwd() / "runlake-store"
     assert resolve_root() == tmp_path / "runlake-store"
-    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "from-wandb"))
-    assert resolve_root() == tmp_path / "from-wandb"
-    monkeypatch.setenv("RUNLAKE_DIR", str(tmp_path / "from-env"))
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "from-wandb"))  # a parent, as init(dir=)
+    assert resolve_root() == tmp_path / "from-wandb" / "runlake-store"
+    monkeypatch.setenv("RUNLAKE_DIR", str(tmp_path / "from-env"))  # the store root itself
     assert resolve_root() == tmp_path / "from-env"
     monkeypatch.setenv("RUNLAKE_DIR", "")  # empty means unset
     monkeypatch.setenv("WANDB_DIR", "")
@@ -116,7 +117,7 @@ def test_resolve_root_env_then_default(tmp_path, monkeypatch):
 @pytest.fixture
 def notice(monkeypatch):
     """A fresh process as far as the once-per-process notice is concerned."""
-    monkeypatch.setattr(layout, "_legacy_noticed", False)
+    monkeypatch.setattr(layout, "_noticed", set())
 
 
 def _legacy_store(tmp_path: Path, sub: str = "runs") -> Path:
@@ -167,6 +168,48 @@ def test_init_writes_into_an_old_default_store(tmp_path, capsys, notice):
     assert not (tmp_path / "runlake-store").exists()
     assert runlake.Api().run(f"p/{run.id}").summary["x"] == 1
     assert capsys.readouterr().err.count("mv runlake runlake-store") == 1
+
+
+def test_the_order_settings_root_runlake_dir_init_dir_wandb_dir_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "w"))
+    assert resolve_root(parent=tmp_path / "d") == tmp_path / "d" / "runlake-store"
+    assert resolve_root() == tmp_path / "w" / "runlake-store"
+    monkeypatch.setenv("RUNLAKE_DIR", str(tmp_path / "r"))
+    assert resolve_root(parent=tmp_path / "d") == tmp_path / "r"
+    assert resolve_root(tmp_path / "s", parent=tmp_path / "d") == tmp_path / "s"
+
+
+def test_a_store_written_at_a_dir_by_the_old_meaning_is_still_used(tmp_path, capsys, notice):
+    old = tmp_path / "old"
+    (old / "history").mkdir(parents=True)
+    assert store_under(old) == old
+    assert store_under(old) == old
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(old / "runlake-store") in err, err  # one line, once
+    (old / "runlake-store").mkdir()  # moved: the new place wins
+    assert store_under(old) == old / "runlake-store"
+    fresh = tmp_path / "fresh"
+    assert store_under(fresh) == fresh / "runlake-store" and not fresh.exists()
+    assert capsys.readouterr().err == ""
+
+
+def test_init_dir_writes_under_the_folder_and_api_reads_it_as_root(tmp_path):
+    with runlake.init(project="p", dir=tmp_path / "out") as run:
+        run.log({"x": 1})
+    store = tmp_path / "out" / "runlake-store"
+    assert (store / "runs" / "entity=local" / "project=p" / f"run_id={run.id}").is_dir()
+    assert runlake.Api(root=store).run(f"p/{run.id}").summary["x"] == 1
+
+
+def test_init_keeps_writing_a_store_at_dir_from_the_old_meaning(tmp_path, capsys, notice):
+    with runlake.init(project="p", settings={"root": tmp_path / "old"}) as run:
+        run.log({"x": 1})
+    with runlake.init(project="p", dir=tmp_path / "old") as second:
+        second.log({"x": 2})
+    assert not (tmp_path / "old" / "runlake-store").exists()
+    api = runlake.Api(root=tmp_path / "old")
+    assert {r.id for r in api.runs("p")} == {run.id, second.id}
+    assert "init(dir=...)" in capsys.readouterr().err
 
 
 URIS = ["s3://bucket/p", "gs://b", "az://c/d", "abfs://x@y.dfs.core.windows.net/p",

@@ -27,7 +27,7 @@ root, run_id, at = sys.argv[1], sys.argv[2], sys.argv[3]
 if at == "lock":  # between the lock and run.json: all that exists is the lock and the entry
     lock.acquire(RunPaths.of(root, "local", "p", run_id))
 else:
-    run = runlake.init(dir=root, project="p", id=run_id)
+    run = runlake.init(settings={"root": root}, project="p", id=run_id)
     if at == "logged":
         for i in range(5):
             run.log({"loss": float(i)})
@@ -43,7 +43,7 @@ def killed(root: Path, run_id: str, at: str) -> None:
 
 def new_writer(root: Path, run_id: str = "next") -> None:
     """init() and finish() another run of the project, waiting for its recovery thread."""
-    with runlake.init(dir=root, project="p", id=run_id):
+    with runlake.init(settings={"root": root}, project="p", id=run_id):
         pass
     join_recovery()
 
@@ -59,7 +59,7 @@ def entries(root: Path) -> list[str]:
 
 
 def test_a_finished_run_leaves_no_entry(tmp_path):
-    with runlake.init(dir=tmp_path, project="p", id="a") as run:
+    with runlake.init(settings={"root": tmp_path}, project="p", id="a") as run:
         assert live.entry(run._paths).exists()
     join_recovery()
     assert entries(tmp_path) == [".scanned"]

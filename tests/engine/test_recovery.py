@@ -425,7 +425,7 @@ def test_the_api_reads_a_dead_run_it_cannot_recover(paths, monkeypatch):
 def test_the_next_writer_of_a_project_recovers_its_dead_runs(root):
     paths = RunPaths.of(root, "local", "p", "dead")
     w = dead_run(paths, 100)
-    with runlake.init(dir=root, project="p") as run:
+    with runlake.init(settings={"root": root}, project="p") as run:
         run.log({"a": 1.0})
     for thread in threading.enumerate():
         if thread.name == "runlake-recover":

@@ -11,7 +11,7 @@ from tests.helpers import rows
 
 def test_bins_and_counts_are_numpy_s_exactly(root):
     data = np.random.default_rng(1).normal(size=(100, 100))
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"h": runlake.Histogram(data, num_bins=20)})
     ref = rows(root)[0]["h"]
     counts, edges = np.histogram(data, bins=20)
@@ -57,7 +57,7 @@ def test_bad_sequences_are_refused(bad, match):
 def test_a_nan_in_an_automatic_histogram_names_the_key(root):
     data = np.arange(40.0)
     data[3] = np.nan
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         with pytest.raises(runlake.InvalidValueError, match="'g'.*histogram.*NaN"):
             run.log({"g": data, "ok": 1})
     assert rows(root)[0]["ok"] == 1

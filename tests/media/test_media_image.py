@@ -17,7 +17,7 @@ RGB = RNG.integers(0, 256, (6, 9, 3), dtype=np.uint8)
 
 def logged(root: Path, image: runlake.Image) -> tuple[dict, PILImage.Image]:
     """Log `image`, return its reference and the stored file opened with PIL."""
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"img": image})
     ref = rows(root, run.id)[-1]["img"]
     pic = PILImage.open(Path(run.dir) / ref["path"])
@@ -135,7 +135,7 @@ def test_boxes_masks_and_classes_are_stored_and_unnest_in_duckdb(root):
         masks={"ground_truth": {"mask_data": mask, "class_labels": {0: "bg", 2: "dog"}}},
         classes=[{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}],
     )
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"img": image})
     ref = rows(root, run.id)[0]["img"]
     [group] = ref["boxes"]

@@ -23,7 +23,7 @@ def _glob(root: Path) -> str:
 
 
 def test_an_image_is_a_file_named_like_wandb_and_a_typed_reference(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"img": runlake.Image(PIXELS, caption="c"), "loss": 0.5})
     [row] = rows(root)
     ref = row["img"]
@@ -38,7 +38,7 @@ def test_an_image_is_a_file_named_like_wandb_and_a_typed_reference(root):
 
 
 def test_identical_bytes_are_stored_once(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         for _ in range(3):
             run.log({"img": runlake.Image(PIXELS)})
         run.log({"other": runlake.Image(PIXELS)})
@@ -48,7 +48,7 @@ def test_identical_bytes_are_stored_once(root):
 
 
 def test_keys_are_made_safe_as_file_names(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"val/ex ample ü": runlake.Image(PIXELS), "..x": runlake.Image(PIXELS + 1)})
     [row] = rows(root)
     name = row["val/ex ample ü"]["path"].split("/")[-1]
@@ -59,7 +59,7 @@ def test_keys_are_made_safe_as_file_names(root):
 
 
 def test_the_file_name_carries_the_step_it_is_logged_at(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"a": 1}, step=7)
         run.log({"img": runlake.Image(PIXELS)}, commit=False)
         run.log({"b": 2})
@@ -69,7 +69,7 @@ def test_the_file_name_carries_the_step_it_is_logged_at(root):
 
 
 def test_a_list_of_images_is_one_entry_that_duckdb_and_polars_unnest(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"examples": [runlake.Image(PIXELS + i, caption=f"field {i}") for i in range(3)]})
     [row] = rows(root)
     entry = row["examples"]
@@ -87,7 +87,7 @@ def test_a_list_of_images_is_one_entry_that_duckdb_and_polars_unnest(root):
 
 
 def test_a_single_media_key_unnests_in_duckdb_and_polars(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         for i in range(3):
             run.log({"img": runlake.Image(PIXELS + i, caption=str(i)), "step_loss": i / 2})
     got = duckdb.sql(
@@ -100,7 +100,7 @@ def test_a_single_media_key_unnests_in_duckdb_and_polars(root):
 
 
 def test_nested_dicts_of_media_flatten_like_metrics(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"val": {"img": runlake.Image(PIXELS), "hist": runlake.Histogram([1, 2, 3])}})
     [row] = rows(root)
     assert row["val.img"]["_type"] == "image-file"
@@ -108,7 +108,7 @@ def test_nested_dicts_of_media_flatten_like_metrics(root):
 
 
 def test_the_summary_holds_the_reference_of_the_last_value(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"img": runlake.Image(PIXELS)})
         run.log({"img": runlake.Image(PIXELS + 1, caption="last")})
         summary = run.summary["img"]
@@ -126,7 +126,7 @@ class _Broken(Media):
 
 
 def test_a_value_that_fails_to_encode_names_its_key_and_the_rest_is_kept(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         with pytest.raises(runlake.InvalidValueError, match=r"'bad'.*_Broken.*codec exploded"):
             run.log({"bad": _Broken(), "img": runlake.Image(PIXELS), "loss": 1.0})
         run.log({"loss": 2.0})
@@ -136,14 +136,14 @@ def test_a_value_that_fails_to_encode_names_its_key_and_the_rest_is_kept(root):
 
 
 def test_a_list_mixing_media_and_numbers_is_refused_by_key(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         with pytest.raises(runlake.InvalidValueError, match="'mixed'.*mixing media"):
             run.log({"mixed": [runlake.Image(PIXELS), 3], "ok": 1})
     assert rows(root)[0]["ok"] == 1
 
 
 def test_the_files_are_on_disk_once_the_rows_are_durable(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         for i in range(20):
             run.log({"img": runlake.Image(PIXELS + i)})
         assert run._flush(30)
@@ -168,7 +168,7 @@ def _durable_rows(root: Path) -> list[dict]:
 
 
 def test_more_than_32_numbers_become_a_histogram_and_32_stay_a_list(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"arr33": np.arange(33.0), "arr32": np.arange(32.0), "list40": [float(i) for i in range(40)],
                  "strs40": [str(i) for i in range(40)], "grid": np.ones((10, 10))})
     [row] = rows(root)
@@ -182,7 +182,7 @@ def test_more_than_32_numbers_become_a_histogram_and_32_stay_a_list(root):
 
 def test_a_torch_tensor_of_many_numbers_is_a_histogram(root):
     torch = pytest.importorskip("torch")
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"w": torch.arange(100, dtype=torch.float32)})
     [row] = rows(root)
     assert row["w"]["_type"] == "histogram" and sum(row["w"]["values"]) == 100
@@ -195,9 +195,9 @@ def test_media_in_a_disabled_run_are_a_no_op(tmp_path):
 
 
 def test_the_api_reads_media_keys_across_runs_of_different_reference_types(root):
-    with runlake.init(dir=root, project="p") as run:
+    with runlake.init(settings={"root": root}, project="p") as run:
         run.log({"m": runlake.Image(PIXELS)})
-    with runlake.init(dir=root, project="p") as run2:
+    with runlake.init(settings={"root": root}, project="p") as run2:
         run2.log({"m": runlake.Histogram([1.0, 2.0], num_bins=2)})
     api = runlake.Api(root=root)
     got = api.sql("SELECT run_id, m._type AS t, m.width AS w, m.bins AS b FROM history ORDER BY t").fetchall()
@@ -215,7 +215,7 @@ def test_export_keeps_references_in_parquet_and_writes_them_as_json_in_csv(root,
 
     import pyarrow.parquet as pq
 
-    with runlake.init(dir=root, project="p") as run:
+    with runlake.init(settings={"root": root}, project="p") as run:
         run.log({"img": runlake.Image(PIXELS), "x": 1})
         run.log({"h": runlake.Histogram([1, 2, 3], num_bins=2), "x": 2})
     api = runlake.Api(root=root)
@@ -228,16 +228,16 @@ def test_export_keeps_references_in_parquet_and_writes_them_as_json_in_csv(root,
 
 
 def test_a_fork_and_a_resume_keep_their_media_references_valid(root):
-    with runlake.init(dir=root, id="parent") as run:
+    with runlake.init(settings={"root": root}, id="parent") as run:
         for i in range(3):
             run.log({"img": runlake.Image(PIXELS + i)})
-    with runlake.init(dir=root, fork_from="parent?_step=1") as child:
+    with runlake.init(settings={"root": root}, fork_from="parent?_step=1") as child:
         child.log({"img": runlake.Image(PIXELS + 9)})
     got = rows(root, child.id)
     assert [r["_step"] for r in got] == [0, 1, 2]
     assert all((Path(child.dir) / r["img"]["path"]).is_file() for r in got)
     assert child.summary["img"]["path"] == got[-1]["img"]["path"]
-    with runlake.init(dir=root, id="parent", resume="must") as again:
+    with runlake.init(settings={"root": root}, id="parent", resume="must") as again:
         assert again.summary["img"]["path"] == rows(root, "parent")[-1]["img"]["path"]
         again.log({"img": runlake.Image(PIXELS + 1)})  # bytes the run has: the same file again
     final = rows(root, "parent")
@@ -246,7 +246,7 @@ def test_a_fork_and_a_resume_keep_their_media_references_valid(root):
 
 
 def test_a_media_value_set_in_the_summary_is_stored_as_a_file(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"loss": 1.0})
         run.summary["best"] = runlake.Image(PIXELS, caption="best")
         run.summary.update({"hist": runlake.Histogram([1, 2], num_bins=1), "note": "text"})
@@ -257,7 +257,7 @@ def test_a_media_value_set_in_the_summary_is_stored_as_a_file(root):
 
 
 def test_media_files_are_run_files_for_the_public_api(root):
-    with runlake.init(dir=root, project="p") as run:
+    with runlake.init(settings={"root": root}, project="p") as run:
         run.log({"img": runlake.Image(PIXELS)})
     path = rows(root)[0]["img"]["path"]
     public = runlake.Api(root=root).run(f"p/{run.id}")
@@ -274,7 +274,7 @@ class _Refusing(Media):
 
 
 def test_an_encoding_error_without_the_key_gets_it(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         with pytest.raises(runlake.InvalidValueError,
                            match=r"^log\(\) key 'k': this value is not encodable"):
             run.log({"k": _Refusing(), "ok": 1})
@@ -288,7 +288,7 @@ def test_none_under_a_media_key_is_a_null_not_a_lost_run(root):
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with runlake.init(dir=root) as run:
+        with runlake.init(settings={"root": root}) as run:
             run.log({"img": runlake.Image(PIXELS), "h": runlake.Histogram([1, 2])})
             run.log({"img": None, "h": None, "x": 1.0})
     rows = runlake.Api(root).run(run.path).history(samples=None, format="records")

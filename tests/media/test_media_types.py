@@ -16,7 +16,7 @@ from tests.helpers import rows
 
 
 def log_one(root: Path, value, key: str = "v") -> tuple[dict, Path]:
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({key: value})
     ref = rows(root, run.id)[-1][key]
     return ref, Path(run.dir) / ref["path"] if "path" in ref else Path(run.dir)
@@ -181,7 +181,7 @@ def test_obj_gltf_glb_files_and_file_objects(root, tmp_path):
     (tmp_path / "sample.gltf").write_text(json.dumps({"asset": {"version": "2.0"}}))
     glb = b"glTF\x02\x00\x00\x00" + bytes(range(256))  # binary: not valid UTF-8
     (tmp_path / "sample.glb").write_bytes(glb)
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         with open(tmp_path / "sample.glb") as text_mode:  # as wandb's Run reference does
             run.log({"samples": [runlake.Object3D(open(tmp_path / "sample.obj")),
                                  runlake.Object3D(str(tmp_path / "sample.gltf")),
@@ -280,7 +280,7 @@ def test_an_image_of_a_matplotlib_figure_and_a_figure_that_fails_to_render(root)
         raise RuntimeError("no renderer")
 
     fig.savefig = broken
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         with pytest.raises(runlake.InvalidValueError, match="'chart'.*no renderer"):
             run.log({"chart": fig, "ok": 1})
     assert rows(root, run.id)[0]["ok"] == 1

@@ -24,7 +24,7 @@ def output_log(run) -> Path:
 
 def test_prints_are_seen_and_logged_and_streams_restored(root, capsys):
     out_before, err_before = sys.stdout, sys.stderr
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
     # Patched in place, as wandb's wrap does: the same objects, with their own write().
     assert sys.stdout is out_before and sys.stderr is err_before
     assert patched(sys.stdout) and patched(sys.stderr)
@@ -42,7 +42,7 @@ def test_prints_are_seen_and_logged_and_streams_restored(root, capsys):
 
 
 def test_the_tee_behaves_like_the_stream(root):
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
     assert sys.stdout.encoding == sys.__stdout__.encoding or sys.stdout.encoding
     assert isinstance(sys.stdout.isatty(), bool)
     assert sys.stdout.write("xyz") == 3
@@ -53,7 +53,7 @@ def test_the_tee_behaves_like_the_stream(root):
 
 
 def test_concurrent_threads_lose_and_tear_no_write(root, capsys):
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
 
     def worker(n: int) -> None:
         for i in range(400):
@@ -75,7 +75,7 @@ def test_concurrent_threads_lose_and_tear_no_write(root, capsys):
 
 
 def test_partial_writes_and_undecodable_text(root):
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
     sys.stdout.write("epoch 1: ")
     sys.stdout.write("10%\r20%\r")
     sys.stdout.write("done\n")
@@ -91,7 +91,7 @@ def test_partial_writes_and_undecodable_text(root):
 
 
 def test_a_stream_replaced_after_init_is_left_alone(root):
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
     tee = sys.stdout
 
     class Other:
@@ -122,7 +122,7 @@ def test_a_stream_replaced_after_init_is_left_alone(root):
 def test_output_log_is_flushed_while_the_run_is_live(root):
     from tests.helpers import wait_for
 
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
     print("early line")
     wait_for("output.log", lambda: output_log(run).exists()
              and "early line" in output_log(run).read_text(encoding="utf-8"), 60)
@@ -137,7 +137,7 @@ def test_console_off(root, monkeypatch, how):
     else:
         monkeypatch.setenv("RUNLAKE_CONSOLE" if how == "env" else "WANDB_CONSOLE", "off")
     before = sys.stdout
-    run = runlake.init(dir=root, settings=settings)
+    run = runlake.init(settings=settings.replace(root=root))
     assert sys.stdout is before and not patched(sys.stdout) and run.settings.console == "off"
     print("not captured")
     run.finish()
@@ -176,7 +176,7 @@ def test_a_signal_handler_that_prints_inside_a_print_does_not_deadlock(root):
     import os
     import signal
 
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
     capture = run._monitors.console  # noqa: SLF001
     fired = []
 
@@ -201,10 +201,10 @@ def test_a_signal_handler_that_prints_inside_a_print_does_not_deadlock(root):
 
 def test_a_resumed_run_appends_to_output_log_and_its_system_stream(root):
     settings = runlake.Settings(system_metrics_interval=3600)
-    first = runlake.init(dir=root, id="again", settings=settings)
+    first = runlake.init(id="again", settings=settings.replace(root=root))
     print("first process")
     first.finish()
-    second = runlake.init(dir=root, id="again", resume="must", settings=settings)
+    second = runlake.init(id="again", resume="must", settings=settings.replace(root=root))
     print("second process")
     second.finish()
     text = output_log(second).read_text(encoding="utf-8")
@@ -217,7 +217,7 @@ def test_a_resumed_run_appends_to_output_log_and_its_system_stream(root):
 def test_a_forked_child_captures_nothing(root):
     import os
 
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
     capture = run._monitors.console  # noqa: SLF001
     print("parent before fork")
     sys.stdout.flush()
@@ -248,7 +248,7 @@ def test_a_handler_that_took_the_stream_before_init_is_captured(root):
     logger.addHandler(handler)
     logger.propagate = False
     try:
-        run = runlake.init(dir=root)
+        run = runlake.init(settings={"root": root})
         logger.warning("epoch 3: loss went up")
         assert isinstance(sys.stdout, io.TextIOBase)  # the stream keeps its type
         run.finish()
@@ -276,7 +276,7 @@ class SlottedStream:
 def test_a_stream_that_cannot_be_patched_is_replaced_and_restored(root, monkeypatch):
     slotted = SlottedStream()
     monkeypatch.setattr(sys, "stdout", slotted)
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
     assert sys.stdout is not slotted  # a tee stands in for it
     print("through the tee")
     assert sys.stdout.seen == slotted.seen  # attributes pass through
@@ -287,7 +287,7 @@ def test_a_stream_that_cannot_be_patched_is_replaced_and_restored(root, monkeypa
 
 
 def test_a_patch_made_over_ours_is_left_in_place(root):
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
     ours = sys.stdout.write
     seen = []
 

@@ -137,7 +137,7 @@ def system_threads() -> list[threading.Thread]:
 
 
 def test_a_run_samples_until_finish(root):
-    run = runlake.init(dir=root, settings=runlake.Settings(system_metrics_interval=0.02))
+    run = runlake.init(settings=runlake.Settings(root=root, system_metrics_interval=0.02))
     paths = run._paths  # noqa: SLF001
     wait_for("a system sample in the WAL", lambda: any(paths.system_wal_dir.glob("*.arrows")), 60)
     run.log({"loss": 1.0})
@@ -160,7 +160,7 @@ def test_system_metrics_off(root, monkeypatch, how):
         monkeypatch.setenv("RUNLAKE_SYSTEM_METRICS", "false")
     else:
         monkeypatch.setenv("WANDB_X_DISABLE_STATS", "true")
-    run = runlake.init(dir=root, settings=settings)
+    run = runlake.init(settings=settings.replace(root=root))
     assert run.settings.system_metrics is False and run.settings.x_disable_stats is True
     assert not system_threads()
     run.log({"a": 1})
@@ -214,7 +214,7 @@ def test_import_runlake_does_not_load_psutil(tmp_path: Path):
 
 def test_detach_stops_sampling_and_console_capture(root):
     before = sys.stdout
-    run = runlake.init(dir=root, settings=runlake.Settings(system_metrics_interval=3600))
+    run = runlake.init(settings=runlake.Settings(root=root, system_metrics_interval=3600))
     assert system_threads() and "write" in vars(sys.stdout)
     run.detach()
     assert not system_threads() and sys.stdout is before and "write" not in vars(sys.stdout)
@@ -238,7 +238,7 @@ def test_sampling_never_loads_pandas(tmp_path: Path):
     # that shares the GIL with training. The sampler builds its rows from buffers.
     code = (
         "import sys, runlake\n"
-        "run = runlake.init(dir='store', settings=runlake.Settings(system_metrics_interval=0.01))\n"
+        "run = runlake.init(settings=runlake.Settings(root='store', system_metrics_interval=0.01))\n"
         "run.log({'loss': 1.0})\n"
         "import time\n"
         "while run._monitors.system.samples < 5: time.sleep(0.01)\n"

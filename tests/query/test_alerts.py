@@ -9,10 +9,10 @@ import runlake
 
 def test_alerts_view_over_runs(root):
     for name, level in (("a", "INFO"), ("b", "ERROR")):
-        with runlake.init(project="p", id=name, dir=root) as run:
+        with runlake.init(project="p", id=name, settings={"root": root}) as run:
             run.log({"loss": 1.0})
             run.alert(f"alert of {name}", "text", level=level)
-    with runlake.init(project="q", id="c", dir=root) as run:
+    with runlake.init(project="q", id="c", settings={"root": root}) as run:
         pass  # no alerts: no file, no rows
     api = runlake.Api(root)
     rows = api.sql("SELECT run_id, step, level, title FROM alerts ORDER BY run_id").fetchall()
@@ -37,7 +37,7 @@ def test_empty_store_has_an_empty_alerts_view(root):
 
 def test_live_run_alerts_are_seen_and_the_view_refreshes(root):
     api = runlake.Api(root)
-    run = runlake.init(project="p", id="live", dir=root)
+    run = runlake.init(project="p", id="live", settings={"root": root})
     run.alert("first", "x")
     assert api.sql("SELECT title FROM alerts").fetchall() == [("first",)]
     assert [a["title"] for a in api.run("p/live").alerts()] == ["first"]
@@ -47,7 +47,7 @@ def test_live_run_alerts_are_seen_and_the_view_refreshes(root):
 
 
 def test_torn_and_foreign_lines_are_skipped(root):
-    with runlake.init(project="p", id="r", dir=root) as run:
+    with runlake.init(project="p", id="r", settings={"root": root}) as run:
         run.alert("ok", "x")
     with open(run._paths.alerts_file, "ab") as f:
         f.write(b'[1, 2]\n{"title": 5}\n\xff\xfe\n{"title": "no time"}\n{"time": "2026-')
@@ -59,7 +59,7 @@ def test_torn_and_foreign_lines_are_skipped(root):
 
 
 def test_deleted_run_takes_its_alerts(root):
-    with runlake.init(project="p", id="r", dir=root) as run:
+    with runlake.init(project="p", id="r", settings={"root": root}) as run:
         run.alert("ok", "x")
     api = runlake.Api(root)
     assert api.sql("SELECT count(*) FROM alerts").fetchall() == [(1,)]
@@ -70,7 +70,7 @@ def test_deleted_run_takes_its_alerts(root):
 def test_alerts_readable_with_plain_duckdb(root):
     import duckdb
 
-    with runlake.init(project="p", id="r", dir=root) as run:
+    with runlake.init(project="p", id="r", settings={"root": root}) as run:
         run.alert("ok", "x", level="WARN")
     path = root / "runs" / "entity=local" / "project=p" / "run_id=r" / "alerts.jsonl"
     rows = duckdb.sql(f"SELECT title, level, step FROM read_json_auto('{path}')").fetchall()

@@ -14,7 +14,7 @@ from runlake.query.index import index_path
 def make_runs(root, project="mnist", n=5, steps=20, entity=None):
     ids = []
     for i in range(n):
-        with runlake.init(dir=root, project=project, entity=entity, name=f"run-{i}",
+        with runlake.init(settings={"root": root}, project=project, entity=entity, name=f"run-{i}",
                           config={"lr": 10.0 ** -(i + 1), "opt": {"name": "adam" if i % 2 else "sgd"}},
                           tags=["even"] if i % 2 == 0 else ["odd"], group=f"g{i % 2}",
                           reinit="finish_previous") as run:
@@ -99,7 +99,7 @@ def test_update_and_delete(root):
 
 
 def test_live_run_is_readable_and_refuses_edits(root):
-    run = runlake.init(dir=root, project="live", settings=runlake.Settings(wal_interval=0.01))
+    run = runlake.init(project="live", settings=runlake.Settings(root=root, wal_interval=0.01))
     for s in range(100):
         run.log({"x": float(s)})
     assert run._flush(timeout=30)
@@ -145,7 +145,7 @@ def test_index_is_a_rebuildable_cache(root):
 
 
 def test_summary_nonfinite_values_round_trip(root):
-    with runlake.init(dir=root, project="nan") as run:
+    with runlake.init(settings={"root": root}, project="nan") as run:
         run.log({"loss": math.nan, "inf": math.inf})
     public = runlake.Api(root=root).run(f"nan/{run.id}")
     assert math.isnan(public.summary["loss"]) and public.summary["inf"] == math.inf

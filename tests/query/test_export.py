@@ -63,7 +63,7 @@ def make_project(root: Path, project: str = "sweep") -> None:
     # such keys may hold: the readers must still keep it apart.
     for run_id, (lr, tags, steps, row) in RUNS.items():
         with mock.patch.object(values, "PARTITIONS", ()), \
-                runlake.init(dir=root, project=project, id=run_id, config={"lr": lr}, tags=tags,
+                runlake.init(settings={"root": root}, project=project, id=run_id, config={"lr": lr}, tags=tags,
                              reinit="finish_previous") as run:
             for s in range(steps):
                 data = row(s)
@@ -212,7 +212,7 @@ def test_small_row_groups_and_batches_give_the_same_rows(api, tmp_path, monkeypa
 def test_types_of_different_families_go_to_family_columns(root, tmp_path):
     # As one run logging them all would store them (FORMAT.md, "Schema evolution").
     for i, value in enumerate([True, 3, "high", [1, 2]]):
-        with runlake.init(dir=root, project="mixed", id=f"r{i}", reinit="finish_previous") as run:
+        with runlake.init(settings={"root": root}, project="mixed", id=f"r{i}", reinit="finish_previous") as run:
             run.log({"v": value, "n": i, "bi": True if i == 0 else i})
     api = runlake.Api(root=root)
     table = pq.read_table(api.export("mixed", tmp_path / "m.parquet"))
@@ -232,8 +232,8 @@ def test_types_of_different_families_go_to_family_columns(root, tmp_path):
 
 
 def test_a_live_run_is_exported_from_its_write_ahead_log(root, tmp_path):
-    run = runlake.init(dir=root, project="live", id="live-1",
-                       settings=runlake.Settings(wal_interval=0.01))
+    run = runlake.init(project="live", id="live-1",
+                       settings=runlake.Settings(root=root, wal_interval=0.01))
     try:
         for s in range(50):
             run.log({"x": float(s), "tag": "t"})

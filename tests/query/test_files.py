@@ -25,7 +25,7 @@ def saved(root):
     _file("src/model.txt", "weights")
     _file("src/ckpt/a.bin", "aaaa")
     _file("src/notes.md", "# notes")
-    with runlake.init(dir=root, project="p") as run:
+    with runlake.init(settings={"root": root}, project="p") as run:
         run.save("src/**", base_path="src", policy="now")
     return runlake.Api(root).run(f"p/{run.id}")
 
@@ -112,7 +112,7 @@ def test_delete(saved, root):
 
 
 def test_a_run_without_files_and_a_live_run(root):
-    with runlake.init(dir=root, project="p") as run:
+    with runlake.init(settings={"root": root}, project="p") as run:
         public = runlake.Api(root).run(f"p/{run.id}")
         assert public.files() == []
         _file("x.txt", "live")

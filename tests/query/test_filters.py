@@ -505,7 +505,7 @@ _MODEL_CON = make_runs()
 def test_a_bad_regex_is_a_filter_error_naming_the_field(tmp_path, pattern):
     import runlake
 
-    with runlake.init(dir=tmp_path / "s", project="p", name="abc"):
+    with runlake.init(settings={"root": tmp_path / "s"}, project="p", name="abc"):
         pass
     with pytest.raises(FilterError, match=r"name: \$regex .* is not a valid regular expression"):
         runlake.Api(tmp_path / "s").runs("p", filters={"name": {"$regex": pattern}})[0]

@@ -56,7 +56,7 @@ def steps_of(table) -> list[int]:
 
 def test_sdk_run_with_many_segments_reads_every_row_once(root):
     opts = runlake.Settings(segment_bytes=4000, wal_interval=0.0, flush_interval=0.001)
-    with runlake.init(dir=root, project="p", settings=opts) as run:
+    with runlake.init(project="p", settings=opts.replace(root=root)) as run:
         for i in range(400):
             row = {"a": i}
             if i >= 150:
@@ -78,7 +78,7 @@ def test_sdk_run_with_many_segments_reads_every_row_once(root):
 
 
 def test_live_sdk_run_is_read_up_to_its_last_flush(root):
-    run = runlake.init(dir=root, project="p", settings=runlake.Settings(wal_interval=60))
+    run = runlake.init(project="p", settings=runlake.Settings(root=root, wal_interval=60))
     for i in range(50):
         run.log({"x": i * 1.5})
     assert run._flush()
@@ -384,7 +384,7 @@ def test_history_rows_with_keys():
 def test_history_keys_that_are_not_names_are_a_clear_error(tmp_path, keys, words):
     import runlake
 
-    with runlake.init(dir=tmp_path / "s", project="p") as run:
+    with runlake.init(settings={"root": tmp_path / "s"}, project="p") as run:
         run.log({"loss": 1.0})
     api = runlake.Api(tmp_path / "s")
     public = api.run(run.path)
@@ -399,7 +399,7 @@ def test_a_store_path_holding_glob_characters_is_read_literally(tmp_path):
     import runlake
 
     root = tmp_path / "st[1]" / "a*b?"
-    with runlake.init(dir=root, project="p") as run:
+    with runlake.init(settings={"root": root}, project="p") as run:
         for i in range(3):
             run.log({"a": float(i)})
     api = runlake.Api(root)

@@ -14,7 +14,7 @@ FAST = runlake.Settings(system_metrics_interval=0.02, console="off")
 
 
 def finished_run(root, project="p", samples_at_least=3):
-    run = runlake.init(dir=root, project=project, settings=FAST)
+    run = runlake.init(project=project, settings=FAST.replace(root=root))
     paths = run._paths  # noqa: SLF001
     wait_for("samples", lambda: any(paths.system_wal_dir.glob("*.arrows")) and
              sum(1 for _ in _frames(paths)) >= samples_at_least, 60)
@@ -63,7 +63,7 @@ def test_a_bad_stream_is_refused(root):
 
 
 def test_a_run_without_system_metrics_has_an_empty_stream(root):
-    run = runlake.init(dir=root, project="p", settings=FAST.replace(system_metrics=False))
+    run = runlake.init(project="p", settings=FAST.replace(system_metrics=False).replace(root=root))
     run.log({"a": 1})
     run.finish()
     api = runlake.Api(root=root)
@@ -87,7 +87,7 @@ def test_sql_view_over_every_run(root):
 
 
 def test_a_live_runs_samples_are_readable_before_finish(root):
-    run = runlake.init(dir=root, project="p", settings=FAST)
+    run = runlake.init(project="p", settings=FAST.replace(root=root))
     api = runlake.Api(root=root)
     wait_for("live samples via SQL",
              lambda: api.sql("SELECT count(*) FROM system").fetchall()[0][0] >= 2, 60)

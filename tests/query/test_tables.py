@@ -20,7 +20,7 @@ from runlake.query.tables import table_calls
 
 def log_tables(root, run_id: str, key: str, values: dict[int, object], project="p") -> None:
     """A run that logs a few metrics, then each value (a Table or a chart) at its step."""
-    with runlake.init(dir=root, project=project, id=run_id, reinit="finish_previous") as run:
+    with runlake.init(settings={"root": root}, project=project, id=run_id, reinit="finish_previous") as run:
         for s in range(3):
             run.log({"loss": 1.0 / (s + 1)})
         for step, value in values.items():
@@ -28,7 +28,7 @@ def log_tables(root, run_id: str, key: str, values: dict[int, object], project="
 
 
 def make_run(root, run_id: str, project="p", steps=3) -> None:
-    with runlake.init(dir=root, project=project, id=run_id, reinit="finish_previous") as run:
+    with runlake.init(settings={"root": root}, project=project, id=run_id, reinit="finish_previous") as run:
         for s in range(steps):
             run.log({"loss": 1.0 / (s + 1)})
 
@@ -140,7 +140,7 @@ def test_a_table_column_named_like_a_run_column_is_renamed_not_lost(root):
 def test_tables_logged_by_runs_are_one_query_away(root):
     ids = []
     for scale in (1.0, 10.0):
-        with runlake.init(dir=root, project="vision", reinit="finish_previous") as run:
+        with runlake.init(settings={"root": root}, project="vision", reinit="finish_previous") as run:
             for step in range(3):
                 run.log({"preds": preds(scale * (step + 1)), "loss": 1.0 / (step + 1)})
         ids.append(run.id)
@@ -153,7 +153,7 @@ def test_tables_logged_by_runs_are_one_query_away(root):
 
 
 def test_a_live_runs_tables_are_in_the_view(root):
-    run = runlake.init(dir=root, project="live")
+    run = runlake.init(settings={"root": root}, project="live")
     run.log({"preds": preds(1.0)})
     run._flush()  # durable in the WAL, its file written before the row
     try:

@@ -58,12 +58,12 @@ def test_config_keys_that_differ_only_in_case_across_runs_never_break_a_query(tm
     import runlake
 
     root = tmp_path / "s"
-    with runlake.init(dir=root, project="p", config={"LR": 1, "o": {"A": 1}}) as run:
+    with runlake.init(settings={"root": root}, project="p", config={"LR": 1, "o": {"A": 1}}) as run:
         run.log({"a": 1.0})
-    with runlake.init(dir=root, project="q", config={"lr": 2, "o": {"a": 2}}) as other:
+    with runlake.init(settings={"root": root}, project="q", config={"lr": 2, "o": {"a": 2}}) as other:
         other.log({"a": 1.0})
         other.summary["Acc"] = 0.5
-    with runlake.init(dir=root, project="q") as third:
+    with runlake.init(settings={"root": root}, project="q") as third:
         third.summary["acc"] = 0.7
     api = runlake.Api(root)
     assert api.sql("SELECT count(*) FROM history").fetchall() == [(2,)]

@@ -196,7 +196,7 @@ def test_reference_pr_curve_example(root, monkeypatch):
 
 
 def test_plot_table_logged_and_read_back(root):
-    with runlake.init(dir=root, project="p") as run:
+    with runlake.init(settings={"root": root}, project="p") as run:
         t = Table(columns=["x", "y"], data=[[i, i * i] for i in range(5)])
         run.log({"custom": run.plot_table("wandb/line/v0", t, {"x": "x", "y": "y"}, {"title": "sq"})})
     got = runlake.Api(root=root).run(f"p/{run.id}").table("custom")

@@ -261,7 +261,7 @@ class Broken(Media):
 
 def test_logged_table_is_a_parquet_file_and_a_struct_reference(root):
     rows_ = [[i, "cat" if i % 2 else "dog", i / 10] for i in range(5)]
-    with runlake.init(dir=root, project="p") as run:
+    with runlake.init(settings={"root": root}, project="p") as run:
         run.log({"preds": runlake.Table(columns=["id", "label", "score"], data=rows_), "loss": 0.5})
         run.log({"preds": runlake.Table(columns=["id", "label", "score"], data=rows_[:2])})
     files = Path(run.dir)
@@ -285,7 +285,7 @@ def test_logged_table_is_a_parquet_file_and_a_struct_reference(root):
 
 
 def test_media_cells_are_stored_as_their_own_files(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"samples": Table(columns=["id", "note"], data=[[1, Note("hello")], [2, None]])})
     files = Path(run.dir)
     [ref] = duckdb.sql(f"SELECT samples FROM read_parquet('{root}/history/**/*.parquet')").fetchall()[0]
@@ -296,7 +296,7 @@ def test_media_cells_are_stored_as_their_own_files(root):
 
 
 def test_a_table_whose_cell_fails_to_encode_keeps_the_rest_of_the_step(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         with pytest.raises(InvalidValueError, match="cannot be encoded"):
             run.log({"t": Table(columns=["m"], data=[[Broken()]]), "loss": 1.0})
         run.log({"loss": 2.0})
@@ -306,7 +306,7 @@ def test_a_table_whose_cell_fails_to_encode_keeps_the_rest_of_the_step(root):
 
 
 def test_disabled_run_logs_a_table_as_a_no_op(root):
-    with runlake.init(dir=root, mode="disabled") as run:
+    with runlake.init(settings={"root": root}, mode="disabled") as run:
         run.log({"t": Table(columns=["a"], data=[[1]])})
     assert not root.exists()
 
@@ -353,7 +353,7 @@ def test_image_cells_are_image_files_and_references(root):
     table = Table(columns=["id", "image"])
     table.add_data(0, runlake.Image(pixels, caption="first"))
     table.add_data(1, runlake.Image(pixels[::-1].copy()))
-    with runlake.init(dir=root, project="p") as run:
+    with runlake.init(settings={"root": root}, project="p") as run:
         run.log({"samples": table})
     files = Path(run.dir)
     ref = run.summary["samples"]

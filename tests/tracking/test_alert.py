@@ -73,7 +73,7 @@ def hook():
 
 
 def test_alert_is_recorded_printed_and_readable(root, capsys):
-    with runlake.init(project="p", dir=root) as run:
+    with runlake.init(project="p", settings={"root": root}) as run:
         run.log({"acc": 0.2})
         run.alert(title="Low accuracy", text="accuracy 0.2 is below 0.3")
         run.log({"acc": 0.1})
@@ -91,7 +91,7 @@ def test_alert_is_recorded_printed_and_readable(root, capsys):
 
 
 def test_quiet_does_not_print(root, capsys):
-    with runlake.init(dir=root, settings=runlake.Settings(quiet=True)) as run:
+    with runlake.init(settings=runlake.Settings(root=root, quiet=True)) as run:
         run.alert("t", "x")
     assert "alert" not in capsys.readouterr().err
     assert len(read_alerts(run._paths.alerts_file)) == 1
@@ -100,14 +100,14 @@ def test_quiet_does_not_print(root, capsys):
 def test_module_level_alert(root):
     with pytest.raises(runlake.UsageError, match="init"):
         runlake.alert("t", "x")
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
     runlake.alert("t", "x", "WARN")
     run.finish()
     assert read_alerts(run._paths.alerts_file)[0]["level"] == "WARN"
 
 
 def test_wait_duration_suppresses_repeats_of_a_title(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         for _ in range(5):
             run.alert("nan", "loss is NaN")  # default: one minute, as wandb
         run.alert("other", "a different title is not suppressed")
@@ -124,7 +124,7 @@ def test_wait_duration_suppresses_repeats_of_a_title(root):
 
 
 def test_title_limit_from_the_reference(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.alert("t" * 63, "fits")
         with pytest.raises(runlake.InvalidValueError, match="less than 64 characters"):
             run.alert("t" * 64, "too long")
@@ -143,7 +143,7 @@ def test_title_limit_from_the_reference(root):
     ({"title": "t", "text": "x", "wait_duration": float("nan")}, ">= 0"),
 ])
 def test_bad_arguments_are_clear_errors(root, kwargs, match):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"a": 1})
         with pytest.raises(runlake.InvalidValueError, match=match):
             run.alert(**kwargs)
@@ -153,7 +153,7 @@ def test_bad_arguments_are_clear_errors(root, kwargs, match):
 
 
 def test_alert_after_finish_is_a_usage_error(root):
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
     run.finish()
     with pytest.raises(runlake.UsageError, match="finished"):
         run.alert("t", "x")
@@ -172,7 +172,7 @@ def test_disabled_run_alert_is_a_no_op_that_still_checks(hook, tmp_path):
 def test_webhook_gets_slack_compatible_json(root, hook, monkeypatch):
     h = hook()
     monkeypatch.setenv("RUNLAKE_ALERT_WEBHOOK", h.url)
-    with runlake.init(project="p", id="r1", dir=root) as run:
+    with runlake.init(project="p", id="r1", settings={"root": root}) as run:
         run.log({"loss": 1.0})
         run.alert("Low accuracy", "accuracy <0.3> & falling", level="WARN")
     # finish() gives queued posts a bounded time to go out
@@ -190,7 +190,7 @@ def test_webhook_gets_slack_compatible_json(root, hook, monkeypatch):
 def test_long_text_is_cut_for_slack_blocks_but_whole_in_text(root, hook):
     h = hook()
     text = "x" * 2990 + "&&&&&&&&&&" + "y" * 100
-    with runlake.init(dir=root, settings=runlake.Settings(alert_webhook=h.url)) as run:
+    with runlake.init(settings=runlake.Settings(root=root, alert_webhook=h.url)) as run:
         run.alert("long", text)
     body = h.bodies[0]
     section = body["blocks"][1]["text"]["text"]
@@ -202,7 +202,7 @@ def test_long_text_is_cut_for_slack_blocks_but_whole_in_text(root, hook):
 def test_hanging_webhook_never_stalls_the_run(root, hook):
     h = hook(hang=True)
     settings = runlake.Settings(alert_webhook=h.url, alert_timeout=60)
-    run = runlake.init(dir=root, settings=settings)
+    run = runlake.init(settings=settings.replace(root=root))
     run.alert("stuck", "the endpoint does not answer")
     wait_for("the post to arrive", lambda: h.bodies, 30)
     # alert() has returned, and its post is still in flight (the server holds it)
@@ -221,7 +221,7 @@ def test_webhook_timeout_is_a_warning(root, hook):
     settings = runlake.Settings(alert_webhook=h.url, alert_timeout=0.2)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        with runlake.init(dir=root, settings=settings) as run:
+        with runlake.init(settings=settings.replace(root=root)) as run:
             run.alert("stuck", "x")
         found = wait_for("the timeout warning",
                          lambda: [w for w in seen if "could not be posted" in str(w.message)], 30)
@@ -236,7 +236,7 @@ def test_webhook_500_is_a_warning_not_an_error(root, hook):
     h = hook(status=500)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        with runlake.init(dir=root, settings=runlake.Settings(alert_webhook=h.url)) as run:
+        with runlake.init(settings=runlake.Settings(root=root, alert_webhook=h.url)) as run:
             run.alert("t", "x")
             run.log({"a": 1})
     assert h.answered == 1
@@ -252,7 +252,7 @@ def test_a_redirecting_webhook_is_not_followed(root, hook, status):
     h = hook(status=status, location=elsewhere.url)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        with runlake.init(dir=root, settings=runlake.Settings(alert_webhook=h.url)) as run:
+        with runlake.init(settings=runlake.Settings(root=root, alert_webhook=h.url)) as run:
             run.alert("t", "x")
     assert h.answered == 1 and elsewhere.bodies == []
     [w] = [w for w in seen if "could not be posted" in str(w.message)]
@@ -270,7 +270,7 @@ def test_a_token_in_the_query_stays_out_of_the_warning(root):
     url = f"http://127.0.0.1:{port}/hook?token=s3cr3t-value"
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        with runlake.init(dir=root, settings=runlake.Settings(alert_webhook=url)) as run:
+        with runlake.init(settings=runlake.Settings(root=root, alert_webhook=url)) as run:
             run.alert("t", "x")
     [w] = [w for w in seen if "could not be posted" in str(w.message)]
     assert "ConnectionError" in str(w.message)
@@ -288,7 +288,7 @@ def test_dead_webhook_is_a_warning(root):
     settings = runlake.Settings(alert_webhook=f"http://127.0.0.1:{port}/hook", alert_timeout=5)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        with runlake.init(dir=root, settings=settings) as run:
+        with runlake.init(settings=settings.replace(root=root)) as run:
             run.alert("t", "x")
     assert any("ConnectionError" in str(w.message) for w in seen)
     assert len(read_alerts(run._paths.alerts_file)) == 1
@@ -296,19 +296,19 @@ def test_dead_webhook_is_a_warning(root):
 
 def test_bad_webhook_url_is_a_clear_error(root, monkeypatch):
     with pytest.raises(runlake.InvalidValueError, match="alert_webhook") as e:
-        runlake.init(dir=root, settings=runlake.Settings(alert_webhook="hooks.slack.com/T0/B0/sec"))
+        runlake.init(settings=runlake.Settings(root=root, alert_webhook="hooks.slack.com/T0/B0/sec"))
     assert "sec" not in str(e.value).split("got")[1]  # the token stays out of logs
     monkeypatch.setenv("RUNLAKE_ALERT_WEBHOOK", "nope")
     with pytest.raises(runlake.InvalidValueError, match=r"\$RUNLAKE_ALERT_WEBHOOK") as e:
-        runlake.init(dir=root)
+        runlake.init(settings={"root": root})
     monkeypatch.delenv("RUNLAKE_ALERT_WEBHOOK")
     with pytest.raises(runlake.InvalidValueError, match="alert_timeout"):
-        runlake.init(dir=root, settings=runlake.Settings(alert_timeout=0))
+        runlake.init(settings=runlake.Settings(root=root, alert_timeout=0))
 
 
 def test_unwritable_store_keeps_alerting(root, hook, capsys):
     h = hook()
-    with runlake.init(dir=root, settings=runlake.Settings(alert_webhook=h.url)) as run:
+    with runlake.init(settings=runlake.Settings(root=root, alert_webhook=h.url)) as run:
         run._paths.alerts_file.mkdir()  # the record cannot be appended
         with pytest.warns(RuntimeWarning, match="could not record alert 'disk'"):
             run.alert("disk", "x")
@@ -318,11 +318,11 @@ def test_unwritable_store_keeps_alerting(root, hook, capsys):
 
 
 def test_a_torn_last_line_is_skipped_and_not_glued_to_the_next(root):
-    with runlake.init(project="p", id="r", dir=root) as run:
+    with runlake.init(project="p", id="r", settings={"root": root}) as run:
         run.alert("one", "x")
     with open(run._paths.alerts_file, "ab") as f:
         f.write(b'{"time": "2026-')  # a writer killed mid-line
-    with runlake.init(project="p", id="r", dir=root, resume="must") as run:
+    with runlake.init(project="p", id="r", settings={"root": root}, resume="must") as run:
         run.alert("two", "y")
     assert [r["title"] for r in read_alerts(run._paths.alerts_file)] == ["one", "two"]
 
@@ -335,7 +335,7 @@ def test_a_script_that_ends_without_finish_still_posts(root, hook):
 
     h = hook()
     script = ("import runlake, sys\n"
-              "run = runlake.init(dir=sys.argv[1])\n"
+              "run = runlake.init(settings={'root': sys.argv[1]})\n"
               "run.alert('done', 'the script ends right after this')\n")
     proc = subprocess.run([sys.executable, "-c", script, str(root)], capture_output=True,
                           text=True, timeout=300, env={**os.environ, "RUNLAKE_ALERT_WEBHOOK": h.url})

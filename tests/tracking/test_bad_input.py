@@ -105,7 +105,7 @@ STORED = [
 
 @pytest.mark.parametrize("data, want", [pytest.param(d, w, id=i) for i, d, w in STORED])
 def test_stored_values_read_back(root, data, want):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"before": 1.0})
         run.log(data)
         run.log({"after": 2.0})
@@ -118,7 +118,7 @@ def test_stored_values_read_back(root, data, want):
 
 def test_ten_thousand_keys_in_one_step(root):
     keys = [f"layer{j // 100}/w{j % 100}" for j in range(10_000)]
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"before": 1.0})
         for step in range(3):
             run.log({k: float(j + step) for j, k in enumerate(keys)})
@@ -133,7 +133,7 @@ def test_ten_thousand_keys_in_one_step(root):
 
 def test_a_keys_type_changing_between_steps_goes_to_sibling_columns(root):
     """Numbers widen bool -> int -> float; another family goes to `<key>@<family>`."""
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         for value in (True, 2, 2.5, "nan?", [1, 2], ["a"], None, 3.0):
             run.log({"x": value})
     frame = runlake.Api(root).run(run.path).history(samples=None, format="polars")
@@ -146,7 +146,7 @@ def test_a_keys_type_changing_between_steps_goes_to_sibling_columns(root):
 
 def test_a_key_named_like_a_sibling_column_never_hangs_the_writer(root):
     """`loss@str` is refused, and a string under the float key `loss` still has its column."""
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"loss": 1.0})
         with pytest.raises(InvalidNameError):
             run.log({"loss@str": 5})
@@ -211,7 +211,7 @@ REFUSED = [
 def test_a_refused_value_keeps_the_rest_of_its_step_and_everything_before(
     root, key, value, error, words
 ):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"before": 1.0})
         with pytest.raises(error) as info:
             run.log({"ok": 2.0, key: value, "also_ok": "yes"})
@@ -230,14 +230,14 @@ def test_a_refused_value_keeps_the_rest_of_its_step_and_everything_before(
 
 
 def test_a_key_given_twice_by_flattening_keeps_the_first_value(root):
-    with (runlake.init(dir=root) as run,
+    with (runlake.init(settings={"root": root}) as run,
           pytest.raises(InvalidNameError, match="'a.b' is given twice")):
         run.log({"a.b": 1.0, "a": {"b": 2.0, "c": 3.0}})
     assert read_rows(root, run) == [{"_step": 0, "a.b": 1.0, "a.c": 3.0}]
 
 
 def test_every_refused_value_of_a_step_is_counted_and_the_rest_kept(root):
-    with (runlake.init(dir=root) as run,
+    with (runlake.init(settings={"root": root}) as run,
           pytest.raises(InvalidValueError, match=r"'a'.*\(2 more refused")):
         run.log({"a": {1}, "b": object(), "ok": 1.0, "c": np.zeros((2, 2))})
     assert read_rows(root, run) == [{"_step": 0, "ok": 1.0}]
@@ -246,7 +246,7 @@ def test_every_refused_value_of_a_step_is_counted_and_the_rest_kept(root):
 @pytest.mark.parametrize("bad", [object(), "text", {1}, None], ids=["object", "str", "set", "None"])
 def test_a_bad_value_after_fast_path_rows_takes_the_checked_path(root, bad):
     """Rows shaped like the last one skip normalising; a bad value must still be refused."""
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         for i in range(3):
             run.log({"x": float(i), "s": "a"})
         if bad is None or isinstance(bad, str):  # storable: a null / a sibling column
@@ -278,7 +278,7 @@ BAD_STEPS = [
 
 @pytest.mark.parametrize("step, words", BAD_STEPS)
 def test_a_bad_step_refuses_the_call_and_keeps_everything_else(root, step, words):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"before": 1.0})
         if step is None:
             run.log({"ok": 2.0}, step=step)  # None means "the run's own counter"
@@ -297,12 +297,12 @@ def test_a_bad_step_refuses_the_call_and_keeps_everything_else(root, step, words
 
 
 def test_a_negative_step_is_still_a_value_error(root):
-    with runlake.init(dir=root) as run, pytest.raises(ValueError, match=">= 0"):
+    with runlake.init(settings={"root": root}) as run, pytest.raises(ValueError, match=">= 0"):
         run.log({"a": 1.0}, step=-5)
 
 
 def test_numpy_integer_steps_are_steps(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"a": 1.0}, step=np.int64(5))
         run.log({"a": 2.0}, step=np.uint8(7))
     assert read_rows(root, run) == [{"_step": 5, "a": 1.0}, {"_step": 7, "a": 2.0}]
@@ -310,7 +310,7 @@ def test_numpy_integer_steps_are_steps(root):
 
 def test_the_last_int64_step_is_logged_and_the_counter_then_stops(root):
     last = 2**63 - 1
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"a": 1.0})
         run.log({"a": 2.0}, step=last)
         run.log({"b": 3.0})  # joins step `last` (a step= row stays open) and commits it
@@ -350,7 +350,7 @@ BAD_CONFIG = [
 def test_config_that_cant_be_stored_is_refused_at_init_before_anything_is_made(root, config,
                                                                                 words):
     with pytest.raises(InvalidValueError) as info:
-        runlake.init(dir=root, config=config)
+        runlake.init(settings={"root": root}, config=config)
     for word in words:
         assert word in str(info.value), (word, str(info.value))
     assert runlake.run is None
@@ -359,7 +359,7 @@ def test_config_that_cant_be_stored_is_refused_at_init_before_anything_is_made(r
 
 @pytest.mark.parametrize("config, words", BAD_CONFIG)
 def test_a_refused_config_update_mid_run_changes_nothing(root, config, words):
-    with runlake.init(dir=root, config={"lr": 0.1}) as run:
+    with runlake.init(settings={"root": root}, config={"lr": 0.1}) as run:
         run.log({"before": 1.0})
         with pytest.raises(InvalidValueError):
             run.config.update({"ok": 1, **config})
@@ -372,7 +372,7 @@ def test_a_refused_config_update_mid_run_changes_nothing(root, config, words):
 def test_config_values_json_lacks_are_stored_and_read_back(root):
     config = {"nan": math.nan, "inf": math.inf, "arr": np.arange(3), "f32": np.float32(0.5),
               "text": "a\udcffb", "path": Path("/data/x"), "nested": {"_private": 1}}
-    with runlake.init(dir=root, config=config) as run:
+    with runlake.init(settings={"root": root}, config=config) as run:
         run.log({"a": 1.0})
     got = runlake.Api(root).run(run.path).config
     assert math.isnan(got.pop("nan"))
@@ -394,7 +394,7 @@ def test_path_names_that_are_not_safe_are_refused_and_nothing_is_written(
 ):
     before = sorted(p.name for p in tmp_path.iterdir())
     with pytest.raises(InvalidNameError) as info:
-        runlake.init(dir=root, **{field: value})
+        runlake.init(settings={"root": root}, **{field: value})
     message = str(info.value)
     assert ("run id" if field == "id" else field) in message
     assert len(message) < 400  # a 10,000-character name is shortened in the message
@@ -411,7 +411,7 @@ LABELS = ["..", "../../etc/passwd", "a/b", "a\x00b", "z" * 10_000, "ünï 🚀",
 def test_display_names_group_job_type_notes_and_tags_are_stored_as_given(root, value):
     """They are never part of a path, so any text is safe and is kept (lone surrogates are
     backslash-escaped, as in history)."""
-    with runlake.init(dir=root, name=value, group=value, job_type=value, notes=value,
+    with runlake.init(settings={"root": root}, name=value, group=value, job_type=value, notes=value,
                       tags=[value, "plain"]) as run:
         run.log({"a": 1.0})
     stored = value.encode("utf-8", "backslashreplace").decode("utf-8")
@@ -433,7 +433,7 @@ def test_display_names_group_job_type_notes_and_tags_are_stored_as_given(root, v
 ])
 def test_names_and_tags_of_the_wrong_type_are_refused_at_init(root, field, value, words):
     with pytest.raises(InvalidValueError) as info:
-        runlake.init(dir=root, **{field: value})
+        runlake.init(settings={"root": root}, **{field: value})
     for word in words:
         assert word in str(info.value), (word, str(info.value))
     assert not root.exists() or not any(root.rglob("*.json"))
@@ -442,7 +442,7 @@ def test_names_and_tags_of_the_wrong_type_are_refused_at_init(root, field, value
 @pytest.mark.parametrize("field, value", [("name", 5), ("group", ["g"]), ("job_type", 1.0),
                                           ("notes", object()), ("tags", "one"), ("tags", [None])])
 def test_a_refused_setter_mid_run_keeps_the_run_going(root, field, value):
-    with runlake.init(dir=root, name="n", tags=["t"]) as run:
+    with runlake.init(settings={"root": root}, name="n", tags=["t"]) as run:
         run.log({"before": 1.0})
         with pytest.raises(InvalidValueError, match=f"run.{field}"):
             setattr(run, field, value)
@@ -464,7 +464,7 @@ def test_a_refused_setter_mid_run_keeps_the_run_going(root, field, value):
     ({"name": "m", "step_metric": 4}, InvalidValueError, ["'m'", "int"]),
 ])
 def test_define_metric_errors_are_runlake_errors(root, kwargs, error, words):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"before": 1.0})
         with pytest.raises(error) as info:
             run.define_metric(**kwargs)
@@ -478,7 +478,7 @@ def test_define_metric_errors_are_runlake_errors(root, kwargs, error, words):
 def test_a_decimal_that_has_no_float_names_its_key(root):
     import decimal
 
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         with pytest.raises(InvalidValueError, match=r"key 'x': the Decimal Decimal\('sNaN'\)"):
             run.log({"x": decimal.Decimal("sNaN"), "ok": 1.0})
         run.log({"d": decimal.Decimal("2.5")})
@@ -488,7 +488,7 @@ def test_a_decimal_that_has_no_float_names_its_key(root):
 
 def test_a_key_differing_only_in_case_from_a_logged_key_is_refused(root):
     """DuckDB reads column names without case: `Loss` beside `loss` would be one column."""
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"loss": 1.0})
         with pytest.raises(InvalidNameError, match="'Loss' differs from the key 'loss'"):
             run.log({"Loss": 2.0, "acc": 0.5})
@@ -497,6 +497,6 @@ def test_a_key_differing_only_in_case_from_a_logged_key_is_refused(root):
             run.log({"b": {"x": 1}}, step=5)
     frame = runlake.Api(root).run(run.path).history(samples=None, format="polars")
     assert "Loss" not in frame.columns and frame["acc"].to_list()[1] == 0.5
-    with runlake.init(dir=root, id=run.id, resume="must") as again:  # a resumed run remembers
+    with runlake.init(settings={"root": root}, id=run.id, resume="must") as again:  # a resumed run remembers
         with pytest.raises(InvalidNameError, match="'LOSS' differs"):
             again.log({"LOSS": 1.0})

@@ -18,7 +18,7 @@ def run_json(run: runlake.Run) -> dict:
 
 
 def test_dict_and_attribute_access(root):
-    with runlake.init(dir=root, config={"lr": 0.1, "layers": [64, 32]}) as run:
+    with runlake.init(settings={"root": root}, config={"lr": 0.1, "layers": [64, 32]}) as run:
         assert run.config["lr"] == 0.1 and run.config.lr == 0.1
         run.config.bs = 64
         run.config["opt"] = "adam"
@@ -42,7 +42,7 @@ def test_config_from_argparse_namespace(root):
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args(["--lr", "0.5"])
-    with runlake.init(dir=root, config=args) as run:
+    with runlake.init(settings={"root": root}, config=args) as run:
         assert run.config.lr == 0.5 and run.config.epochs == 3
         run.config.update(argparse.Namespace(seed=1))
         assert run.config.seed == 1
@@ -52,7 +52,7 @@ def test_config_from_argparse_namespace(root):
 def test_config_from_a_json_path(root, tmp_path):
     path = tmp_path / "params.json"
     path.write_text(json.dumps({"lr": 0.2, "model": {"depth": 4}}), encoding="utf-8")
-    with runlake.init(dir=root, config=str(path)) as run:
+    with runlake.init(settings={"root": root}, config=str(path)) as run:
         assert run.config.lr == 0.2
         assert run.config.model == {"depth": 4}
     assert run_json(run)["config"] == {"lr": 0.2, "model": {"depth": 4}}
@@ -64,25 +64,25 @@ def test_config_from_a_yaml_path(root, tmp_path):
         "lr: 0.003\nbatch_size:\n  value: 32\n  desc: per device\ntags: [a, b]\nname: x\n",
         encoding="utf-8",
     )
-    with runlake.init(dir=root, config=path) as run:
+    with runlake.init(settings={"root": root}, config=path) as run:
         # wandb's config-defaults style: {"value": ..., "desc": ...} unwraps to the value.
         assert dict(run.config.items()) == {"lr": 0.003, "batch_size": 32, "tags": ["a", "b"], "name": "x"}
 
 
 def test_config_file_that_does_not_exist(root, tmp_path):
     with pytest.raises(runlake.ConfigError, match="does not exist"):
-        runlake.init(dir=root, config=tmp_path / "missing.yaml")
+        runlake.init(settings={"root": root}, config=tmp_path / "missing.yaml")
     assert runlake.run is None
 
 
 def test_config_of_an_unsupported_kind(root):
     with pytest.raises(runlake.Error):
-        runlake.init(dir=root, config=42)
+        runlake.init(settings={"root": root}, config=42)
     assert runlake.run is None
 
 
 def test_changing_a_value_needs_allow_val_change(root):
-    with runlake.init(dir=root, config={"lr": 0.1, "nested": {"x": 1}}) as run:
+    with runlake.init(settings={"root": root}, config={"lr": 0.1, "nested": {"x": 1}}) as run:
         with pytest.raises(runlake.ConfigError, match="'lr'") as info:
             run.config.update({"lr": 0.2, "new": 1})
         assert isinstance(info.value, ValueError)
@@ -99,14 +99,14 @@ def test_changing_a_value_needs_allow_val_change(root):
 
 
 def test_setting_the_same_value_again_is_fine(root):
-    with runlake.init(dir=root, config={"lr": 0.1, "layers": [1, 2], "d": {"a": 1}}) as run:
+    with runlake.init(settings={"root": root}, config={"lr": 0.1, "layers": [1, 2], "d": {"a": 1}}) as run:
         run.config.update({"lr": 0.1, "layers": [1, 2], "d": {"a": 1}})
         run.config.lr = 0.1
         assert run.config.lr == 0.1
 
 
 def test_init_allow_val_change_allows_later_changes(root):
-    with runlake.init(dir=root, config={"lr": 0.1}, allow_val_change=True) as run:
+    with runlake.init(settings={"root": root}, config={"lr": 0.1}, allow_val_change=True) as run:
         run.config.lr = 0.5
         assert run.config.lr == 0.5
     assert run_json(run)["config"] == {"lr": 0.5}
@@ -114,14 +114,14 @@ def test_init_allow_val_change_allows_later_changes(root):
 
 def test_config_include_and_exclude_keys(root):
     cfg = {"lr": 0.1, "bs": 32, "secret": "x"}
-    with runlake.init(dir=root, config=cfg, config_include_keys=["lr", "bs"]) as run:
+    with runlake.init(settings={"root": root}, config=cfg, config_include_keys=["lr", "bs"]) as run:
         assert dict(run.config.items()) == {"lr": 0.1, "bs": 32}
     assert run_json(run)["config"] == {"lr": 0.1, "bs": 32}
-    with runlake.init(dir=root, config=cfg, config_exclude_keys=["secret"]) as run:
+    with runlake.init(settings={"root": root}, config=cfg, config_exclude_keys=["secret"]) as run:
         assert dict(run.config.items()) == {"lr": 0.1, "bs": 32}
     assert run_json(run)["config"] == {"lr": 0.1, "bs": 32}
     with pytest.raises(runlake.Error):
-        runlake.init(dir=root, config=cfg, config_include_keys=["lr"], config_exclude_keys=["bs"])
+        runlake.init(settings={"root": root}, config=cfg, config_include_keys=["lr"], config_exclude_keys=["bs"])
 
 
 class _Opaque:
@@ -135,7 +135,7 @@ class _Opaque:
     ([1, object()], "'obj[1]'", "object"),
 ])
 def test_non_serialisable_values_raise_naming_the_key(root, value, key_shown, type_shown):
-    with runlake.init(dir=root, config={"ok": 1}) as run:
+    with runlake.init(settings={"root": root}, config={"ok": 1}) as run:
         with pytest.raises(runlake.Error) as info:
             run.config.update({"obj": value})
         assert key_shown in str(info.value) and type_shown in str(info.value)
@@ -147,13 +147,13 @@ def test_non_serialisable_values_raise_naming_the_key(root, value, key_shown, ty
 
 def test_non_serialisable_init_config_creates_no_run(root):
     with pytest.raises(runlake.Error, match="'bad'"):
-        runlake.init(dir=root, config={"bad": object()})
+        runlake.init(settings={"root": root}, config={"bad": object()})
     assert runlake.run is None
     assert not root.exists()
 
 
 def test_numpy_and_paths_are_stored_as_plain_values(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.config.update({"f": np.float32(0.5), "i": np.int64(3), "arr": np.arange(3), "p": Path("a/b")})
         assert run.config.f == 0.5 and type(run.config.f) is float
     assert run_json(run)["config"] == {"f": 0.5, "i": 3, "arr": [0, 1, 2], "p": str(Path("a/b"))}
@@ -165,13 +165,13 @@ def test_str_enum_keys_and_values_are_stored_as_their_values(root):
     class Opt(str, enum.Enum):
         ADAM = "adam"
 
-    with runlake.init(dir=root, config={Opt.ADAM: 1, "opt": Opt.ADAM}) as run:
+    with runlake.init(settings={"root": root}, config={Opt.ADAM: 1, "opt": Opt.ADAM}) as run:
         assert "adam" in run.config
     assert run_json(run)["config"] == {"adam": 1, "opt": "adam"}
 
 
 def test_config_is_persisted_at_once(root):
-    run = runlake.init(dir=root, config={"a": 1})
+    run = runlake.init(settings={"root": root}, config={"a": 1})
     assert run_json(run)["config"] == {"a": 1}
     run.config.update({"b": {"c": [1, 2]}})
     assert run_json(run)["config"] == {"a": 1, "b": {"c": [1, 2]}}
@@ -187,9 +187,9 @@ def test_config_is_persisted_at_once(root):
 
 def test_a_config_dict_shaped_like_a_nonfinite_marker_keeps_the_project_readable(root):
     """{"_nonfinite": "adam"} once made run.json undecodable, and with it Api().runs(project)."""
-    with runlake.init(dir=root, project="p", config={"opt": {"_nonfinite": "adam"}}) as run:
+    with runlake.init(settings={"root": root}, project="p", config={"opt": {"_nonfinite": "adam"}}) as run:
         run.log({"a": 1.0})
-    with runlake.init(dir=root, project="p"):
+    with runlake.init(settings={"root": root}, project="p"):
         pass
     runs = runlake.Api(root).runs("p")
     assert len(runs) == 2

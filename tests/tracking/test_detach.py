@@ -18,7 +18,7 @@ _RESUMER = textwrap.dedent("""
     import sys
     import runlake
     root, run_id = sys.argv[1], sys.argv[2]
-    run = runlake.init(dir=root, project="p", id=run_id, resume="must")
+    run = runlake.init(settings={"root": root}, project="p", id=run_id, resume="must")
     assert run.resumed and run.step == 51, run.step
     assert run.config["lr"] == 0.1
     for i in range(51, 80):
@@ -30,7 +30,7 @@ _RESUMER = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_another_process_resumes_a_detached_run(root):
-    run = runlake.init(dir=root, project="p", id="r1", config={"lr": 0.1})
+    run = runlake.init(settings={"root": root}, project="p", id="r1", config={"lr": 0.1})
     run.define_metric("loss", summary="min")
     for i in range(50):
         run.log({"loss": 1.0 / (i + 1)})
@@ -65,7 +65,7 @@ def test_another_process_resumes_a_detached_run(root):
 
 
 def test_writing_after_detach_is_a_clear_usage_error(root):
-    run = runlake.init(dir=root, project="p", id="r2")
+    run = runlake.init(settings={"root": root}, project="p", id="r2")
     run.log({"a": 1})
     run.detach()
     with pytest.raises(runlake.UsageError, match=r"detached.*resume='must'"):
@@ -87,18 +87,18 @@ def test_writing_after_detach_is_a_clear_usage_error(root):
 
 
 def test_detach_then_resume_in_the_same_process(root):
-    with runlake.init(dir=root, project="p", id="r3") as run:
+    with runlake.init(settings={"root": root}, project="p", id="r3") as run:
         run.log({"a": 1})
         run.detach()
     assert run_json(root, "r3", project="p")["state"] == "detached"  # __exit__ left it alone
-    again = runlake.init(dir=root, project="p", id="r3", resume="must")
+    again = runlake.init(settings={"root": root}, project="p", id="r3", resume="must")
     again.log({"a": 2})
     again.finish()
     assert [(r["_step"], r["a"]) for r in rows(root, "r3")] == [(0, 1), (1, 2)]
 
 
 def test_detach_of_a_finished_run_is_an_error(root):
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
     run.finish()
     with pytest.raises(runlake.UsageError, match="finished"):
         run.detach()
@@ -112,10 +112,10 @@ def test_detach_is_a_no_op_when_disabled():
 
 
 def test_auto_resume_finds_a_detached_run(root):
-    run = runlake.init(dir=root, resume="auto")
+    run = runlake.init(settings={"root": root}, resume="auto")
     run.log({"a": 1})
     run.detach()
-    again = runlake.init(dir=root, resume="auto")
+    again = runlake.init(settings={"root": root}, resume="auto")
     assert again.id == run.id and again.resumed and again.step == 1
     again.finish()
 
@@ -124,7 +124,7 @@ def test_auto_resume_finds_a_detached_run(root):
 def test_detach_at_exit_of_a_script(root):
     # a script that detaches and exits: the run stays detached, not finished nor crashed
     script = ("import runlake, sys\n"
-              "run = runlake.init(dir=sys.argv[1], project='p', id='r5')\n"
+              "run = runlake.init(settings={'root': sys.argv[1]}, project='p', id='r5')\n"
               "run.log({'a': 1})\nrun.detach()\n")
     proc = subprocess.run([sys.executable, "-c", script, str(root)], capture_output=True,
                           text=True, timeout=300)

@@ -45,7 +45,7 @@ class Card(HTMLParser):
 
 
 def test_card_has_name_state_config_summary_and_sparklines(root):
-    run = runlake.init(project="p", dir=root, name="resnet-50",
+    run = runlake.init(project="p", settings={"root": root}, name="resnet-50",
                        config={"lr": 0.01, "opt": {"name": "adam"}})
     for i in range(300):
         run.log({"loss": 1.0 / (i + 1), "acc": i / 300, "phase": "train"})
@@ -66,7 +66,7 @@ def test_card_has_name_state_config_summary_and_sparklines(root):
 
 def test_user_strings_are_escaped(root):
     evil = '<img src=x onerror="alert(1)">'
-    run = runlake.init(project="p", dir=root, name=evil, config={evil: evil})
+    run = runlake.init(project="p", settings={"root": root}, name=evil, config={evil: evil})
     run.log({evil: 1.0})
     run.log({evil: 2.0, "s": evil})
     text = run.to_html()
@@ -79,7 +79,7 @@ def test_user_strings_are_escaped(root):
 
 
 def test_height_and_hidden(root):
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
     run.log({"a": 1})
     assert "max-height:300px" in Card(run.to_html(height=300)).styles[0]
     assert "display:none" not in run.to_html()
@@ -92,7 +92,7 @@ def test_height_and_hidden(root):
 
 
 def test_nonfinite_and_sparse_values(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"x": float("nan")})
         run.log({"x": 1.0, "once": 5})
         run.log({"x": float("inf")})
@@ -105,7 +105,7 @@ def test_nonfinite_and_sparse_values(root):
 
 
 def test_media_in_the_summary_is_one_row(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"h": runlake.Histogram(np_histogram=([1, 2], [0.0, 0.5, 1.0])), "loss": 0.5})
     card = Card(run.to_html())
     assert "histogram" in card.text and "h" in card.text
@@ -122,7 +122,7 @@ def test_disabled_run_card():
 
 
 def test_display_is_false_outside_a_notebook(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"a": 1})
         assert run.display() is False
         assert run.display(height=100, hidden=True) is False

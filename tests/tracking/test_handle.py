@@ -42,8 +42,8 @@ def test_only_the_makers_of_runs_import_the_run():
 
 
 def test_collaborators_see_the_current_name_and_group(root):
-    run = runlake.init(dir=root, project="p", name="first", group="g1",
-                       settings={"base_url": "https://dash.example"})
+    run = runlake.init(project="p", name="first", group="g1",
+                       settings={"root": root, "base_url": "https://dash.example"})
     run.log({"loss": 0.5})
     run.name = "second"
     run.group = "g2"
@@ -74,7 +74,7 @@ WRITING_CALLS = {
 def test_every_writing_call_refuses_once_the_run_is_not_this_processes(root, tmp_path, how,
                                                                         call):
     (tmp_path / "x.txt").write_text("x")
-    run = runlake.init(dir=root, project="p", id="r1")
+    run = runlake.init(settings={"root": root}, project="p", id="r1")
     getattr(run, how)()
     expected = r"detached.*resume='must'" if how == "detach" else r"finished.*runlake\.init\(\)"
     with pytest.raises(runlake.UsageError, match=expected):
@@ -82,9 +82,9 @@ def test_every_writing_call_refuses_once_the_run_is_not_this_processes(root, tmp
 
 
 def test_finish_and_detach_record_their_own_end(root):
-    finished = runlake.init(dir=root, project="p", id="f")
+    finished = runlake.init(settings={"root": root}, project="p", id="f")
     finished.finish(exit_code=3)
-    detached = runlake.init(dir=root, project="p", id="d")
+    detached = runlake.init(settings={"root": root}, project="p", id="d")
     detached.detach()
     f, d = run_json(root, "f", project="p"), run_json(root, "d", project="p")
     assert (f["state"], f["exit_code"]) == ("failed", 3) and f["finished_at"]

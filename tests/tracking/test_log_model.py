@@ -79,7 +79,7 @@ def test_log_sequences_read_back_as_the_model_says(calls, fast_repeats):
         root = Path(tmp)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            run = runlake.init(dir=root)
+            run = runlake.init(settings={"root": root})
             for d, step, commit in calls:
                 repeats = 3 if fast_repeats and step is None and commit is None else 1
                 for _ in range(repeats):  # repeated shapes exercise the buffer's fast path
@@ -109,7 +109,7 @@ class FinishResumeRewind(RuleBasedStateMachine):
         self.root = Path(self._tmp.name)
         self.model = Model()
         self.aside: list[dict[str, object]] = []  # the model's rows that rewinds removed
-        self.run = runlake.init(dir=self.root, id="m")
+        self.run = runlake.init(settings={"root": self.root}, id="m")
         self.live = True
 
     @precondition(lambda self: self.live)
@@ -134,7 +134,7 @@ class FinishResumeRewind(RuleBasedStateMachine):
     @precondition(lambda self: not self.live)
     @rule()
     def resume(self):
-        self.run = runlake.init(dir=self.root, id="m", resume="must")
+        self.run = runlake.init(settings={"root": self.root}, id="m", resume="must")
         self.live = True
         # A resume goes on after the last step in the history (after a finish that is the
         # model's step, but a rewind to a step without a row may leave it lower).
@@ -145,7 +145,7 @@ class FinishResumeRewind(RuleBasedStateMachine):
     @rule(data=st.data())
     def rewind(self, data):
         n = data.draw(st.integers(0, self.model.rows[-1]["_step"]), label="step")
-        self.run = runlake.init(dir=self.root, resume_from=f"m?_step={n}")
+        self.run = runlake.init(settings={"root": self.root}, resume_from=f"m?_step={n}")
         self.live = True
         self.aside += [r for r in self.model.rows if r["_step"] > n]
         self.model.rows = [r for r in self.model.rows if r["_step"] <= n]

@@ -9,7 +9,7 @@ from tests.helpers import rows
 
 
 def test_each_log_is_a_step(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"a": 1.0})
         run.log({"a": 2.0, "b": "x"})
         assert run.step == 2
@@ -20,7 +20,7 @@ def test_reference_examples_are_equivalent(root):
     """The three ways wandb's Run reference calls equivalent write the same history."""
     results = []
     for style in ("plain", "commit", "step"):
-        with runlake.init(dir=root, project=style) as run:
+        with runlake.init(settings={"root": root}, project=style) as run:
             if style == "plain":
                 run.log({"train-loss": 0.5, "accuracy": 0.8})
                 run.log({"train-loss": 0.4, "accuracy": 0.9})
@@ -45,7 +45,7 @@ def test_reference_examples_are_equivalent(root):
 
 
 def test_larger_step_commits_pending_and_jumps(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"a": 1}, commit=False)
         run.log({"b": 2}, step=10)
         assert run.step == 10
@@ -55,7 +55,7 @@ def test_larger_step_commits_pending_and_jumps(root):
 
 
 def test_smaller_step_is_dropped_with_a_warning(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"a": 1}, step=5)
         with pytest.warns(UserWarning, match="less than the current step"):
             run.log({"a": 2}, step=3)
@@ -64,14 +64,14 @@ def test_smaller_step_is_dropped_with_a_warning(root):
 
 
 def test_pending_step_is_committed_at_finish(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"a": 1})
         run.log({"b": 2}, commit=False)
     assert rows(root) == [{"_step": 0, "a": 1}, {"_step": 1, "b": 2}]
 
 
 def test_empty_log_still_makes_a_step(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({})
         run.log({"a": 1})
         assert run.step == 2
@@ -79,7 +79,7 @@ def test_empty_log_still_makes_a_step(root):
 
 
 def test_step_argument_validation(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         for bad in (1.5, "3", True):
             with pytest.raises(TypeError, match="step must be an int"):
                 run.log({"a": 1}, step=bad)
@@ -95,7 +95,7 @@ def test_log_before_init_raises_runlake_error():
 
 
 def test_log_after_finish_raises(root):
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
     run.log({"a": 1})
     run.finish()
     with pytest.raises(runlake.Error, match="finished"):
@@ -105,7 +105,7 @@ def test_log_after_finish_raises(root):
 
 def test_fast_path_rows_match_slow_path_rows(root):
     """Rows of one shape take the buffer's fast path; they must read back exactly."""
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         for i in range(1000):
             run.log({"x": float(i), "i": i, "s": str(i), "flag": i % 2 == 0})
     got = rows(root)

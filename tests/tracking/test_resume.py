@@ -22,7 +22,7 @@ _LOGGER = """
 import sys, time
 import runlake
 root, run_id, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-run = runlake.init(dir=root, id=run_id, config={"lr": 0.1}, tags=["t"])
+run = runlake.init(settings={"root": root}, id=run_id, config={"lr": 0.1}, tags=["t"])
 run.define_metric("loss", summary="min,max")
 for i in range(n):
     run.log({"loss": float(n - i), "phase": "train"})
@@ -59,7 +59,7 @@ def run_dir(root: Path, run_id: str, part: str = "runs") -> Path:
 
 
 def log_run(root: Path, run_id: str, steps: int, **init) -> None:
-    with runlake.init(dir=root, id=run_id, **init) as run:
+    with runlake.init(settings={"root": root}, id=run_id, **init) as run:
         for i in range(steps):
             run.log({"loss": float(i), "i": i})
 
@@ -80,11 +80,11 @@ def digest(*folders: Path) -> dict[str, str]:
 # -- the resume modes --------------------------------------------------------------------------
 
 def test_allow_starts_a_missing_run_then_resumes_it(root):
-    with runlake.init(dir=root, id="r1", resume="allow") as run:
+    with runlake.init(settings={"root": root}, id="r1", resume="allow") as run:
         assert not run.resumed and run.starting_step == 0
         run.log({"loss": 0.5})
         run.log({"loss": 0.4})
-    with runlake.init(dir=root, id="r1", resume="allow") as run:
+    with runlake.init(settings={"root": root}, id="r1", resume="allow") as run:
         assert run.resumed
         assert run.starting_step == run.step == 2
         run.log({"loss": 0.3})
@@ -96,11 +96,11 @@ def test_allow_starts_a_missing_run_then_resumes_it(root):
 def test_must_resumes_an_existing_run_and_refuses_a_missing_one(root):
     log_run(root, "r1", 3)
     with pytest.raises(runlake.RunNotFoundError, match="resume='allow'"):
-        runlake.init(dir=root, id="nope", resume="must")
+        runlake.init(settings={"root": root}, id="nope", resume="must")
     assert not run_dir(root, "nope").exists() and runlake.run is None
     with pytest.raises(runlake.UsageError, match="needs the id"):
-        runlake.init(dir=root, resume="must")
-    with runlake.init(dir=root, id="r1", resume="must") as run:
+        runlake.init(settings={"root": root}, resume="must")
+    with runlake.init(settings={"root": root}, id="r1", resume="must") as run:
         assert run.resumed and run.step == 3
 
 
@@ -108,50 +108,50 @@ def test_never_refuses_an_existing_run_and_starts_a_missing_one(root):
     log_run(root, "r1", 1)
     before = digest(root)
     with pytest.raises(runlake.RunExistsError, match="resume='never'"):
-        runlake.init(dir=root, id="r1", resume="never")
+        runlake.init(settings={"root": root}, id="r1", resume="never")
     assert digest(root) == before
-    with runlake.init(dir=root, id="r2", resume="never") as run:
+    with runlake.init(settings={"root": root}, id="r2", resume="never") as run:
         assert not run.resumed
 
 
 def test_a_new_run_with_an_existing_id_is_still_refused(root):
     log_run(root, "r1", 1)
     with pytest.raises(runlake.RunExistsError, match="resume='allow'"):
-        runlake.init(dir=root, id="r1")
+        runlake.init(settings={"root": root}, id="r1")
 
 
 @pytest.mark.parametrize("resume", ["auto", True])
 def test_auto_resumes_the_run_that_did_not_finish_cleanly_here(root, resume):
-    with runlake.init(dir=root, resume=resume) as run:
+    with runlake.init(settings={"root": root}, resume=resume) as run:
         first = run.id
         run.log({"loss": 1.0})
         run.finish(exit_code=1)  # failed: a candidate for auto-resume, as in wandb
-    with runlake.init(dir=root, resume=resume) as run:
+    with runlake.init(settings={"root": root}, resume=resume) as run:
         assert run.id == first and run.resumed and run.step == 1
         run.log({"loss": 0.5})
     # That one exited with 0: the next auto run is a new one.
-    with runlake.init(dir=root, resume=resume) as run:
+    with runlake.init(settings={"root": root}, resume=resume) as run:
         assert run.id != first and not run.resumed
     assert rows(root, first) == [{"_step": 0, "loss": 1.0}, {"_step": 1, "loss": 0.5}]
 
 
 def test_auto_is_per_working_directory_and_an_explicit_id_wins(root, tmp_path, monkeypatch):
-    run = runlake.init(dir=root, resume="auto")
+    run = runlake.init(settings={"root": root}, resume="auto")
     left = run.id
     run.finish(exit_code=2)
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
-    with runlake.init(dir=root, resume="auto") as other:
+    with runlake.init(settings={"root": root}, resume="auto") as other:
         assert other.id != left and not other.resumed
     monkeypatch.chdir(tmp_path)
     with pytest.warns(UserWarning, match=f"unfinished run {left}"):
-        run = runlake.init(dir=root, resume="auto", id="given")
+        run = runlake.init(settings={"root": root}, resume="auto", id="given")
     assert run.id == "given" and not run.resumed
     run.finish()
 
 
 def test_disabled_mode_ignores_resume(root):
-    with runlake.init(dir=root, mode="disabled", id="r1", resume="must") as run:
+    with runlake.init(settings={"root": root}, mode="disabled", id="r1", resume="must") as run:
         assert not run.resumed and run.starting_step == 0
     assert not root.exists()
 
@@ -160,7 +160,7 @@ def test_resume_from_the_environment(root, monkeypatch):
     log_run(root, "envrun", 2)
     monkeypatch.setenv("WANDB_RESUME", "must")
     monkeypatch.setenv("RUNLAKE_RUN_ID", "envrun")
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         assert run.id == "envrun" and run.resumed and run.step == 2
 
 
@@ -172,7 +172,7 @@ def test_resume_from_the_environment(root, monkeypatch):
 ])
 def test_conflicting_or_unknown_arguments(root, kwargs, error, match):
     with pytest.raises(error, match=match):
-        runlake.init(dir=root, **kwargs)
+        runlake.init(settings={"root": root}, **kwargs)
     assert not root.exists()
 
 
@@ -185,7 +185,7 @@ def test_step_specs_are_checked_strictly(root, arg, spec):
     log_run(root, "r1", 5)
     before = digest(root)
     with pytest.raises(runlake.Error) as info:
-        runlake.init(dir=root, **{arg: spec})
+        runlake.init(settings={"root": root}, **{arg: spec})
     assert isinstance(info.value, ValueError)
     assert digest(root) == before and runlake.run is None
 
@@ -196,18 +196,18 @@ def test_a_step_beyond_the_run_or_a_run_without_steps_is_refused(root, arg):
     log_run(root, "empty", 0)
     before = digest(root)
     with pytest.raises(runlake.ResumeError, match="ends at step 4; step 5 is beyond"):
-        runlake.init(dir=root, **{arg: "r1?_step=5"})
+        runlake.init(settings={"root": root}, **{arg: "r1?_step=5"})
     with pytest.raises(runlake.ResumeError, match="no logged steps"):
-        runlake.init(dir=root, **{arg: "empty?_step=0"})
+        runlake.init(settings={"root": root}, **{arg: "empty?_step=0"})
     with pytest.raises(runlake.RunNotFoundError):
-        runlake.init(dir=root, **{arg: "missing?_step=0"})
+        runlake.init(settings={"root": root}, **{arg: "missing?_step=0"})
     assert digest(root) == before and runlake.run is None
 
 
 # -- what a resumed run continues ------------------------------------------------------------
 
 def test_resume_continues_config_summary_metrics_and_identity(root):
-    with runlake.init(dir=root, id="r1", config={"lr": 0.1, "opt": {"name": "adam"}},
+    with runlake.init(settings={"root": root}, id="r1", config={"lr": 0.1, "opt": {"name": "adam"}},
                       name="first", tags=["a"], notes="n", group="g") as run:
         run.define_metric("loss", summary="min,max,mean")
         run.define_metric("val/*", step_metric="epoch")
@@ -217,7 +217,7 @@ def test_resume_continues_config_summary_metrics_and_identity(root):
         created = meta(root, "r1")["created_at"]
     last_runtime = helpers.history(root)["_runtime"][-1].as_py()
 
-    run = runlake.init(dir=root, id="r1", resume="must", config={"lr": 0.1, "bs": 8})
+    run = runlake.init(settings={"root": root}, id="r1", resume="must", config={"lr": 0.1, "bs": 8})
     assert meta(root, "r1")["state"] == "running"
     assert dict(run.config) == {"lr": 0.1, "opt": {"name": "adam"}, "bs": 8}
     assert (run.name, run.tags, run.notes, run.group) == ("first", ("a",), "n", "g")
@@ -248,21 +248,21 @@ def test_resume_continues_config_summary_metrics_and_identity(root):
 def test_changing_a_stored_config_value_needs_allow_val_change(root):
     log_run(root, "r1", 1, config={"lr": 0.1})
     with pytest.raises(runlake.ConfigError, match="allow_val_change"):
-        runlake.init(dir=root, id="r1", resume="must", config={"lr": 0.2})
+        runlake.init(settings={"root": root}, id="r1", resume="must", config={"lr": 0.2})
     assert runlake.run is None
-    with runlake.init(dir=root, id="r1", resume="must", config={"lr": 0.2},
+    with runlake.init(settings={"root": root}, id="r1", resume="must", config={"lr": 0.2},
                       allow_val_change=True) as run:
         assert run.config.lr == 0.2
     assert meta(root, "r1")["config"] == {"lr": 0.2}
 
 
 def test_a_summary_deleted_or_overridden_by_hand_stays_so(root):
-    with runlake.init(dir=root, id="r1") as run:
+    with runlake.init(settings={"root": root}, id="r1") as run:
         run.define_metric("acc", summary="max")
         run.log({"loss": 1.0, "acc": 0.5, "tmp": 1})
         del run.summary["tmp"]
         run.summary["acc"] = 0.99  # a value set by hand wins over the aggregate
-    with runlake.init(dir=root, id="r1", resume="must") as run:
+    with runlake.init(settings={"root": root}, id="r1", resume="must") as run:
         assert "tmp" not in run.summary
         assert run.summary["acc"] == 0.99 and run.summary["loss"] == 1.0
 
@@ -274,7 +274,7 @@ def test_resume_after_sigkill_recovers_the_wal_and_continues(root):
     assert meta(root, "killed")["state"] == "running"  # nobody said otherwise: it was killed
     assert list(run_dir(root, "killed").joinpath("wal").glob("*.arrows"))
 
-    with runlake.init(dir=root, id="killed", resume="allow") as run:
+    with runlake.init(settings={"root": root}, id="killed", resume="allow") as run:
         assert run.resumed and run.step == run.starting_step == 50
         assert meta(root, "killed")["state"] == "running"
         assert not list(run_dir(root, "killed").joinpath("wal").glob("*.arrows"))
@@ -299,10 +299,10 @@ def test_a_run_live_in_another_process_is_never_taken(root):
         for kwargs in ({}, {"resume": "allow"}, {"resume": "must"}, {"resume": "auto"},
                        {"resume": "never"}, {"resume_from": "live?_step=3"}):
             with pytest.raises(runlake.RunInUseError, match="another process"):
-                runlake.init(dir=root, id=None if "resume_from" in kwargs else "live", **kwargs)
+                runlake.init(settings={"root": root}, id=None if "resume_from" in kwargs else "live", **kwargs)
             assert runlake.run is None
         # Forking only reads the parent: a live one is fine, and stays untouched.
-        with runlake.init(dir=root, fork_from="live?_step=4") as fork:
+        with runlake.init(settings={"root": root}, fork_from="live?_step=4") as fork:
             fork.log({"loss": 0.0})
         assert digest(*parent) == before
         assert full_history(root, fork.id)["loss"].to_pylist() == [10.0, 9.0, 8.0, 7.0, 6.0,
@@ -315,7 +315,7 @@ def test_a_run_live_in_another_process_is_never_taken(root):
 
 def _three_segments(root: Path, run_id: str) -> list[dict]:
     """A run of steps 0..8 in three segments (a new key starts a segment)."""
-    with runlake.init(dir=root, id=run_id) as run:
+    with runlake.init(settings={"root": root}, id=run_id) as run:
         run.define_metric("loss", summary="max")
         for i in range(9):
             row = {"loss": float(i)}
@@ -330,7 +330,7 @@ def _three_segments(root: Path, run_id: str) -> list[dict]:
 @pytest.mark.parametrize("n", [0, 3, 4, 5, 8])
 def test_resume_from_sets_later_rows_aside_and_continues_at_the_next_step(root, n):
     original = _three_segments(root, "r1")
-    with runlake.init(dir=root, resume_from=f"r1?_step={n}") as run:
+    with runlake.init(settings={"root": root}, resume_from=f"r1?_step={n}") as run:
         assert run.id == "r1" and run.resumed and run.step == run.starting_step == n + 1
         assert run.summary["loss"] == {"max": float(n)}
         run.log({"loss": -1.0})
@@ -352,9 +352,9 @@ def test_resume_from_sets_later_rows_aside_and_continues_at_the_next_step(root, 
 
 def test_rewinding_twice_keeps_each_rewind_aside(root):
     original = _three_segments(root, "r1")
-    with runlake.init(dir=root, resume_from="r1?_step=6") as run:
+    with runlake.init(settings={"root": root}, resume_from="r1?_step=6") as run:
         run.log({"loss": 60.0})
-    with runlake.init(dir=root, resume_from="r1?_step=2") as run:
+    with runlake.init(settings={"root": root}, resume_from="r1?_step=2") as run:
         run.log({"loss": 20.0})
     assert rows(root, "r1") == original[:3] + [{"_step": 3, "loss": 20.0}]
     stamps = sorted(run_dir(root, "r1").joinpath("rewound").iterdir())
@@ -369,9 +369,9 @@ def test_resume_from_a_killed_run_recovers_it_first(root):
     logger.kill()
     before = digest(root)
     with pytest.raises(runlake.ResumeError, match="ends at step 19"):  # its WAL counts
-        runlake.init(dir=root, resume_from="killed?_step=20")
+        runlake.init(settings={"root": root}, resume_from="killed?_step=20")
     assert digest(root) == before  # a refused rewind recovers nothing either
-    with runlake.init(dir=root, resume_from="killed?_step=9") as run:
+    with runlake.init(settings={"root": root}, resume_from="killed?_step=9") as run:
         assert run.step == 10 and run.summary["loss"] == {"min": 11.0, "max": 20.0}
         run.log({"loss": 0.0})
     assert full_history(root, "killed")["loss"].to_pylist() == [
@@ -381,13 +381,13 @@ def test_resume_from_a_killed_run_recovers_it_first(root):
 # -- fork ------------------------------------------------------------------------------------
 
 def test_fork_starts_a_new_run_with_the_parents_history_up_to_the_step(root):
-    with runlake.init(dir=root, id="parent", config={"lr": 0.1, "bs": 8}) as parent:
+    with runlake.init(settings={"root": root}, id="parent", config={"lr": 0.1, "bs": 8}) as parent:
         parent.define_metric("loss", summary="min")
         for i in range(10):
             parent.log({"loss": 10.0 - i, "i": i})
     before = digest(run_dir(root, "parent"), run_dir(root, "parent", "history"))
 
-    with runlake.init(dir=root, fork_from="parent?_step=5", config={"lr": 0.01}) as fork:
+    with runlake.init(settings={"root": root}, fork_from="parent?_step=5", config={"lr": 0.01}) as fork:
         assert fork.id != "parent" and not fork.resumed
         assert fork.step == fork.starting_step == 6
         assert dict(fork.config) == {"lr": 0.01, "bs": 8}  # a fork may change the parent's config
@@ -412,16 +412,16 @@ def test_fork_starts_a_new_run_with_the_parents_history_up_to_the_step(root):
 
 def test_fork_with_a_given_id_and_its_errors(root):
     log_run(root, "parent", 3)
-    with runlake.init(dir=root, id="child", fork_from="parent?_step=0") as fork:
+    with runlake.init(settings={"root": root}, id="child", fork_from="parent?_step=0") as fork:
         assert fork.id == "child" and fork.step == 1
     before = digest(root / "runs", root / "history")
     with pytest.raises(runlake.RunExistsError):
-        runlake.init(dir=root, id="child", fork_from="parent?_step=0")
+        runlake.init(settings={"root": root}, id="child", fork_from="parent?_step=0")
     with pytest.raises(runlake.RunExistsError):
-        runlake.init(dir=root, id="parent", fork_from="parent?_step=0")
+        runlake.init(settings={"root": root}, id="parent", fork_from="parent?_step=0")
     assert digest(root / "runs", root / "history") == before
     # A fork can itself be resumed, and stays a fork.
-    with runlake.init(dir=root, id="child", resume="must") as again:
+    with runlake.init(settings={"root": root}, id="child", resume="must") as again:
         assert again.step == 1
     assert meta(root, "child")["fork_from"]["run_id"] == "parent"
     assert meta(root, "child")["state"] == "finished"

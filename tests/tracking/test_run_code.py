@@ -35,7 +35,7 @@ def _tree() -> None:
 
 def test_default_name_include_and_exclude(root, entry):
     _tree()
-    with runlake.init(dir=root, project="mnist") as run:
+    with runlake.init(settings={"root": root}, project="mnist") as run:
         run.save("a.py", policy="now")  # a .py inside the store (root is ./store) is never code
         art = run.log_code()
     assert art.name == "source-mnist-train.py:v0" and art.type == "code"
@@ -50,7 +50,7 @@ def test_default_name_include_and_exclude(root, entry):
 def test_reference_advanced_example_one_and_two_argument_callables(root, entry, monkeypatch):
     _tree()
     monkeypatch.chdir("sub")
-    with runlake.init(dir=root, project="p") as run:
+    with runlake.init(settings={"root": root}, project="p") as run:
         art = run.log_code(
             "../",
             include_fn=lambda path: path.endswith(".py") or path.endswith(".ipynb"),
@@ -69,14 +69,14 @@ def test_callables_get_absolute_paths_and_the_root(root, tmp_path, entry):
         seen.append((path, root))
         return True
 
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log_code(".", name="mine", include_fn=include, exclude_fn=lambda p: False)
     assert (str(tmp_path / "a.py"), str(tmp_path)) in seen
 
 
 def test_nothing_matched_is_none(root, entry):
     _file("README.md")
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         with pytest.warns(UserWarning, match="no file"):
             assert run.log_code(include_fn=lambda p: p.endswith(".rs")) is None
         with pytest.warns(UserWarning):
@@ -86,7 +86,7 @@ def test_nothing_matched_is_none(root, entry):
 
 def test_same_code_twice_is_one_version_and_a_change_is_the_next(root, entry):
     _file("a.py", "x = 1\n")
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         assert run.log_code().version == "v0"
         assert run.log_code().version == "v0"
         _file("a.py", "x = 2\n")
@@ -97,14 +97,14 @@ def test_name_from_an_odd_entry_point_is_sanitised(root, tmp_path, monkeypatch):
     script = _file(tmp_path / "scripts" / "my train (v2)..py")
     monkeypatch.setattr(sys.modules["__main__"], "__file__", str(script), raising=False)
     _file("a.py")
-    with runlake.init(dir=root, project="p") as run:
+    with runlake.init(settings={"root": root}, project="p") as run:
         art = run.log_code()
     assert art.name == "source-p-scripts_my_train__v2__.py:v0"
 
 
 def test_bad_arguments(root, entry):
     _file("a.py")
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         with pytest.raises(TypeError, match="include_fn.*str"):
             run.log_code(include_fn="*.py")
         with pytest.raises(ValueError, match="exclude_fn.*neither"):
@@ -125,7 +125,7 @@ def _code_artifacts(root: Path, run) -> list:
 
 def test_save_code_logs_the_entry_script(root, tmp_path, entry):
     _file("other.py")
-    with runlake.init(dir=root, project="p", save_code=True) as run:
+    with runlake.init(settings={"root": root}, project="p", save_code=True) as run:
         pass
     [art] = _code_artifacts(root, run)
     assert art.name == "source-p-train.py:v0" and art.files() == ["train.py"]
@@ -134,26 +134,26 @@ def test_save_code_logs_the_entry_script(root, tmp_path, entry):
 
 
 def test_save_code_is_off_by_default_and_read_from_settings_and_env(root, entry, monkeypatch):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         pass
     assert _code_artifacts(root, run) == []
-    with runlake.init(dir=root, settings=runlake.Settings(save_code=True)) as run:
+    with runlake.init(settings=runlake.Settings(root=root, save_code=True)) as run:
         pass
     assert len(_code_artifacts(root, run)) == 1
     monkeypatch.setenv("WANDB_SAVE_CODE", "true")
     # (another project: identical code in one project is one version, whose producer stays
     # the run that logged it first)
-    with runlake.init(dir=root, project="other") as run:
+    with runlake.init(settings={"root": root}, project="other") as run:
         assert run.settings.save_code is True
     assert len(_code_artifacts(root, run)) == 1
-    with runlake.init(dir=root, save_code=False) as run:  # the argument wins
+    with runlake.init(settings={"root": root}, save_code=False) as run:  # the argument wins
         pass
     assert _code_artifacts(root, run) == []
     monkeypatch.setenv("RUNLAKE_SAVE_CODE", "perhaps")
     with pytest.raises(ValueError, match="RUNLAKE_SAVE_CODE.*'perhaps'"):
-        runlake.init(dir=root)
+        runlake.init(settings={"root": root})
     with pytest.raises(TypeError, match="save_code.*str"):
-        runlake.init(dir=root, save_code="yes")
+        runlake.init(settings={"root": root}, save_code="yes")
 
 
 def test_a_jupyter_kernel_has_no_entry_script(tmp_path, monkeypatch):
@@ -169,6 +169,6 @@ def test_save_code_without_an_entry_script_warns(root, monkeypatch):
     monkeypatch.delattr(sys.modules["__main__"], "__file__", raising=False)
     monkeypatch.setattr(sys, "argv", ["-c"])
     with pytest.warns(UserWarning, match="no entry script"):
-        with runlake.init(dir=root, save_code=True) as run:
+        with runlake.init(settings={"root": root}, save_code=True) as run:
             pass
     assert _code_artifacts(root, run) == []

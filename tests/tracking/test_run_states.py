@@ -36,7 +36,7 @@ def wait_until(probe, what: str) -> None:
 
 
 def test_status_counts_match_the_files(root):
-    with runlake.init(dir=root, settings=runlake.Settings(segment_bytes=2_000)) as run:
+    with runlake.init(settings=runlake.Settings(root=root, segment_bytes=2_000)) as run:
         assert run.status() == runlake.RunStatus(0, 0, 0, None, None)
         for i in range(300):
             run.log({"a": float(i)})
@@ -56,7 +56,7 @@ def test_status_counts_match_the_files(root):
 
 
 def test_status_reports_a_write_error(root, monkeypatch):
-    with runlake.init(dir=root, settings=runlake.Settings(wal_interval=0.0)) as run:
+    with runlake.init(settings=runlake.Settings(root=root, wal_interval=0.0)) as run:
         def refuse(*_, **__):
             raise OSError(28, "No space left on device")
 
@@ -85,7 +85,7 @@ def test_status_of_a_disabled_run():
 
 
 def test_mark_preempting_then_finish(root):
-    run = runlake.init(dir=root, project="p")
+    run = runlake.init(settings={"root": root}, project="p")
     run.log({"a": 1.0})
     run.mark_preempting()
     assert run_json(run)["state"] == "preempting"
@@ -97,7 +97,7 @@ def test_mark_preempting_then_finish(root):
 
 
 def test_a_preempting_run_that_exits_nonzero_stays_preempting(root):
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
     run.mark_preempting()
     run.finish(exit_code=143)  # the usual 128 + SIGTERM of a handler's sys.exit
     meta = run_json(run)
@@ -106,7 +106,7 @@ def test_a_preempting_run_that_exits_nonzero_stays_preempting(root):
 
 
 def test_an_exception_in_the_with_block_fails_the_run_with_its_last_line(root):
-    with pytest.raises(ValueError), runlake.init(dir=root) as run:
+    with pytest.raises(ValueError), runlake.init(settings={"root": root}) as run:
         raise ValueError("shape mismatch\n  expected (3, 4)\n  got (4, 3)")
     meta = run_json(run)
     assert (meta["state"], meta["exit_code"]) == ("failed", 1)
@@ -152,7 +152,7 @@ def sigterm_handler():
 def test_sigterm_flushes_marks_preempting_and_chains_to_the_previous_handler(
         root, sigterm_handler):
     previous = signal.getsignal(signal.SIGTERM)
-    run = runlake.init(dir=root, settings=runlake.Settings(wal_interval=3600))
+    run = runlake.init(settings=runlake.Settings(root=root, wal_interval=3600))
     assert signal.getsignal(signal.SIGTERM) is not previous  # runlake's, in front
     for i in range(100):
         run.log({"a": float(i)})
@@ -175,7 +175,7 @@ def test_sigterm_inside_runlake_is_taken_again_once_it_leaves(root, sigterm_hand
     needs) is re-sent to the process until it arrives outside."""
     inside = iter([True, True, False])
     monkeypatch.setattr(session, "_in_runlake", lambda frame: next(inside))
-    run = runlake.init(dir=root, settings=runlake.Settings(wal_interval=3600))
+    run = runlake.init(settings=runlake.Settings(root=root, wal_interval=3600))
     run.log({"a": 1.0})
     os.kill(os.getpid(), signal.SIGTERM)
     wait_until(lambda: sigterm_handler, "the previous handler to be called")
@@ -190,10 +190,10 @@ def test_no_handler_from_another_thread_or_over_an_ignored_signal(root):
 
     original = signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        runlake.init(dir=root).finish()
+        runlake.init(settings={"root": root}).finish()
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN  # ignored on purpose: kept
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        thread = threading.Thread(target=lambda: runlake.init(dir=root).finish())
+        thread = threading.Thread(target=lambda: runlake.init(settings={"root": root}).finish())
         thread.start()
         thread.join()
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # only the main thread may

@@ -23,7 +23,7 @@ def run_json(run: runlake.Run) -> dict:
 
 def test_run_is_none_before_init_and_after_finish(root):
     assert runlake.run is None
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
     assert runlake.run is run
     run.finish()
     assert runlake.run is None
@@ -31,7 +31,7 @@ def test_run_is_none_before_init_and_after_finish(root):
 
 def test_module_finish_finishes_the_active_run_and_is_harmless_without_one(root):
     runlake.finish()  # nothing active: a no-op
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
     runlake.log({"a": 1})
     runlake.finish()
     assert runlake.run is None
@@ -53,9 +53,9 @@ def test_config_and_summary_raise_before_init(name):
 
 
 def test_second_init_returns_the_active_run_with_a_warning(root):
-    first = runlake.init(dir=root)
+    first = runlake.init(settings={"root": root})
     with pytest.warns(UserWarning, match=first.id):
-        second = runlake.init(dir=root, project="other")
+        second = runlake.init(settings={"root": root}, project="other")
     assert second is first
     assert runlake.run is first
     assert len(list(root.glob("runs/*/*/run_id=*"))) == 1
@@ -63,11 +63,11 @@ def test_second_init_returns_the_active_run_with_a_warning(root):
 
 @pytest.mark.parametrize("reinit", [True, "finish_previous"])
 def test_reinit_finishes_the_previous_run(root, reinit):
-    first = runlake.init(dir=root)
+    first = runlake.init(settings={"root": root})
     first.log({"a": 1})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        second = runlake.init(dir=root, reinit=reinit)
+        second = runlake.init(settings={"root": root}, reinit=reinit)
     assert second is not first and runlake.run is second
     assert run_json(first)["state"] == "finished"
     assert run_json(second)["state"] == "running"
@@ -77,7 +77,7 @@ def test_reinit_finishes_the_previous_run(root, reinit):
 
 
 def test_with_block_finishes_the_run(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         assert runlake.run is run
         run.log({"a": 1})
     assert runlake.run is None
@@ -89,7 +89,7 @@ def test_with_block_finishes_the_run(root):
 
 def test_exception_in_with_block_marks_the_run_failed(root):
     with pytest.raises(ZeroDivisionError):
-        with runlake.init(dir=root) as run:
+        with runlake.init(settings={"root": root}) as run:
             run.log({"a": 1})
             1 / 0
     assert runlake.run is None
@@ -101,7 +101,7 @@ def test_exception_in_with_block_marks_the_run_failed(root):
 
 
 def test_finish_with_a_nonzero_exit_code_fails_the_run(root):
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
     run.finish(exit_code=2)
     meta = run_json(run)
     assert meta["state"] == "failed" and meta["exit_code"] == 2
@@ -110,7 +110,7 @@ def test_finish_with_a_nonzero_exit_code_fails_the_run(root):
 
 
 def test_join_is_an_alias_of_finish(root):
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
     run.log({"a": 1})
     run.join()
     assert runlake.run is None
@@ -122,7 +122,7 @@ def test_join_is_an_alias_of_finish(root):
 
 def test_attributes_of_the_reference(root):
     with runlake.init(
-        dir=root, project="proj", entity="team", config={"lr": 0.1}, name="my-run",
+        settings={"root": root}, project="proj", entity="team", config={"lr": 0.1}, name="my-run",
         notes="some notes", tags=["a", "b"], group="g1", job_type="train", id="abcd1234",
     ) as run:
         run.log({"loss": 0.5})
@@ -158,7 +158,7 @@ def test_attributes_of_the_reference(root):
 
 
 def test_name_tags_and_notes_are_settable_and_persisted(root):
-    run = runlake.init(dir=root, name="before", tags=["x"])
+    run = runlake.init(settings={"root": root}, name="before", tags=["x"])
     run.name = "after"
     run.tags = ("t1", "t2")
     run.notes = "new notes"
@@ -178,9 +178,9 @@ def test_name_tags_and_notes_are_settable_and_persisted(root):
 
 def test_tags_must_be_strings(root):
     with pytest.raises(TypeError):
-        runlake.init(dir=root, tags="abc")
+        runlake.init(settings={"root": root}, tags="abc")
     with pytest.raises(TypeError):
-        runlake.init(dir=root, tags=["a", 1])
+        runlake.init(settings={"root": root}, tags=["a", 1])
     assert runlake.run is None and not root.exists()
 
 
@@ -204,7 +204,7 @@ ENV_EXPECTED = {"TAGS": ("t1", "t2", "t3")}
 def test_environment_fills_what_init_is_not_given(root, monkeypatch, prefix, suffix):
     value, read = ENV_CASES[suffix]
     monkeypatch.setenv(prefix + suffix, value)
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         assert read(run) == ENV_EXPECTED.get(suffix, value)
     meta = run_json(run)
     field = {"RUN_ID": "id", "RUN_GROUP": "group", "JOB_TYPE": "job_type"}.get(suffix, suffix.lower())
@@ -213,8 +213,9 @@ def test_environment_fills_what_init_is_not_given(root, monkeypatch, prefix, suf
 
 @pytest.mark.parametrize("prefix", ["RUNLAKE_", "WANDB_"])
 def test_environment_dir_and_mode(tmp_path, monkeypatch, prefix):
-    store = tmp_path / "env-store"
-    monkeypatch.setenv(prefix + "DIR", str(store))
+    # $RUNLAKE_DIR is the store root; $WANDB_DIR a folder it lives under, as init(dir=...)
+    store = tmp_path / "env-store" / ("runlake-store" if prefix == "WANDB_" else "")
+    monkeypatch.setenv(prefix + "DIR", str(tmp_path / "env-store"))
     with runlake.init() as run:
         run.log({"a": 1})
     assert rows(store) == [{"_step": 0, "a": 1}]
@@ -236,7 +237,7 @@ def test_init_arguments_win_over_the_environment(root, monkeypatch, tmp_path):
         monkeypatch.setenv(prefix + "TAGS", "envtag")
         monkeypatch.setenv(prefix + "DIR", str(tmp_path / (prefix + "store")))
         monkeypatch.setenv(prefix + "RUN_ID", prefix.lower().strip("_") + "id1")
-    with runlake.init(dir=root, project="arg-p", entity="arg-e", name="arg-n", tags=["argtag"],
+    with runlake.init(settings={"root": root}, project="arg-p", entity="arg-e", name="arg-n", tags=["argtag"],
                       id="argid123") as run:
         assert (run.project, run.entity, run.name, tuple(run.tags), run.id) == (
             "arg-p", "arg-e", "arg-n", ("argtag",), "argid123"
@@ -248,15 +249,15 @@ def test_init_arguments_win_over_the_environment(root, monkeypatch, tmp_path):
 def test_runlake_variables_win_over_wandb_ones(root, monkeypatch):
     monkeypatch.setenv("RUNLAKE_PROJECT", "from-runlake")
     monkeypatch.setenv("WANDB_PROJECT", "from-wandb")
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         assert run.project == "from-runlake"
 
 
 def test_settings_win_over_the_environment_and_init_over_settings(root, monkeypatch):
     monkeypatch.setenv("RUNLAKE_PROJECT", "from-env")
-    with runlake.init(dir=root, settings=runlake.Settings(project="from-settings")) as run:
+    with runlake.init(settings=runlake.Settings(root=root, project="from-settings")) as run:
         assert run.project == "from-settings"
-    with runlake.init(dir=root, project="from-arg", settings={"project": "from-settings"}) as run:
+    with runlake.init(project="from-arg", settings={"root": root, "project": "from-settings"}) as run:
         assert run.project == "from-arg"
 
 
@@ -277,7 +278,7 @@ def test_invalid_mode_raises():
 
 def test_disabled_mode_writes_nothing_and_every_call_works(root, tmp_path):
     before = sorted(p.name for p in tmp_path.iterdir())
-    with runlake.init(dir=root, mode="disabled", config={"lr": 0.1}, project="p") as run:
+    with runlake.init(settings={"root": root}, mode="disabled", config={"lr": 0.1}, project="p") as run:
         assert runlake.run is run
         assert run.mode == "disabled" and run.disabled
         run.log({"a": 1, "nested": {"b": 2.0}})
@@ -306,7 +307,7 @@ def test_disabled_mode_writes_nothing_and_every_call_works(root, tmp_path):
 
 
 def test_disabled_mode_from_settings(root):
-    with runlake.init(dir=root, settings=runlake.Settings(mode="disabled")) as run:
+    with runlake.init(settings=runlake.Settings(root=root, mode="disabled")) as run:
         run.log({"a": 1})
     assert not root.exists()
 
@@ -322,7 +323,7 @@ def test_invalid_names_raise_and_create_nothing(tmp_path, field, bad):
     root = tmp_path / "deep" / "store"
     before = sorted(str(p) for p in tmp_path.rglob("*"))
     with pytest.raises(runlake.InvalidNameError) as info:
-        runlake.init(dir=root, **{field: bad})
+        runlake.init(settings={"root": root}, **{field: bad})
     assert isinstance(info.value, ValueError)
     assert runlake.run is None
     assert sorted(str(p) for p in tmp_path.rglob("*")) == before
@@ -330,17 +331,17 @@ def test_invalid_names_raise_and_create_nothing(tmp_path, field, bad):
 
 
 def test_existing_run_id_is_refused(root):
-    with runlake.init(dir=root, id="same1234"):
+    with runlake.init(settings={"root": root}, id="same1234"):
         pass
     with pytest.raises(runlake.RunExistsError):
-        runlake.init(dir=root, id="same1234")
+        runlake.init(settings={"root": root}, id="same1234")
     assert runlake.run is None
 
 
 def test_run_ids_are_url_safe_and_unique(root):
     ids = set()
     for _ in range(30):
-        with runlake.init(dir=root, reinit=True) as run:
+        with runlake.init(settings={"root": root}, reinit=True) as run:
             assert len(run.id) >= 8
             assert re.fullmatch(r"[A-Za-z0-9_-]+", run.id), run.id
             ids.add(run.id)
@@ -350,11 +351,11 @@ def test_run_ids_are_url_safe_and_unique(root):
 def test_default_names_are_two_words_and_the_run_number(root):
     names = []
     for _ in range(3):
-        with runlake.init(dir=root, project="named") as run:
+        with runlake.init(settings={"root": root}, project="named") as run:
             names.append(run.name)
     for i, name in enumerate(names, start=1):
         assert re.fullmatch(rf"[a-z]+-[a-z]+-{i}", name), name
-    with runlake.init(dir=root, project="fresh") as run:
+    with runlake.init(settings={"root": root}, project="fresh") as run:
         assert run.name.endswith("-1")
 
 
@@ -370,7 +371,7 @@ REFERENCE_METHODS = (
 def test_every_reference_method_is_implemented_and_probing_is_safe(root):
     missing = [m for m in REFERENCE_METHODS if not callable(getattr(runlake.Run, m, None))]
     assert missing == []
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         # probing for a method (as integrations do) must not raise anything but AttributeError
         with pytest.raises(AttributeError):
             run.no_such_method
@@ -382,5 +383,5 @@ def test_resuming_or_forking_a_missing_run_fails_and_writes_nothing(root, arg):
     # (tests/tracking/test_resume.py has the rest of resume, rewind and fork)
     extra = {"id": "abc"} if arg == "resume" else {}
     with pytest.raises(runlake.RunNotFoundError, match="abc"):
-        runlake.init(dir=root, **extra, **{arg: "must" if arg == "resume" else "abc?_step=1"})
+        runlake.init(settings={"root": root}, **extra, **{arg: "must" if arg == "resume" else "abc?_step=1"})
     assert runlake.run is None and not root.exists()

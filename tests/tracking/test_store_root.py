@@ -60,7 +60,7 @@ def test_environment_uri_is_refused(tmp_path, monkeypatch, name):
 
 def test_a_local_argument_still_wins_over_a_uri_in_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("RUNLAKE_DIR", URI)
-    with runlake.init(project="p", dir=tmp_path / "local") as run:
+    with runlake.init(project="p", settings={"root": tmp_path / "local"}) as run:
         run.log({"x": 1})
     assert runlake.Api(root=tmp_path / "local").run(f"p/{run.id}").summary["x"] == 1
 

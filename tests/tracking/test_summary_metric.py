@@ -19,7 +19,7 @@ def run_json(run: runlake.Run) -> dict:
 
 
 def test_summary_is_the_last_value_by_default(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"loss": 3.0, "name": "a", "vec": [1, 2]})
         run.log({"loss": 1.0})
         run.log({"loss": 2.0, "name": "b", "vec": [3]})
@@ -33,7 +33,7 @@ def test_summary_is_the_last_value_by_default(root):
 
 
 def test_summary_reads_reflect_every_log_before_them(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         for i in range(500):
             run.log({"i": i})
             if i % 97 == 0:
@@ -50,7 +50,7 @@ def test_summary_reads_reflect_every_log_before_them(root):
     ("min, max ,mean", {"min": 1.0, "max": 4.0, "mean": 2.5}),
 ])
 def test_summary_aggregations(root, op, expected):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.define_metric("loss", summary=op)
         for v in (3.0, 1.0, 4.0, 2.0):
             run.log({"loss": v})
@@ -60,7 +60,7 @@ def test_summary_aggregations(root, op, expected):
 
 @pytest.mark.parametrize("goal, best", [("minimize", 1.0), ("maximize", 4.0)])
 def test_summary_best_follows_the_goal(root, goal, best):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.define_metric("acc", summary="best", goal=goal)
         for v in (3.0, 1.0, 4.0, 2.0):
             run.log({"acc": v})
@@ -68,7 +68,7 @@ def test_summary_best_follows_the_goal(root, goal, best):
 
 
 def test_summary_aggregates_ints_and_module_level_define_metric(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         m = runlake.define_metric("n", summary="max,min")
         assert isinstance(m, runlake.Metric)
         for v in (5, 2, 9):
@@ -77,7 +77,7 @@ def test_summary_aggregates_ints_and_module_level_define_metric(root):
 
 
 def test_summary_copy_is_the_last_value_and_none_leaves_it_out(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.define_metric("c", summary="copy")
         run.define_metric("h", summary="none")
         run.log({"c": 1.0, "h": 1.0})
@@ -91,7 +91,7 @@ def test_summary_copy_is_the_last_value_and_none_leaves_it_out(root):
 
 
 def test_glob_names_apply_to_matching_keys(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.define_metric("train/*", summary="min")
         run.log({"train/loss": 2.0, "train/err": 0.5, "val/loss": 9.0})
         run.log({"train/loss": 1.0, "train/err": 0.7, "val/loss": 8.0})
@@ -101,7 +101,7 @@ def test_glob_names_apply_to_matching_keys(root):
 
 
 def test_star_glob_and_exact_name_precedence(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.define_metric("*", summary="max")
         run.define_metric("loss", summary="min")
         run.log({"loss": 2.0, "acc": 0.1})
@@ -111,7 +111,7 @@ def test_star_glob_and_exact_name_precedence(root):
 
 
 def test_define_metric_merges_unless_overwrite(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.define_metric("x", summary="min")
         merged = run.define_metric("x", summary="max")
         assert set(merged.summary) == {"min", "max"}
@@ -129,7 +129,7 @@ def test_define_metric_merges_unless_overwrite(root):
 
 
 def test_step_metric_with_step_sync_fills_rows_that_lack_it(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.define_metric("epoch")
         run.define_metric("val/*", step_metric="epoch")  # step_sync defaults to on
         run.define_metric("nosync", step_metric="epoch", step_sync=False)
@@ -150,14 +150,14 @@ def test_step_metric_with_step_sync_fills_rows_that_lack_it(root):
 
 
 def test_step_sync_before_the_step_metric_was_logged_adds_nothing(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.define_metric("val/acc", step_metric="epoch", step_sync=True)
         run.log({"val/acc": 0.5})
     assert rows(root) == [{"_step": 0, "val/acc": 0.5}]
 
 
 def test_define_metric_accepts_a_metric_as_step_metric(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         epoch = run.define_metric("epoch")
         m = run.define_metric("acc", step_metric=epoch)
         assert m.step_metric == "epoch"
@@ -171,7 +171,7 @@ def test_define_metric_accepts_a_metric_as_step_metric(root):
     ({"summary": 3}, TypeError),
 ])
 def test_invalid_summary_or_goal_raises(root, kwargs, error):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         with pytest.raises(error):
             run.define_metric("x", **kwargs)
         with pytest.raises(ValueError):
@@ -179,7 +179,7 @@ def test_invalid_summary_or_goal_raises(root, kwargs, error):
 
 
 def test_user_summary_values_win_over_logged_ones(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.define_metric("acc", summary="max")
         run.log({"loss": 1.0, "acc": 0.5, "other": 1})
         run.summary["loss"] = "custom"
@@ -195,7 +195,7 @@ def test_user_summary_values_win_over_logged_ones(root):
 
 
 def test_nested_access_to_flattened_keys(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"a": {"b": 1, "c": {"d": 2.5}}})
         assert run.summary["a"]["b"] == 1
         assert run.summary["a"]["c"]["d"] == 2.5
@@ -204,7 +204,7 @@ def test_nested_access_to_flattened_keys(root):
 
 
 def test_module_level_summary_follows_the_active_run(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"x": 1.0})
         assert runlake.summary["x"] == 1.0
         runlake.summary["y"] = 2
@@ -212,7 +212,7 @@ def test_module_level_summary_follows_the_active_run(root):
 
 
 def test_nonfinite_summary_values_survive_run_json(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"nan": float("nan"), "inf": math.inf})
     summary = run_json(run)["summary"]
     # JSON has no NaN: FORMAT.md wraps non-finite floats; the file must stay strict JSON.
@@ -221,7 +221,7 @@ def test_nonfinite_summary_values_survive_run_json(root):
 
 
 def test_summary_is_persisted_while_running_after_a_flush(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.define_metric("acc", summary="max")
         run.log({"loss": 0.5, "acc": 0.75})
         run.log({"loss": 0.25, "acc": 0.5})
@@ -238,7 +238,7 @@ def test_summary_is_persisted_while_running_after_a_flush(root):
 @pytest.mark.parametrize("value, kind", [(object(), "builtins.object"), ({1, 2}, "builtins.set"),
                                           ([1, object()], "builtins.object")])
 def test_a_summary_value_that_cannot_be_stored_is_a_clear_error(root, value, kind):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         with pytest.raises(runlake.InvalidValueError, match=f"summary key 'o': a {kind}"):
             run.summary["o"] = value
         assert "o" not in run.summary
@@ -249,7 +249,7 @@ def test_summary_values_are_stored_as_json_can_hold_them(root):
 
     import numpy as np
 
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.summary.update({"a": np.float32(0.5), "arr": np.arange(3), "d": decimal.Decimal("1.5"),
                             "nested": {"x": [np.int64(2), "s", None]}})
     got = runlake.Api(root).run(run.path).summary
@@ -258,7 +258,7 @@ def test_summary_values_are_stored_as_json_can_hold_them(root):
 
 @pytest.mark.parametrize("key", ["_step", "_runtime", "_timestamp"])
 def test_runlakes_own_summary_keys_cannot_be_set(root, key):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"a": 1.0})
         with pytest.raises(runlake.InvalidNameError, match=f"'{key}' is runlake's own"):
             run.summary[key] = -5

@@ -15,7 +15,7 @@ def test_logging_from_several_threads_gives_unique_increasing_steps(root):
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # switch threads often, so interleavings happen
     try:
-        run = runlake.init(dir=root)
+        run = runlake.init(settings={"root": root})
         start = threading.Barrier(THREADS)
 
         def work(k: int) -> None:

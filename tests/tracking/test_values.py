@@ -14,7 +14,7 @@ from tests.helpers import history, rows
 
 
 def _one_row(root, data):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log(data)
     table = history(root)
     assert table.num_rows == 1
@@ -55,7 +55,7 @@ def test_nan_and_infinities_are_kept(root):
 
 
 def test_none_is_a_null_in_the_keys_column(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"a": 1.0, "b": "x"})
         run.log({"a": None, "b": None})
         run.log({"a": 3.0, "b": "z"})
@@ -169,7 +169,7 @@ REFUSED = [
 
 @pytest.mark.parametrize("key, value, builtin, words", REFUSED)
 def test_refused_value_raises_a_clear_error_and_keeps_the_rest(root, key, value, builtin, words):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"before": 1.0})
         with pytest.raises(builtin) as info:
             run.log({"ok": 2.0, key: value, "also_ok": "yes"})
@@ -185,21 +185,21 @@ def test_refused_value_raises_a_clear_error_and_keeps_the_rest(root, key, value,
 
 
 def test_refused_value_inside_a_nested_dict_keeps_its_siblings(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         with pytest.raises(runlake.InvalidValueError, match="'outer.bad'"):
             run.log({"outer": {"good": 1, "bad": object()}, "top": 2})
     assert rows(root) == [{"_step": 0, "outer.good": 1, "top": 2}]
 
 
 def test_several_refused_values_are_all_counted(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         with pytest.raises(runlake.Error, match="1 more refused"):
             run.log({"a": {1}, "b": object(), "c": 1.0})
     assert rows(root) == [{"_step": 0, "c": 1.0}]
 
 
 def test_refused_value_with_commit_false_keeps_the_pending_step(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"a": 1.0}, commit=False)
         with pytest.raises(TypeError):
             run.log({"b": 2.0, "bad": {1}}, commit=False)
@@ -208,7 +208,7 @@ def test_refused_value_with_commit_false_keeps_the_pending_step(root):
 
 
 def test_log_needs_a_dict(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         with pytest.raises(TypeError, match="dict") as info:
             run.log([("a", 1)])
         assert isinstance(info.value, runlake.Error)
@@ -217,7 +217,7 @@ def test_log_needs_a_dict(root):
 # -- a key whose type changes ---------------------------------------------------------------
 
 def test_float_then_string_goes_to_a_sibling_column(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"loss": 0.5})
         run.log({"loss": "diverged"})
         run.log({"loss": 0.25})
@@ -228,7 +228,7 @@ def test_float_then_string_goes_to_a_sibling_column(root):
 
 
 def test_int_then_float_is_promoted_to_float64(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.log({"x": 1})
         run.log({"x": 2.5})
         run.log({"x": 3})
@@ -241,7 +241,7 @@ def test_int_then_float_is_promoted_to_float64(root):
 def test_int_then_float_across_segments_gives_one_type_in_every_file(root):
     """Segments written before the widening are rewritten at finish."""
     settings = runlake.Settings(segment_bytes=1, wal_interval=0.0)
-    with runlake.init(dir=root, settings=settings) as run:
+    with runlake.init(settings=settings.replace(root=root)) as run:
         for i in range(5):
             run.log({"x": i})
             assert run._flush(timeout=30)

@@ -70,7 +70,7 @@ def test_histogram_edge_cases():
 
 def test_watch_registers_and_unwatch_removes_hooks(root):
     net = model()
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
     run.watch(net, log="all", log_freq=10_000)
     assert hooks(net) == 1 + 4  # one forward hook, one gradient hook per parameter
     train(run, net, 3)  # below log_freq: nothing logged but the loss
@@ -87,7 +87,7 @@ def test_watch_registers_and_unwatch_removes_hooks(root):
 
 
 def test_log_modes_hook_what_they_say(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         a, b, c, d = model(), model(), model(), model()
         run.watch(a)  # default: gradients
         run.watch(b, log="parameters")
@@ -101,7 +101,7 @@ def test_log_modes_hook_what_they_say(root):
 
 
 def test_watching_twice_warns(root):
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         net = model()
         run.watch(net)
         with pytest.warns(UserWarning, match="watched already"):
@@ -111,7 +111,7 @@ def test_watching_twice_warns(root):
 
 def test_detach_releases_the_model(root):
     net = model()
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
     run.watch(net, log="all")
     run.detach()
     assert hooks(net) == 0
@@ -119,7 +119,7 @@ def test_detach_releases_the_model(root):
 
 def test_log_graph_writes_the_module_tree(root):
     net = model()
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.watch(net, log_graph=True)
         run.watch(torch.nn.Linear(3, 1), log=None, log_graph=True)
     files = run._paths.files_dir
@@ -155,7 +155,7 @@ def test_log_graph_writes_the_module_tree(root):
 def test_bad_arguments_are_value_errors(root, args, kwargs, match):
     net = model()
     args = tuple(net if a is None else a for a in args)
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         with pytest.raises(ValueError, match=match):
             run.watch(*args, **kwargs)
         assert hooks(net) == 0
@@ -163,7 +163,7 @@ def test_bad_arguments_are_value_errors(root, args, kwargs, match):
 
 def test_models_in_a_list_and_a_non_module_among_them(root):
     a, b = model(), model()
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         with pytest.raises(ValueError, match="torch.nn.Module"):
             run.watch([a, "b"])
         assert hooks(a) == 0  # nothing hooked when one of them is refused
@@ -180,7 +180,7 @@ def test_module_level_watch_needs_init():
 
 
 def test_watch_after_finish_is_a_usage_error(root):
-    run = runlake.init(dir=root)
+    run = runlake.init(settings={"root": root})
     run.finish()
     with pytest.raises(runlake.UsageError, match="finished"):
         run.watch(model())
@@ -197,7 +197,7 @@ def test_disabled_run_watch_is_a_no_op_that_still_checks():
 
 def test_missing_torch_names_the_extra(root, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         with pytest.raises(ImportError, match=r"pip install 'runlake\[torch\]'") as e:
             run.watch(object())
         assert isinstance(e.value, runlake.MissingExtraError)
@@ -213,7 +213,7 @@ def histogram_column(frame, key: str) -> list:
 @needs_histogram
 def test_gradients_and_parameters_are_logged_every_log_freq_batches(root):
     net = model()
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.watch(net, log="all", log_freq=3)
         train(run, net, 10)
     frame = runlake.Api(root).run(run.path).history(samples=None, format="polars")
@@ -240,7 +240,7 @@ def test_parameter_histograms_are_the_parameters_at_that_batch(root):
     net = model()
     with torch.no_grad():
         net[0].weight.copy_(torch.arange(32, dtype=torch.float32).reshape(8, 4))
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.watch(net, log="parameters", log_freq=1)
         net(torch.randn(2, 4))
         run.log({"batch": 0})
@@ -254,7 +254,7 @@ def test_parameter_histograms_are_the_parameters_at_that_batch(root):
 @needs_histogram
 def test_second_model_keys_have_a_graph_prefix(root):
     a, b = model(), model()
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         run.watch([a, b], log="parameters", log_freq=1)
         for net in (a, b):
             net(torch.randn(2, 4))
@@ -270,7 +270,7 @@ def test_nothing_is_logged_before_log_freq_batches(root):
     # the usual use: watch before the loop, log the loss each step; watch logs nothing
     # until log_freq batches have run (default 1000)
     net = model()
-    with runlake.init(dir=root) as run:
+    with runlake.init(settings={"root": root}) as run:
         runlake.watch(net)
         train(run, net, 5)
     frame = runlake.Api(root).run(run.path).history(samples=None, format="polars")

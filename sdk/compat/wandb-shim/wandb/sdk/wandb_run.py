@@ -1,0 +1,5 @@
+"""wandb.sdk.wandb_run: the Run class."""
+
+from runlake.tracking.run import Run
+
+__all__ = ["Run"]

@@ -1,0 +1,5 @@
+"""wandb.sdk.wandb_settings: runlake.Settings."""
+
+from runlake.tracking.settings import Settings
+
+__all__ = ["Settings"]
