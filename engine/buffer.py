@@ -39,9 +39,10 @@ _INF = float("inf")
 # writer that fell behind holds a few chunks' worth of copies, never the whole backlog's.
 CHUNK_ROWS = 32768
 CHUNK_VALUES = 1 << 20  # and values: a wide row fills a chunk in fewer rows
-# Full chunks the writer has not taken yet before an append waits for it (bounded by
-# MAX_WAIT): with the time-based max_lag, what keeps the buffer's memory small at any rate.
-MAX_CHUNKS = 4
+# Values in chunks the writer has not taken yet past which a new chunk waits for its take
+# (bounded by MAX_WAIT): with the time-based max_lag, what keeps the buffer's memory small at
+# any logging rate (about 32 MiB of floats).
+MAX_UNTAKEN_VALUES = 4 * CHUNK_VALUES
 
 
 def _full(n: int, width: int) -> bool:
@@ -226,7 +227,7 @@ class HistoryBuffer:
     Every change is made under `_lock`; the lane's own append (native or not) takes no row
     while the lock is held, so a Python-side change is never interleaved with one."""
 
-    __slots__ = ("_lock", "_taken", "_chunks", "_cur", "_max_lag", "lane")
+    __slots__ = ("_lock", "_taken", "_chunks", "_cur", "_max_lag", "_sealed", "lane")
 
     def __init__(self, step: int = 0) -> None:
         self._lock = threading.Lock()
@@ -234,6 +235,7 @@ class HistoryBuffer:
         self._chunks: list[Chunk] = []
         self._cur: Chunk | None = None  # the chunk the next row of its shape goes to
         self._max_lag: float | None = None  # None: never wait (no writer, or a failing one)
+        self._sealed = 0  # values in the untaken chunks before the current one
         # The hot path's state: the current all-number rows, whether append_like_last may take
         # a row (see disarm), the next step, the rows logged, and when the oldest untaken row
         # is max_lag old (inf when none).
@@ -303,8 +305,10 @@ class HistoryBuffer:
             lane = self.lane
             cur = self._cur
             new = cur is None or cur.keys != keys or cur.types != types or _full(len(cur), len(keys))
-            if new and len(self._chunks) >= MAX_CHUNKS and self._max_lag is not None:
-                self._taken.wait(MAX_WAIT)  # the writer is behind: let it take first
+            if new and cur is not None:
+                self._sealed += len(cur) * max(1, len(cur.keys))
+                if self._sealed >= MAX_UNTAKEN_VALUES and self._max_lag is not None:
+                    self._taken.wait(MAX_WAIT)  # the writer is behind: let it take first
             if not self._chunks and self._max_lag is not None:
                 lane.deadline = now + self._max_lag
             if new:
@@ -335,6 +339,7 @@ class HistoryBuffer:
                 return []
             self._chunks = []
             self._cur = None
+            self._sealed = 0
             lane = self.lane
             lane.cur = None  # before the lock is released: no append reaches a taken chunk
             lane.armed = False

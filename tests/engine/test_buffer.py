@@ -392,22 +392,26 @@ def test_a_chunk_holds_at_most_chunk_rows_and_chunk_values(lane):
     assert sizes[0] == CHUNK_VALUES // 2000 and sum(sizes) == CHUNK_VALUES // 2000 + 4
 
 
-def test_a_new_chunk_waits_for_the_writer_once_max_chunks_are_untaken(lane):
-    """Memory stays bounded at any logging rate: past MAX_CHUNKS untaken chunks an append
-    waits for the writer's take (woken by it), while the writer is healthy."""
+def test_a_new_chunk_waits_for_the_writer_once_enough_values_are_untaken(lane):
+    """Memory stays bounded at any logging rate: past MAX_UNTAKEN_VALUES untaken values a new
+    chunk waits for the writer's take (woken by it), while the writer is healthy; chunks of
+    alternating small shapes never wait."""
     import threading
 
-    from runlake.engine.buffer import MAX_CHUNKS
+    from runlake.engine.buffer import CHUNK_VALUES, MAX_UNTAKEN_VALUES
 
     buf = HistoryBuffer()
-    buf.throttle(60.0)  # a healthy writer far from its time limit: only the chunk count counts
-    for i in range(MAX_CHUNKS):
-        buf.append((f"k{i}",), [1.0], i)  # a new shape: a new chunk each
+    buf.throttle(60.0)  # a healthy writer far from its time limit: only the values count
+    for i in range(1000):  # alternating shapes: a chunk each, few values
+        buf.append(("a",) if i % 2 else ("b", "c"), [1.0] * (1 if i % 2 else 2), i)
+    wide = tuple(f"k{j}" for j in range(CHUNK_VALUES // 8))
+    for i in range(MAX_UNTAKEN_VALUES // len(wide)):  # full chunks of 8 wide rows
+        buf.append(wide, [1.0] * len(wide), buf.step)
     order = []
     done = threading.Event()
 
     def log_more():
-        buf.append(("other",), [1.0], MAX_CHUNKS)
+        buf.append(("other",), [1.0], buf.step)
         order.append("appended")
         done.set()
 
@@ -415,7 +419,7 @@ def test_a_new_chunk_waits_for_the_writer_once_max_chunks_are_untaken(lane):
     t.start()
     assert not done.wait(0.3)  # still waiting for a take
     order.append("take")
-    assert len(buf.take()) == MAX_CHUNKS
+    assert sum(len(c) for c in buf.take()) == 1000 + MAX_UNTAKEN_VALUES // len(wide)
     t.join(10)
     assert order == ["take", "appended"]
     assert [c.keys for c in buf.take()] == [("other",)]
