@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlparse
 
-from runlake.errors import InvalidValueError, UsageError
+from runlake.errors import ArtifactFinalizedError, InvalidValueError, UsageError
 from runlake.engine import staging
 from runlake.engine.remote import s3_etag
 from runlake.engine.times import iso
@@ -52,12 +52,12 @@ class Artifact(ArtifactBase):
 
     def _check_pending(self) -> None:
         if self._upserted is not None:
-            raise UsageError(
+            raise ArtifactFinalizedError(
                 f"artifact {self.name}'s files were upserted (distributed_id "
                 f"{self._upserted!r}): make a new runlake.Artifact for more files"
             )
         if self._version is not None:
-            raise UsageError(
+            raise ArtifactFinalizedError(
                 f"artifact {self.name} is logged and cannot change: make a new runlake.Artifact"
             )
 

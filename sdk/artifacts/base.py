@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from runlake.errors import InvalidNameError, UsageError
+from runlake.errors import ArtifactNotLoggedError, InvalidNameError, UsageError
 from runlake.engine.layout import default_entity, default_project, validate_name
 from runlake.engine.objects import (
     LATEST,
@@ -126,7 +126,8 @@ class ArtifactBase:
 
     def _store(self) -> ArtifactStore:
         if self._root is None:
-            raise UsageError(f"artifact {self._name} is not logged yet: call run.log_artifact() first")
+            raise ArtifactNotLoggedError(
+                f"artifact {self._name} is not logged yet: call run.log_artifact() first")
         return ArtifactStore(self._root)
 
     def _default_root(self) -> Path:

@@ -22,7 +22,7 @@ from runlake.errors import InvalidValueError
 
 from runlake.media.annotations import check_boxes, check_classes, check_masks
 from runlake.media.pillow import encode, pil
-from runlake.media.base import Media, MediaContext
+from runlake.media.base import Media, MediaContext, read_file
 
 # file_type -> (PIL format, suffix)
 _FORMATS = {
@@ -98,11 +98,7 @@ class Image(Media):
         self._masks = other._masks
 
     def _from_path(self, path: str | os.PathLike[str], mode: str | None) -> None:
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except OSError as exc:
-            raise InvalidValueError(f"Image could not read {os.fspath(path)!r}: {exc}") from None
+        data = read_file("Image", path)
         import io
 
         try:

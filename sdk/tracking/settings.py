@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from runlake.errors import InvalidValueError, UsageError
+from runlake.errors import InvalidSettingError, InvalidValueError, UsageError
 from runlake.engine.layout import DEFAULT_ENTITY, DEFAULT_PROJECT, check_root
 from runlake.engine.writer import WriterOptions
 from runlake.engine.urls import check_http_url
@@ -139,7 +139,7 @@ def resolve(settings: Settings | dict[str, Any] | None, **given: Any) -> Setting
     changes["save_code"] = _save_code(given.get("save_code"), settings.save_code)
     mode = changes["mode"] or "online"
     if mode not in MODES:
-        raise UsageError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+        raise InvalidSettingError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     changes["mode"] = mode
     # RUNLAKE_ only: WANDB_BASE_URL names wandb's API server, which is no dashboard of ours.
     for name, suffix in (("base_url", "BASE_URL"), ("alert_webhook", "ALERT_WEBHOOK")):

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from runlake.errors import InvalidNameError, InvalidValueError
+from runlake.errors import InvalidKeyError, InvalidNameError, InvalidValueError
 from runlake.engine.kinds import KIND_OF_TYPE, FloatList, IntList, StrList
 
 from runlake.media.histogram import Histogram
@@ -44,7 +44,7 @@ def check_key(key: object, where: str = "") -> str:
     if type(key) is not str:
         if isinstance(key, str):
             return check_key(str.__str__(key), where)  # a str enum's value, not "E.X"
-        raise InvalidNameError(
+        raise InvalidKeyError(
             f"log() keys must be strings; got {type(key).__name__} {key!r}{where}: "
             "convert the key with str()"
         )

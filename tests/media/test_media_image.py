@@ -109,7 +109,7 @@ def test_unknown_modes_file_types_and_paths_are_refused(tmp_path):
         runlake.Image(RGB, mode="XYZ")
     with pytest.raises(runlake.InvalidValueError, match="file_type 'tiff'"):
         runlake.Image(RGB, file_type="tiff")
-    with pytest.raises(runlake.InvalidValueError, match="could not read"):
+    with pytest.raises(FileNotFoundError, match="no file at"):
         runlake.Image(str(tmp_path / "missing.png"))
     (tmp_path / "not.png").write_text("text")
     with pytest.raises(runlake.InvalidValueError, match="not an image"):
