@@ -21,6 +21,7 @@ from runlake.errors import InvalidNameError, InvalidValueError
 from runlake.engine.kinds import FLOAT, INT
 
 from runlake.tracking.metric import MetricRegistry
+from runlake.tracking.values import plain_nested
 
 _NUMERIC_AGG = ("min", "max", "mean", "best")
 
@@ -45,8 +46,9 @@ class _Agg:
 
 
 def _plain(value: Any) -> Any:
-    """List values are stored as tuple subclasses; the summary shows plain lists."""
-    return list(value) if isinstance(value, tuple) else value
+    """List values are stored as tuple subclasses, a small multi-dimensional array as a
+    struct; the summary shows plain (nested) lists."""
+    return list(value) if isinstance(value, tuple) else plain_nested(value)
 
 
 def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
