@@ -139,7 +139,7 @@ class Run:
             files=self._media.files,
         )
         self._summary = Summary(self._metrics, sync=self._writer.drain,
-                                encode=self._summary_media)
+                                encode=self._summary_media, start_time=self._start_time)
         if continued is not None:
             # New rows must land in the columns (and `@family` siblings) the run already has.
             self._writer.schema = continued.schema
