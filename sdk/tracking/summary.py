@@ -26,7 +26,6 @@ from runlake.engine.kinds import FLOAT, INT
 from runlake.tracking.metric import MetricRegistry
 from runlake.tracking.values import plain_nested
 
-_NUMERIC_AGG = ("min", "max", "mean", "best")
 
 
 class _Agg:
@@ -42,10 +41,15 @@ class _Agg:
     def add(self, column: np.ndarray) -> None:
         finite = column[~np.isnan(column)]
         if finite.size:
-            self.min = min(self.min, float(finite.min()))
-            self.max = max(self.max, float(finite.max()))
-            self.total += float(finite.sum())
-            self.count += int(finite.size)
+            self.merge(float(finite.min()), float(finite.max()), float(finite.sum()),
+                       int(finite.size))
+
+    def merge(self, lo: float, hi: float, total: float, count: int) -> None:
+        if count:
+            self.min = min(self.min, lo)
+            self.max = max(self.max, hi)
+            self.total += total
+            self.count += count
 
 
 def _plain(value: Any) -> Any:
@@ -106,22 +110,42 @@ class Summary:
                 for j, key in enumerate(chunk.keys):
                     self._last[key] = values[base + j]
                     self._deleted.discard(key)
-                    metric = self._metrics.resolve(key) if self._metrics else None
-                    if metric is None or chunk_kinds[j] not in (INT, FLOAT) or not any(
-                        op in _NUMERIC_AGG or op == "first" for op in metric.summary
-                    ):
-                        continue
-                    column = chunk.column(j)
-                    if not isinstance(column, np.ndarray):
-                        try:
-                            column = np.fromiter(column, dtype=np.float64, count=n)
-                        except OverflowError:  # ints beyond float range: no numeric aggregate
-                            continue
-                    agg = self._aggs.get(key)
-                    if agg is None:
-                        agg = self._aggs[key] = _Agg(float(column[0]))
-                    agg.add(column)
+                self._fold_stats(chunk, chunk_kinds)
             self.version += 1
+
+    def _fold_stats(self, chunk: Chunk, chunk_kinds: tuple[str, ...]) -> None:
+        """min, max, total and count of every numeric key, whether or not a metric asks for
+        them yet: `define_metric(summary="min")` after rows were logged covers those rows, as
+        in wandb. A float chunk (the usual metrics) is reduced for all its keys at once."""
+        aggs = self._aggs
+        if chunk.floats:
+            rows = np.frombuffer(chunk.values, dtype=np.float64).reshape(len(chunk), -1)
+            nan = np.isnan(rows)
+            lows = np.where(nan, np.inf, rows).min(axis=0).tolist()
+            highs = np.where(nan, -np.inf, rows).max(axis=0).tolist()
+            totals = np.where(nan, 0.0, rows).sum(axis=0).tolist()
+            counts = (len(chunk) - nan.sum(axis=0)).tolist()
+            firsts = rows[0].tolist()
+            for j, key in enumerate(chunk.keys):
+                agg = aggs.get(key)
+                if agg is None:
+                    agg = aggs[key] = _Agg(firsts[j])
+                agg.merge(lows[j], highs[j], totals[j], counts[j])
+            return
+        n = len(chunk)
+        for j, key in enumerate(chunk.keys):
+            if chunk_kinds[j] not in (INT, FLOAT):
+                continue
+            column = chunk.column(j)
+            if not isinstance(column, np.ndarray):
+                try:
+                    column = np.fromiter(column, dtype=np.float64, count=n)
+                except (OverflowError, TypeError):  # ints beyond float range: no aggregate
+                    continue
+            agg = aggs.get(key)
+            if agg is None:
+                agg = aggs[key] = _Agg(float(column[0]))
+            agg.add(column)
 
     def restore(
         self,
@@ -164,7 +188,7 @@ class Summary:
                 if key in self._deleted:
                     continue
                 metric = self._metrics.resolve(key) if self._metrics else None
-                ops = metric.summary if metric is not None else ()
+                ops = metric.ops if metric is not None else ()
                 value = self._summarise(key, last, ops, metric.goal if metric else None)
                 if value is not _NONE:
                     out[key] = value
