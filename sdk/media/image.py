@@ -83,6 +83,16 @@ class Image(Media):
 
     _masks: list[tuple[dict[str, Any], Any]] = []  # (fields, Mask) per group
 
+    @property
+    def image(self) -> Any:
+        """The PIL image (wandb's `Image.image`)."""
+        return self._pil
+
+    @property
+    def format(self) -> str:
+        """The file format it is stored in, as a suffix without the dot: "png", "jpg", ..."""
+        return _FORMATS[self.file_type or "png"][1][1:]
+
     _own_type: str | None = None  # the format of a file given by path
 
     def _copy(self, other: Image, mode: str | None) -> None:
@@ -148,10 +158,6 @@ class Image(Media):
         if self.classes is not None:
             fields["classes"] = self.classes
         return data, suffix, fields
-
-    def image(self) -> Any:
-        """The image as a PIL image."""
-        return self._pil
 
     def __repr__(self) -> str:
         return f"Image({self.width}x{self.height} {self.mode})"

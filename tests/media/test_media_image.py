@@ -188,3 +188,15 @@ def test_a_missing_media_extra_names_it(monkeypatch):
         runlake.Image(RGB)
     assert isinstance(runlake.MissingExtraError("x"), ImportError)
     runlake.Histogram([1, 2, 3])  # numpy only
+
+
+def test_image_exposes_the_pil_image_and_its_format(tmp_path):
+    from PIL import Image as PILImage
+
+    img = runlake.Image(RGB)
+    assert isinstance(img.image, PILImage.Image) and img.image.size == (img.width, img.height)
+    assert img.format == "png"
+    assert runlake.Image(RGB, file_type="jpeg").format == "jpg"
+    path = tmp_path / "x.jpg"
+    PILImage.fromarray(RGB).save(path)
+    assert runlake.Image(str(path)).format == "jpg"
