@@ -24,7 +24,7 @@ from runlake.errors import InvalidKeyError, InvalidNameError, InvalidValueError
 from runlake.engine.kinds import FLOAT, INT
 
 from runlake.tracking.metric import MetricRegistry
-from runlake.tracking.values import plain_nested
+from runlake.tracking.values import media_of, plain_nested
 
 
 
@@ -315,8 +315,11 @@ class Summary:
                 raise InvalidNameError(
                     f"summary key {key!r} is runlake's own (the last logged row's {key}); it "
                     "follows log(): set a key of your own instead")
-        encode = self._encode or (lambda _key, value: value)  # None in a disabled run
-        items = {key: storable(key, encode(key, value)) for key, value in items.items()}
+        if self._encode is not None:
+            items = {key: storable(key, self._encode(key, value)) for key, value in items.items()}
+        else:  # a disabled run stores nothing: media stay as given, the rest as Python values
+            items = {key: value if media_of(key, value) is not None else storable(key, value)
+                     for key, value in items.items()}
         with self._lock:
             for key, value in items.items():
                 self._user[key] = value

@@ -91,3 +91,10 @@ def test_numpy_values_set_by_hand_come_back_as_python_values(root, mode):
     if mode == "online":
         stored = runlake.Api(root).run(run.path).summary
         assert stored["arr"] == [0, 1, 2] and stored["f"] == 2.5
+
+
+def test_a_disabled_run_takes_media_in_its_summary():
+    with runlake.init(mode="disabled") as run:
+        img = runlake.Image(np.zeros((2, 2, 3), dtype=np.uint8))
+        run.summary["img"] = img
+        assert run.summary["img"] is img
