@@ -1,8 +1,10 @@
 """`runlake.Artifact`: build a new artifact version (files, folders, references), then log it
 with `run.log_artifact()`. Reading is inherited from sdk/artifacts/base.py.
 
-Added files are hashed when logged, not when added (as wandb: a file may still be written
-to until then); `new_file()` content lives in a private temporary folder until then.
+Added files are hashed when added, as in wandb; by default (`policy="mutable"`) they are also
+copied then into a private temporary folder, so the version holds the bytes the file had at
+`add_file()`; `policy="immutable"` reads the file again when logged. `new_file()` content
+lives in that folder too.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlparse
 
-from runlake.errors import InvalidValueError, UsageError
+from runlake.errors import ArtifactFinalizedError, InvalidValueError, UsageError
 from runlake.engine import staging
 from runlake.engine.remote import s3_etag
 from runlake.engine.times import iso
@@ -28,6 +30,19 @@ from runlake.engine.objects import (
     validate_entry_path,
 )
 from runlake.artifacts.base import ArtifactBase
+from runlake.artifacts.manifest import ManifestEntry
+
+
+_POLICIES = ("mutable", "immutable")
+
+
+def _policy(policy: str | None) -> str:
+    policy = policy or "mutable"
+    if policy not in _POLICIES:
+        raise InvalidValueError(
+            f"policy {policy!r} is not one of 'mutable' (copy the file now) or 'immutable' "
+            "(read it when the artifact is logged)")
+    return policy
 
 
 class Artifact(ArtifactBase):
@@ -49,40 +64,73 @@ class Artifact(ArtifactBase):
         self._sources: dict[str, Path] = {}  # entry path -> local file to store at log time
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._upserted: str | None = None  # the distributed_id this artifact's files went to
+        self._options: dict[str, dict[str, Any]] = {}  # entry path -> skip_cache
 
     def _check_pending(self) -> None:
         if self._upserted is not None:
-            raise UsageError(
+            raise ArtifactFinalizedError(
                 f"artifact {self.name}'s files were upserted (distributed_id "
                 f"{self._upserted!r}): make a new runlake.Artifact for more files"
             )
         if self._version is not None:
-            raise UsageError(
+            raise ArtifactFinalizedError(
                 f"artifact {self.name} is logged and cannot change: make a new runlake.Artifact"
             )
 
-    def add_file(self, local_path: str | os.PathLike[str], name: str | None = None) -> dict[str, Any]:
-        """Add one file, as `name` (default its file name) inside the artifact."""
+    def add_file(self, local_path: str | os.PathLike[str], name: str | None = None,
+                 is_tmp: bool | None = False, skip_cache: bool | None = False,
+                 policy: str | None = "mutable", overwrite: bool = False) -> ManifestEntry:
+        """Add one file, as `name` (default its file name) inside the artifact; its entry.
+
+        `policy="mutable"` (the default) copies the file now, so changing it afterwards
+        changes nothing; `"immutable"` reads it when the artifact is logged. `is_tmp` names
+        the entry by the first 20 hex digits of its digest (keeping the extension). Adding
+        other bytes under a path already added needs `overwrite=True`. `skip_cache` is kept
+        on the entry (runlake has no cache to skip).
+        """
         self._check_pending()
+        policy = _policy(policy)
         src = Path(local_path)
         if not src.is_file():
             raise InvalidValueError(f"add_file: {src} is not a file")
-        path = validate_entry_path(name if name is not None else src.name)
-        self._sources[path] = src.absolute()
-        self._entries[path] = {"size": src.stat().st_size}
-        return {"path": path, **self._entries[path]}
+        source = src.absolute()
+        if policy == "mutable":
+            copy = self._tmp_path(f"{src.name}\0{len(self._sources)}\0{id(self)}")
+            digest, size = hash_file(source, copy_to=copy)
+            source = copy
+        else:
+            digest, size = hash_file(source)
+        path = name if name is not None else src.name
+        if is_tmp:
+            folder, _, file_name = str(path).replace(os.sep, "/").rpartition("/")
+            parts = file_name.split(".")
+            parts[0] = digest[:20]
+            path = (folder + "/" if folder else "") + ".".join(parts)
+        path = validate_entry_path(path)
+        old = self._entries.get(path)
+        if old is not None and not overwrite and old.get("digest") != digest:
+            raise InvalidValueError(
+                f"add_file: artifact {self._name} already has other bytes at {path!r}; pass "
+                "overwrite=True to replace them, or add the file under another name")
+        self._sources[path] = source
+        self._entries[path] = {"digest": digest, "size": size}
+        self._options[path] = {"skip_cache": bool(skip_cache)}
+        return self.get_entry(path)
 
-    def add_dir(self, local_path: str | os.PathLike[str], name: str | None = None, *,
-                follow_symlinks: bool = True) -> None:
+    def add_dir(self, local_path: str | os.PathLike[str], name: str | None = None,
+                skip_cache: bool | None = False, policy: str | None = "mutable",
+                merge: bool = False, *, follow_symlinks: bool = True) -> None:
         """Add every file under a folder, under the prefix `name` (default the top level).
 
-        A symlinked file is stored as the contents of its target, as wandb does (a Hugging
-        Face cache links its snapshots to blobs outside the folder); links whose target lies
-        outside the folder are named in a warning. `follow_symlinks=False` is the safe choice
-        for a folder that others can write to: links leading outside it are left out.
-        Symlinked folders are not descended into either way.
+        A file already added with other bytes is refused unless `merge=True` (wandb's rule);
+        `skip_cache` and `policy` are as in `add_file`. A symlinked file is stored as the
+        contents of its target, as wandb does (a Hugging Face cache links its snapshots to
+        blobs outside the folder); links whose target lies outside the folder are named in a
+        warning. `follow_symlinks=False` is the safe choice for a folder that others can write
+        to: links leading outside it are left out. Symlinked folders are not descended into.
         """
         self._check_pending()
+        policy = _policy(policy)
         src = Path(local_path)
         if not src.is_dir():
             raise InvalidValueError(f"add_dir: {src} is not a directory")
@@ -96,7 +144,8 @@ class Artifact(ArtifactBase):
                 outside.append(path)
                 if not follow_symlinks:
                     continue
-            self.add_file(path, prefix + path.relative_to(src).as_posix())
+            self.add_file(path, prefix + path.relative_to(src).as_posix(), skip_cache=skip_cache,
+                          policy=policy, overwrite=merge)
         if outside:
             first = outside[0]
             what = ("stored as their targets' contents; pass follow_symlinks=False to leave "
@@ -107,17 +156,21 @@ class Artifact(ArtifactBase):
                 f"{first.resolve()}); {what}", UserWarning, stacklevel=2,
             )
 
+    def _tmp_path(self, name: str) -> Path:
+        """A fresh path in this artifact's private temporary folder."""
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="runlake-artifact-")
+        return Path(self._tmp.name) / hashlib.sha256(name.encode()).hexdigest()
+
     @contextmanager
     def new_file(self, name: str, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
         """Open a new file inside the artifact for writing."""
         self._check_pending()
         path = validate_entry_path(name)
-        if self._tmp is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="runlake-artifact-")
-        local = Path(self._tmp.name) / hashlib.sha256(path.encode()).hexdigest()
+        local = self._tmp_path(path)
         with open(local, mode, encoding=None if "b" in mode else encoding) as f:
             yield f
-        self.add_file(local, path)
+        self.add_file(local, path, policy="immutable", overwrite=True)  # already a private copy
 
     def add_reference(self, uri: str, name: str | None = None) -> list[dict[str, Any]]:
         """Record a URI without copying it: file:// with its sha256 and size (a folder adds
@@ -222,6 +275,7 @@ class Artifact(ArtifactBase):
 
     def _release(self) -> None:
         self._sources.clear()
+        self._options.clear()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

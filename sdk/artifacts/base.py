@@ -10,8 +10,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from runlake.errors import InvalidNameError, UsageError
+from runlake.errors import (
+    ArtifactFinalizedError, ArtifactNotLoggedError, InvalidNameError, InvalidValueError, UsageError,
+)
 from runlake.engine.layout import default_entity, default_project, validate_name
+from runlake.artifacts.manifest import Manifest, ManifestEntry
 from runlake.engine.objects import (
     LATEST,
     ArtifactNotFoundError,
@@ -93,9 +96,32 @@ class ArtifactBase:
     def metadata(self) -> dict[str, Any]:
         return self._metadata
 
+    @metadata.setter
+    def metadata(self, value: dict[str, Any]) -> None:
+        self._check_editable("metadata")
+        if not isinstance(value, dict):
+            raise InvalidValueError(
+                f"artifact {self._name}: metadata must be a dict, got {type(value).__name__}")
+        self._metadata = dict(value)
+
     @property
     def description(self) -> str | None:
         return self._description
+
+    @description.setter
+    def description(self, value: str | None) -> None:
+        self._check_editable("description")
+        if value is not None and not isinstance(value, str):
+            raise InvalidValueError(
+                f"artifact {self._name}: description must be a str or None, got "
+                f"{type(value).__name__}")
+        self._description = value
+
+    def _check_editable(self, what: str) -> None:
+        if self._version is not None:
+            raise ArtifactFinalizedError(
+                f"artifact {self.name} is logged: its {what} cannot change (a logged version "
+                "never does); set it before run.log_artifact()")
 
     @property
     def state(self) -> str:
@@ -118,15 +144,30 @@ class ArtifactBase:
         """The entries' paths inside the artifact."""
         return sorted(self._entries)
 
-    def get_entry(self, name: str) -> dict[str, Any]:
+    @property
+    def manifest(self) -> Manifest:
+        """The entries as wandb reads them: `manifest.entries[path].digest`, ..."""
+        return Manifest(self._entries, getattr(self, "_sources", None),
+                        getattr(self, "_options", None))
+
+    def get_entry(self, name: str) -> ManifestEntry:
         path = validate_entry_path(name)
         if path not in self._entries:
             raise KeyError(f"artifact {self.name} has no entry {name!r}")
-        return {"path": path, **self._entries[path]}
+        return self.manifest.entry(path)
+
+    def wait(self, timeout: float | None = None) -> ArtifactBase:
+        """The artifact once logged. `log_artifact()` commits before it returns, so a logged
+        artifact is ready at once (wandb's offline mode cannot wait at all)."""
+        if self._version is None:
+            raise ArtifactNotLoggedError(
+                f"artifact {self._name}: wait() before run.log_artifact(); log it first")
+        return self
 
     def _store(self) -> ArtifactStore:
         if self._root is None:
-            raise UsageError(f"artifact {self._name} is not logged yet: call run.log_artifact() first")
+            raise ArtifactNotLoggedError(
+                f"artifact {self._name} is not logged yet: call run.log_artifact() first")
         return ArtifactStore(self._root)
 
     def _default_root(self) -> Path:

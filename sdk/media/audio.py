@@ -21,7 +21,7 @@ import numpy as np
 
 from runlake.errors import InvalidValueError
 
-from runlake.media.base import Media, MediaContext
+from runlake.media.base import Media, MediaContext, read_file
 
 FILE_TYPES = ("wav", "mp3", "flac", "ogg")
 _WIDTH = {np.dtype(np.uint8): 1, np.dtype(np.int16): 2, np.dtype(np.int32): 4}
@@ -59,11 +59,7 @@ class Audio(Media):
         if ext not in FILE_TYPES:
             raise InvalidValueError(
                 f"Audio {path!r}: the file must be one of {', '.join(FILE_TYPES)} (by extension)")
-        try:
-            with open(path, "rb") as f:
-                self._file = f.read()
-        except OSError as exc:
-            raise InvalidValueError(f"Audio could not read {path!r}: {exc}") from None
+        self._file = read_file("Audio", path)
         self.format = ext
         self.channels = self.duration = None
         if ext == "wav":  # the header says what the file holds

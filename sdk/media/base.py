@@ -8,7 +8,10 @@ a typed reference in the history column of the key. Encoding must not touch the 
 
 from __future__ import annotations
 
+import os
 from typing import Any, ClassVar, Protocol
+
+from runlake.errors import InvalidValueError, MediaFileNotFoundError
 
 
 class MediaContext(Protocol):
@@ -33,3 +36,17 @@ class Media:
         as ".png"; the reference's own fields, JSON-able scalars and lists such as width,
         height, caption). Raise runlake.errors.InvalidValueError naming what is wrong."""
         raise NotImplementedError(f"{type(self).__name__} must implement _encode")
+
+
+def read_file(kind: str, path: str | os.PathLike[str]) -> bytes:
+    """A media file's bytes; a missing one is a FileNotFoundError (as in wandb), any other
+    unreadable one an InvalidValueError, both naming the path."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise MediaFileNotFoundError(
+            f"{kind}: no file at {os.fspath(path)!r}; check the path (relative paths start at "
+            f"{os.getcwd()!r})") from None
+    except OSError as exc:
+        raise InvalidValueError(f"{kind} could not read {os.fspath(path)!r}: {exc}") from None

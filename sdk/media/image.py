@@ -22,7 +22,7 @@ from runlake.errors import InvalidValueError
 
 from runlake.media.annotations import check_boxes, check_classes, check_masks
 from runlake.media.pillow import encode, pil
-from runlake.media.base import Media, MediaContext
+from runlake.media.base import Media, MediaContext, read_file
 
 # file_type -> (PIL format, suffix)
 _FORMATS = {
@@ -83,6 +83,16 @@ class Image(Media):
 
     _masks: list[tuple[dict[str, Any], Any]] = []  # (fields, Mask) per group
 
+    @property
+    def image(self) -> Any:
+        """The PIL image (wandb's `Image.image`)."""
+        return self._pil
+
+    @property
+    def format(self) -> str:
+        """The file format it is stored in, as a suffix without the dot: "png", "jpg", ..."""
+        return _FORMATS[self.file_type or "png"][1][1:]
+
     _own_type: str | None = None  # the format of a file given by path
 
     def _copy(self, other: Image, mode: str | None) -> None:
@@ -98,11 +108,7 @@ class Image(Media):
         self._masks = other._masks
 
     def _from_path(self, path: str | os.PathLike[str], mode: str | None) -> None:
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except OSError as exc:
-            raise InvalidValueError(f"Image could not read {os.fspath(path)!r}: {exc}") from None
+        data = read_file("Image", path)
         import io
 
         try:
@@ -152,10 +158,6 @@ class Image(Media):
         if self.classes is not None:
             fields["classes"] = self.classes
         return data, suffix, fields
-
-    def image(self) -> Any:
-        """The image as a PIL image."""
-        return self._pil
 
     def __repr__(self) -> str:
         return f"Image({self.width}x{self.height} {self.mode})"

@@ -20,7 +20,7 @@ import numpy as np
 
 from runlake.errors import InvalidValueError
 
-from runlake.media.base import Media, MediaContext
+from runlake.media.base import Media, MediaContext, read_file
 
 FILE_TYPES = ("obj", "gltf", "glb", "babylon", "stl", "pts.json")
 
@@ -71,11 +71,7 @@ def _file_type(name: str) -> str:
 
 
 def _read(path: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as exc:
-        raise InvalidValueError(f"Object3D could not read {path!r}: {exc}") from None
+    return read_file("Object3D", path)
 
 
 def _from_file_object(f: Any) -> tuple[bytes, str]:

@@ -25,7 +25,7 @@ from runlake.errors import InvalidValueError, MissingExtraError
 
 from runlake.media.image import scale_to_uint8
 from runlake.media.pillow import pil
-from runlake.media.base import Media, MediaContext
+from runlake.media.base import Media, MediaContext, read_file
 
 FORMATS = ("gif", "mp4", "webm", "ogg")
 _CODEC = {"mp4": "libx264", "webm": "libvpx", "ogg": "libtheora"}
@@ -67,11 +67,7 @@ class Video(Media):
                 f"Video {path!r}: the file must be one of {', '.join(FORMATS)} (by extension)")
         if fmt is not None and fmt != ext:
             raise InvalidValueError(f"Video {path!r} is a .{ext} file, not format={fmt!r}")
-        try:
-            with open(path, "rb") as f:
-                self._file = f.read()
-        except OSError as exc:
-            raise InvalidValueError(f"Video could not read {path!r}: {exc}") from None
+        self._file = read_file("Video", path)
         self.format = ext
         self.frames = self.width = self.height = None
 

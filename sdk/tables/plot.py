@@ -57,33 +57,39 @@ def _per_class(y: np.ndarray, p: np.ndarray, labels: Sequence[Any] | None,
                classes_to_plot: Sequence[Any] | None, what: str) -> Iterator[tuple[Any, np.ndarray, np.ndarray]]:
     """(class name, is-this-class mask, that class's scores) for each class to plot.
 
-    Integer classes index y_probas' columns (and `labels`); other classes are matched to the
-    columns in sorted order, as wandb does."""
+    The i-th sorted class is column i of y_probas, as wandb pairs them (and as scikit-learn's
+    `classes_` orders `predict_proba`: classes 3..8 are columns 0..5). Where y_true holds fewer
+    integer classes than y_probas has columns, class c is column c instead: a class missing
+    from y_true must not shift the others onto the wrong columns. `labels` name integer
+    classes by value when long enough (wandb's `labels[class]`), else by column."""
     classes = np.unique(y)
     integral = np.issubdtype(classes.dtype, np.integer) or classes.dtype == bool
-    if integral:
+    if len(classes) == p.shape[1]:
+        columns = np.arange(len(classes))
+    elif integral and len(classes) < p.shape[1]:
         columns = classes.astype(np.int64)
         if columns.min() < 0 or columns.max() >= p.shape[1]:
             raise InvalidValueError(
-                f"{what}: y_true has class {int(columns.max())} but y_probas has {p.shape[1]} columns"
-            )
+                f"{what}: y_true has class {int(columns.max())} but y_probas has {p.shape[1]} "
+                f"columns (and {len(classes)} classes, not {p.shape[1]}, so class c would be "
+                "column c): give y_probas a column per class")
     else:
-        if len(classes) != p.shape[1]:
-            raise InvalidValueError(
-                f"{what}: y_true has {len(classes)} classes but y_probas has {p.shape[1]} columns"
-            )
-        columns = np.arange(len(classes))
+        raise InvalidValueError(
+            f"{what}: y_true has {len(classes)} classes but y_probas has {p.shape[1]} columns; "
+            "give y_probas a column per class, in sorted class order")
+    by_value = labels is not None and integral and len(labels) > int(classes.max())
     wanted = list(classes) if classes_to_plot is None else list(classes_to_plot)
-    known = set(classes.tolist())
+    known = classes.tolist()
     for c in wanted:
         c = c.item() if isinstance(c, np.generic) else c
         if c not in known:
             raise InvalidValueError(f"{what}: classes_to_plot has {c!r}, which is not a class in y_true")
-        column = int(columns[classes.tolist().index(c)])
+        column = int(columns[known.index(c)])
         if labels is not None and integral:
-            if column >= len(labels):
-                raise InvalidValueError(f"{what}: labels has no name for class {column}")
-            name = labels[column]
+            index = int(c) if by_value else column
+            if index >= len(labels):
+                raise InvalidValueError(f"{what}: labels has no name for class {c!r}")
+            name = labels[index]
         else:
             name = c
         yield name, y == c, p[:, column]

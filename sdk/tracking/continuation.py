@@ -292,13 +292,13 @@ def _keep_stored_summary(cont: Continued, stored: dict[str, Any]) -> None:
 
 def _dict_shaped(metrics: MetricRegistry, key: str) -> bool:
     metric = metrics.resolve(key) if metrics else None
-    ops = metric.summary if metric is not None else ()
+    ops = metric.ops if metric is not None else ()
     return bool(ops) and ops != ("copy",) and "none" not in ops
 
 
 def _hidden(metrics: MetricRegistry, key: str) -> bool:
     metric = metrics.resolve(key) if metrics else None
-    return metric is not None and "none" in metric.summary
+    return metric is not None and "none" in metric.ops
 
 
 def _metrics(stored: Any) -> MetricRegistry:
@@ -314,7 +314,7 @@ def _metrics(stored: Any) -> MetricRegistry:
 def _aggregates(metrics: MetricRegistry) -> Any:
     def wants(key: str) -> bool:
         metric = metrics.resolve(key) if metrics else None
-        return metric is not None and any(op in _AGGREGATING for op in metric.summary)
+        return metric is not None and any(op in _AGGREGATING for op in metric.ops)
 
     return wants
 

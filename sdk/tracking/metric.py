@@ -23,10 +23,20 @@ class Metric:
 
     name: str
     step_metric: str | None = None
-    step_sync: bool | None = None
+    sync: bool | None = None  # step_sync as given
     hidden: bool | None = None
-    summary: tuple[str, ...] = ()
+    ops: tuple[str, ...] = ()  # the summary aggregations, in the order given
     goal: str | None = None
+
+    @property
+    def step_sync(self) -> bool:
+        """wandb's reading: True when a step metric is set and step_sync was not False."""
+        return self.sync if self.sync is not None else self.step_metric is not None
+
+    @property
+    def summary(self) -> tuple[str, ...] | None:
+        """The summary aggregations, or None where none were asked for (as wandb's)."""
+        return self.ops or None
 
     @property
     def is_glob(self) -> bool:
@@ -34,12 +44,12 @@ class Metric:
 
     @property
     def syncs_step(self) -> bool:
-        return self.step_metric is not None and self.step_sync is not False
+        return self.step_metric is not None and self.sync is not False
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "name": self.name, "step_metric": self.step_metric, "step_sync": self.step_sync,
-            "hidden": self.hidden, "summary": list(self.summary), "goal": self.goal,
+            "name": self.name, "step_metric": self.step_metric, "step_sync": self.sync,
+            "hidden": self.hidden, "summary": list(self.ops), "goal": self.goal,
         }
 
 
@@ -97,6 +107,11 @@ class MetricRegistry:
                 raise InvalidValueError(
                     f"define_metric({name!r}) goal must be 'minimize' or 'maximize', got {goal!r}"
                 )
+        for flag, value in (("step_sync", step_sync), ("hidden", hidden), ("overwrite", overwrite)):
+            if value is not None and not isinstance(value, bool):
+                raise InvalidValueError(
+                    f"define_metric({name!r}) {flag} must be True, False or None, got "
+                    f"{type(value).__name__} {value!r}")
         ops = parse_summary(summary)
         old = self._defs.get(name)
         if old is None or overwrite:
@@ -105,12 +120,12 @@ class MetricRegistry:
             new = replace(
                 old,
                 step_metric=old.step_metric if step_metric is None else step_metric,
-                step_sync=old.step_sync if step_sync is None else step_sync,
+                sync=old.sync if step_sync is None else step_sync,
                 hidden=old.hidden if hidden is None else hidden,
-                summary=tuple(dict.fromkeys(old.summary + ops)),
+                ops=tuple(dict.fromkeys(old.ops + ops)),
                 goal=old.goal if goal is None else goal,
             )
-        if "best" in new.summary and new.goal is None:
+        if "best" in new.ops and new.goal is None:
             raise InvalidValueError(
                 f"define_metric({name!r}, summary='best') needs goal='minimize' or 'maximize'"
             )

@@ -30,7 +30,8 @@ from runlake.engine.meta import RunMeta, RunState
 from runlake.engine.times import iso
 from runlake.engine.writer import RunWriter
 from runlake.engine import urls
-from runlake.media.store import MediaStore, encode_row
+from runlake.media.base import Media
+from runlake.media.store import MediaList, MediaStore, encode_row
 
 from runlake.tracking import artifacts as run_artifacts
 from runlake.tracking import card
@@ -140,7 +141,7 @@ class Run(WandbRunAttrs):
             files=self._media.files,
         )
         self._summary = Summary(self._metrics, sync=self._writer.drain,
-                                encode=self._summary_media)
+                                encode=self._summary_media, start_time=self._start_time)
         if continued is not None:
             # New rows must land in the columns (and `@family` siblings) the run already has.
             self._writer.schema = continued.schema
@@ -351,9 +352,11 @@ class Run(WandbRunAttrs):
         errors: list[Exception] = []
         flatten(data, row, errors)
         keys = self._keys
-        if not keys.issuperset(row):
-            for key in [k for k in row if k not in keys]:
-                self._new_key(key, row, errors)
+        new_keys = [] if keys.issuperset(row) else [k for k in row if k not in keys]
+        for key in new_keys:
+            self._check_new_key(key, new_keys, errors)
+        if errors:  # all or nothing, as in wandb: a call that raises logs no value
+            _raise_first(errors)
         with self._log_lock:
             # Other threads' fast appends must not move the step between reading it and
             # appending at it: disarm first (an append re-arms).
@@ -372,34 +375,49 @@ class Run(WandbRunAttrs):
                     UserWarning, stacklevel=3,
                 )
                 return
-            if step is not None and step > current:
+            at = step if step is not None and step > current else current
+            has_media = self._media is not None and any(
+                isinstance(v, (Media, MediaList)) for v in row.values())
+            if self._media is not None:  # files and references, once the step is known
+                encode_row(self._media, row, at, errors)
+                if errors:  # files already queued are named by no row, like a crash's
+                    _raise_first(errors)
+            for key in new_keys:
+                self._keys.add(key)
+                self._folded.setdefault(key.casefold(), key)
+            if at > current:
                 self._commit(current)
-                self._buffer.step = step
+                self._buffer.step = at
             if commit is None:
                 commit = step is None
-            if self._media is not None:  # files and references, once the step is known
-                encode_row(self._media, row, self._buffer.step, errors)
             self._pending.update(row)
             self._has_pending = True
             if commit:
                 self._commit(self._buffer.step)
             else:
                 self._buffer.disarm()
-        if errors:
-            more = f" ({len(errors) - 1} more refused; the other values were logged)"
-            raise type(errors[0])(f"{errors[0]}{more if len(errors) > 1 else ''}") from errors[0]
+        if has_media:
+            self._settle_media()
 
-    def _new_key(self, key: str, row: dict[str, object], errors: list[Exception]) -> None:
+    def _settle_media(self) -> None:
+        """Wait until this call's media files are in run.dir, as wandb writes them inside
+        log(); a write error is the writer's to report (write errors never reach the loop)."""
+        assert self._media is not None and self._paths is not None
+        try:
+            self._media.files.settle(self._paths.files_dir)
+        except Exception:  # noqa: BLE001 - reported by the writer, which retries
+            pass
+
+    def _check_new_key(self, key: str, new_keys: list[str], errors: list[Exception]) -> None:
         folded = key.casefold()
-        twin = self._folded.setdefault(folded, key)
+        twin = self._folded.get(folded)
+        if twin is None:  # a case twin within this call: the first spelling is the key
+            twin = next(k for k in new_keys if k.casefold() == folded)
         if twin != key:
-            del row[key]
             errors.append(InvalidNameError(
                 f"log() key {key!r} differs from the key {twin!r} this run has logged only in "
                 "case; SQL engines such as DuckDB read column names without case, so the two "
                 f"would be one column: log it as {twin!r}, or give it another name"))
-            return
-        self._keys.add(key)
 
     def _commit(self, step: int) -> None:
         """Write the pending row at `step` (under the log lock)."""
@@ -807,6 +825,12 @@ def error_line(exc_type: type[BaseException], exc: BaseException | None) -> str:
     """The last line of the formatted exception (run.json `error`), as a traceback ends."""
     last = "".join(traceback.format_exception_only(exc_type, exc)).strip()
     return last.splitlines()[-1].strip() if last else exc_type.__name__
+
+
+def _raise_first(errors: list[Exception]) -> None:
+    more = f" ({len(errors) - 1} more refused)" if len(errors) > 1 else ""
+    raise type(errors[0])(f"{errors[0]}{more}; nothing of this log() call was logged"
+                          ) from errors[0]
 
 
 def _check_step(step: Any) -> int:

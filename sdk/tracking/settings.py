@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from runlake.errors import InvalidValueError, UsageError
+from runlake.errors import InvalidSettingError, InvalidValueError, UsageError
 from runlake.engine.layout import DEFAULT_ENTITY, DEFAULT_PROJECT, check_root
 from runlake.engine.writer import WriterOptions
 from runlake.engine.urls import check_http_url
@@ -171,7 +171,7 @@ def resolve(settings: Settings | dict[str, Any] | None, **given: Any) -> Setting
     mode = changes["mode"] or "online"
     mode = MODE_ALIASES.get(mode, mode) if isinstance(mode, str) else mode
     if mode not in MODES:
-        raise UsageError(
+        raise InvalidSettingError(
             f"mode must be one of {', '.join(MODES)} (or wandb's \"dryrun\", which is offline); "
             f"got {type(mode).__name__} {mode!r}"
         )

@@ -4,7 +4,10 @@
 once, in order, and a read first drains the buffer, so a read always reflects every `log()`
 before it. Per key the summary is the last logged value, or, where `define_metric` asks for
 aggregations, a dict of them (`{"max": 0.93}`, as wandb writes it). Values the user sets with
-`summary[k] = v` or `summary.update()` win over the automatic ones.
+`summary[k] = v`, `summary.k = v` or `summary.update()` win over the automatic ones.
+
+Reading a key gives nested values as `SummaryDict`s (dicts that read and write by attribute,
+`summary.a.b`); `_step`, `_runtime` and `_timestamp` are the last committed row's.
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ from typing import Any
 import numpy as np
 
 from runlake.engine.buffer import Chunk
-from runlake.errors import InvalidNameError, InvalidValueError
+from runlake.errors import InvalidKeyError, InvalidNameError, InvalidValueError
 from runlake.engine.kinds import FLOAT, INT
 
 from runlake.tracking.metric import MetricRegistry
+from runlake.tracking.values import media_of, plain_nested
 
-_NUMERIC_AGG = ("min", "max", "mean", "best")
 
 
 class _Agg:
@@ -38,15 +41,21 @@ class _Agg:
     def add(self, column: np.ndarray) -> None:
         finite = column[~np.isnan(column)]
         if finite.size:
-            self.min = min(self.min, float(finite.min()))
-            self.max = max(self.max, float(finite.max()))
-            self.total += float(finite.sum())
-            self.count += int(finite.size)
+            self.merge(float(finite.min()), float(finite.max()), float(finite.sum()),
+                       int(finite.size))
+
+    def merge(self, lo: float, hi: float, total: float, count: int) -> None:
+        if count:
+            self.min = min(self.min, lo)
+            self.max = max(self.max, hi)
+            self.total += total
+            self.count += count
 
 
 def _plain(value: Any) -> Any:
-    """List values are stored as tuple subclasses; the summary shows plain lists."""
-    return list(value) if isinstance(value, tuple) else value
+    """List values are stored as tuple subclasses, a small multi-dimensional array as a
+    struct; the summary shows plain (nested) lists."""
+    return list(value) if isinstance(value, tuple) else plain_nested(value)
 
 
 def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
@@ -67,8 +76,12 @@ class Summary:
     """A run's summary: dict-like, readable at any time, persisted at every flush."""
 
     def __init__(self, metrics: MetricRegistry, sync: Callable[[], None] | None = None,
-                 encode: Callable[[str, Any], Any] | None = None) -> None:
+                 encode: Callable[[str, Any], Any] | None = None,
+                 start_time: float | None = None) -> None:
+        object.__setattr__(self, "_fields", None)  # __setattr__ below needs the instance dict
         self._metrics = metrics
+        self._start_time = start_time
+        self._row: dict[str, Any] = {}  # the last folded row's _step, _runtime, _timestamp
         self._sync = sync
         self._encode = encode  # a media value set by hand -> its stored reference (the Run's)
         self._lock = threading.RLock()
@@ -91,25 +104,48 @@ class Summary:
                 base = (n - 1) * width
                 values = chunk.values
                 chunk_kinds = chunk.kinds()
+                self._row = {"_step": chunk.steps[-1], "_timestamp": chunk.times[-1]}
+                if self._start_time is not None:
+                    self._row["_runtime"] = chunk.times[-1] - self._start_time
                 for j, key in enumerate(chunk.keys):
                     self._last[key] = values[base + j]
                     self._deleted.discard(key)
-                    metric = self._metrics.resolve(key) if self._metrics else None
-                    if metric is None or chunk_kinds[j] not in (INT, FLOAT) or not any(
-                        op in _NUMERIC_AGG or op == "first" for op in metric.summary
-                    ):
-                        continue
-                    column = chunk.column(j)
-                    if not isinstance(column, np.ndarray):
-                        try:
-                            column = np.fromiter(column, dtype=np.float64, count=n)
-                        except OverflowError:  # ints beyond float range: no numeric aggregate
-                            continue
-                    agg = self._aggs.get(key)
-                    if agg is None:
-                        agg = self._aggs[key] = _Agg(float(column[0]))
-                    agg.add(column)
+                self._fold_stats(chunk, chunk_kinds)
             self.version += 1
+
+    def _fold_stats(self, chunk: Chunk, chunk_kinds: tuple[str, ...]) -> None:
+        """min, max, total and count of every numeric key, whether or not a metric asks for
+        them yet: `define_metric(summary="min")` after rows were logged covers those rows, as
+        in wandb. A float chunk (the usual metrics) is reduced for all its keys at once."""
+        aggs = self._aggs
+        if chunk.floats:
+            rows = np.frombuffer(chunk.values, dtype=np.float64).reshape(len(chunk), -1)
+            nan = np.isnan(rows)
+            lows = np.where(nan, np.inf, rows).min(axis=0).tolist()
+            highs = np.where(nan, -np.inf, rows).max(axis=0).tolist()
+            totals = np.where(nan, 0.0, rows).sum(axis=0).tolist()
+            counts = (len(chunk) - nan.sum(axis=0)).tolist()
+            firsts = rows[0].tolist()
+            for j, key in enumerate(chunk.keys):
+                agg = aggs.get(key)
+                if agg is None:
+                    agg = aggs[key] = _Agg(firsts[j])
+                agg.merge(lows[j], highs[j], totals[j], counts[j])
+            return
+        n = len(chunk)
+        for j, key in enumerate(chunk.keys):
+            if chunk_kinds[j] not in (INT, FLOAT):
+                continue
+            column = chunk.column(j)
+            if not isinstance(column, np.ndarray):
+                try:
+                    column = np.fromiter(column, dtype=np.float64, count=n)
+                except (OverflowError, TypeError):  # ints beyond float range: no aggregate
+                    continue
+            agg = aggs.get(key)
+            if agg is None:
+                agg = aggs[key] = _Agg(float(column[0]))
+            agg.add(column)
 
     def restore(
         self,
@@ -142,8 +178,9 @@ class Summary:
         if self._sync is not None:
             self._sync()
 
-    def as_dict(self) -> dict[str, Any]:
-        """The summary as wandb writes it: flat keys, aggregated keys as {"max": ...} dicts."""
+    def as_dict(self, user: bool = True) -> dict[str, Any]:
+        """The summary as run.json holds it: logged keys flat as in history, aggregated keys as
+        {"max": ...} dicts, then the values set by hand (nested as they were set)."""
         self._drain()
         with self._lock:
             out: dict[str, Any] = {}
@@ -151,11 +188,15 @@ class Summary:
                 if key in self._deleted:
                     continue
                 metric = self._metrics.resolve(key) if self._metrics else None
-                ops = metric.summary if metric is not None else ()
+                ops = metric.ops if metric is not None else ()
                 value = self._summarise(key, last, ops, metric.goal if metric else None)
                 if value is not _NONE:
                     out[key] = value
-            out.update(self._user)
+            if user:
+                for key, value in self._user.items():
+                    old = out.get(key)
+                    both = isinstance(old, dict) and isinstance(value, dict)
+                    out[key] = _merged(old, value) if both else value
             return out
 
     def _summarise(self, key: str, last: Any, ops: tuple[str, ...], goal: str | None) -> Any:
@@ -183,14 +224,32 @@ class Summary:
         return result if result else _NONE
 
     def __getitem__(self, key: str) -> Any:
-        flat = self.as_dict()
-        if key in flat:
-            return flat[key]
-        prefix = key + "."
-        nested = {k[len(prefix):]: v for k, v in flat.items() if k.startswith(prefix)}
-        if nested:
-            return unflatten(nested)
-        raise KeyError(key)
+        """A key's value; a nested one (logged `{"a": {"b": 1}}`, or set by hand) as a dict
+        that also reads and writes by attribute (`summary.a.b`). `_step`, `_runtime` and
+        `_timestamp` are the last logged row's."""
+        value = self._lookup(key)
+        if value is _NONE:
+            raise KeyError(key)
+        return SummaryDict._wrap(self, (key,), value)
+
+    def _lookup(self, key: str) -> Any:
+        if key in RESERVED:
+            self._drain()
+            with self._lock:
+                return self._row.get(key, _NONE)
+        flat = self.as_dict(user=False)
+        with self._lock:
+            user = self._user.get(key, _NONE)
+        logged = flat.get(key, _NONE)
+        if logged is _NONE:
+            prefix = key + "."
+            nested = {k[len(prefix):]: v for k, v in flat.items() if k.startswith(prefix)}
+            logged = unflatten(nested) if nested else _NONE
+        if user is _NONE:
+            return logged
+        if isinstance(user, dict) and isinstance(logged, dict):
+            return _merged(logged, user)
+        return user
 
     def get(self, key: str, default: Any = None) -> Any:
         try:
@@ -199,15 +258,32 @@ class Summary:
             return default
 
     def __getattr__(self, key: str) -> Any:
-        if key.startswith("_"):
+        if key.startswith("_") and key not in RESERVED:
             raise AttributeError(key)
         try:
             return self[key]
         except KeyError:
             raise AttributeError(f"summary has no key {key!r}") from None
 
+    def __setattr__(self, key: str, value: Any) -> None:
+        """`summary.best = 7` sets the key "best", as in wandb (attributes of its own start
+        with "_", or are `version`)."""
+        if key.startswith("_") or key == "version":
+            object.__setattr__(self, key, value)
+        else:
+            self.update({key: value})
+
+    def __delattr__(self, key: str) -> None:
+        if key.startswith("_"):
+            object.__delattr__(self, key)
+            return
+        try:
+            del self[key]
+        except KeyError:
+            raise AttributeError(f"summary has no key {key!r}") from None
+
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self.get(key, _NONE) is not _NONE
+        return isinstance(key, str) and self._lookup(key) is not _NONE
 
     def keys(self):  # noqa: ANN201 - dict view
         return self.as_dict().keys()
@@ -239,8 +315,11 @@ class Summary:
                 raise InvalidNameError(
                     f"summary key {key!r} is runlake's own (the last logged row's {key}); it "
                     "follows log(): set a key of your own instead")
-        if self._encode is not None:  # None in a disabled run, which stores nothing
+        if self._encode is not None:
             items = {key: storable(key, self._encode(key, value)) for key, value in items.items()}
+        else:  # a disabled run stores nothing: media stay as given, the rest as Python values
+            items = {key: value if media_of(key, value) is not None else storable(key, value)
+                     for key, value in items.items()}
         with self._lock:
             for key, value in items.items():
                 self._user[key] = value
@@ -248,12 +327,48 @@ class Summary:
             self.version += 1
 
     def __delitem__(self, key: str) -> None:
+        """Delete a key: a value set by hand, a logged key, and a nested one's logged keys
+        (`del summary["a"]` after logging `{"a": {"b": 1}}` deletes "a.b")."""
         self._drain()  # a key logged just before is in the buffer, not yet in `_last`
         with self._lock:
-            found = self._user.pop(key, _NONE) is not _NONE or key in self._last
+            prefix = key + "."
+            logged = [k for k in self._last if k == key or k.startswith(prefix)]
+            found = self._user.pop(key, _NONE) is not _NONE or any(
+                k not in self._deleted for k in logged)
             if not found:
                 raise KeyError(key)
-            self._deleted.add(key)
+            self._deleted.update(logged or (key,))
+            self.version += 1
+
+    def _set_path(self, path: tuple[str, ...], value: Any) -> None:
+        """`summary.a.b = 1` / `summary["a"]["b"] = 1`: set by hand at `path` inside the top
+        key's value; logged values beside it still show (and follow later logging)."""
+        with self._lock:
+            top = _plain_tree(self._user.get(path[0]))
+        top = top if isinstance(top, dict) else {}
+        node = top
+        for part in path[1:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[path[-1]] = value
+        self.update({path[0]: top})
+
+    def _del_path(self, path: tuple[str, ...]) -> None:
+        self._drain()
+        flat = ".".join(path)
+        with self._lock:
+            node = self._user.get(path[0])
+            for part in path[1:-1]:
+                node = node.get(part) if isinstance(node, dict) else None
+            found = isinstance(node, dict) and node.pop(path[-1], _NONE) is not _NONE
+            prefix = flat + "."
+            logged = [k for k in self._last if (k == flat or k.startswith(prefix))
+                      and k not in self._deleted]
+            if not found and not logged:
+                raise KeyError(path[-1])
+            self._deleted.update(logged)
             self.version += 1
 
     def __repr__(self) -> str:
@@ -285,6 +400,70 @@ def storable(key: str, value: Any, depth: int = 0) -> Any:
         f"summary key {key!r}: a {type(value).__module__}.{type(value).__qualname__} can't be "
         "stored in the summary; set a number, string, bool, None, a list or dict of these, or "
         "a media object (str(value) keeps its text)")
+
+
+class SummaryDict(dict):
+    """A nested summary value: a dict (equal to the plain one) that reads by attribute too,
+    and whose writes (`summary.a.b = 1`, `summary["a"]["b"] = 1`, `del`) go back to the
+    run's summary, as wandb's SummarySubDict does."""
+
+    @classmethod
+    def _wrap(cls, owner: Summary, path: tuple[str, ...], value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        node = cls()
+        for k, v in value.items():
+            dict.__setitem__(node, k, cls._wrap(owner, (*path, k), v))
+        object.__setattr__(node, "_owner", owner)
+        object.__setattr__(node, "_path", path)
+        return node
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(f"summary key {'.'.join(self._path)!r} has no {key!r}") from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self[key] = value
+
+    def __delattr__(self, key: str) -> None:
+        try:
+            del self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if not isinstance(key, str) or not key:
+            raise InvalidKeyError(f"summary keys must be non-empty strings, got {key!r}")
+        self._owner._set_path((*self._path, key), value)
+        dict.__setitem__(self, key, self._wrap(self._owner, (*self._path, key), value))
+
+    def __delitem__(self, key: str) -> None:
+        self._owner._del_path((*self._path, key))
+        dict.__delitem__(self, key)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+
+def _plain_tree(value: Any) -> Any:
+    """A copy of a (nested) summary value made of plain dicts."""
+    if isinstance(value, dict):
+        return {k: _plain_tree(v) for k, v in value.items()}
+    return value
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` deep-merged onto `base` (values set by hand over the logged ones)."""
+    out = dict(base)
+    for key, value in over.items():
+        old = out.get(key)
+        out[key] = _merged(old, value) if isinstance(old, dict) and isinstance(value, dict) else value
+    return out
 
 
 class _Missing:

@@ -2,8 +2,10 @@
 
 Nested dicts are flattened with "." as wandb's history does (`{"a": {"b": 1}}` is the column
 `a.b`); numpy and torch scalars and 0-d arrays become scalars; lists, tuples and 1-d arrays
-of numbers or strings become list values, except that more than 32 numbers become a
-`Histogram` (wandb's rule). Media values (`Image`, lists of them, matplotlib and Plotly
+of numbers or strings become list values, except that an array of more than 32 numbers
+becomes a `Histogram` (wandb's rule: a Python list never does); a smaller array of more
+dimensions is kept as its nested list (a struct, `nested_array`). A `_step` key is ignored,
+as wandb ignores it. Media values (`Image`, lists of them, matplotlib and Plotly
 figures) are kept as they are: the run encodes them once the step is known
 (sdk/media/store.py). Anything else is refused with an error naming the key, the type and
 what to do instead.
@@ -17,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from runlake.errors import InvalidNameError, InvalidValueError
-from runlake.engine.kinds import KIND_OF_TYPE, FloatList, IntList, StrList
+from runlake.errors import InvalidKeyError, InvalidNameError, InvalidValueError
+from runlake.engine.kinds import KIND_OF_TYPE, FloatList, IntList, Ref, StrList
 
 from runlake.media.histogram import Histogram
 from runlake.media.base import Media
@@ -44,7 +46,7 @@ def check_key(key: object, where: str = "") -> str:
     if type(key) is not str:
         if isinstance(key, str):
             return check_key(str.__str__(key), where)  # a str enum's value, not "E.X"
-        raise InvalidNameError(
+        raise InvalidKeyError(
             f"log() keys must be strings; got {type(key).__name__} {key!r}{where}: "
             "convert the key with str()"
         )
@@ -103,6 +105,8 @@ def _check_text(key: str, where: str = "") -> None:
 def flatten(data: Mapping[Any, Any], out: dict[str, object], errors: list[Exception]) -> None:
     """Normalise `data` into `out` (flat key -> storable value); bad entries go to `errors`."""
     for key, value in data.items():
+        if key == "_step":  # wandb ignores it too: the step is log()'s `step` argument
+            continue
         try:
             if (type(key) is not str or not key or key[0] == "_" or not key.isascii() or "@" in key
                     or "\x00" in key or key in PARTITIONS):
@@ -189,17 +193,33 @@ def scalar_or_list(key: str, value: object) -> object:
             return _histogram(key, value)
         if value.ndim == 1:
             return to_list(key, value.tolist())
+        if value.size <= MAX_LIST and value.dtype.kind in "biufU":
+            return nested_array(value)
         raise InvalidValueError(
-            f"log() key {key!r}: a numpy array of shape {value.shape} can't be stored as a "
-            "history value; log a 1-d array or a scalar, or flatten it (`arr.ravel()`)"
+            f"log() key {key!r}: a numpy array of shape {value.shape} and dtype {value.dtype} "
+            f"can't be stored as a history value; arrays of more than one dimension are kept "
+            f"when they hold at most {MAX_LIST} numbers or strings: log a scalar, a 1-d array, "
+            "or flatten it (`arr.ravel()`)"
         )
-    if isinstance(value, (list, tuple)):
-        if len(value) > MAX_LIST and all(
-            isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value
-        ):
-            return _histogram(key, value)
+    if isinstance(value, (list, tuple)):  # a list stays a list however long (wandb's rule)
         return to_list(key, value)
     return _scalar(key, value)
+
+
+NESTED = "ndarray"  # the `_type` of a multi-dimensional array's struct (docs/FORMAT.md)
+
+
+def nested_array(value: np.ndarray) -> Ref:
+    """A small array of two or more dimensions (a confusion matrix) as a struct holding its
+    nested list: a list column holds one dimension, a struct field any number."""
+    return Ref({"_type": NESTED, "shape": list(value.shape), "value": value.tolist()})
+
+
+def plain_nested(value: Any) -> Any:
+    """A value as the summary shows it: a nested array's struct is its nested list."""
+    if isinstance(value, Ref) and value.get("_type") == NESTED:
+        return value["value"]
+    return value
 
 
 def _histogram(key: str, value: Any) -> Histogram:

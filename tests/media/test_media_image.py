@@ -109,7 +109,7 @@ def test_unknown_modes_file_types_and_paths_are_refused(tmp_path):
         runlake.Image(RGB, mode="XYZ")
     with pytest.raises(runlake.InvalidValueError, match="file_type 'tiff'"):
         runlake.Image(RGB, file_type="tiff")
-    with pytest.raises(runlake.InvalidValueError, match="could not read"):
+    with pytest.raises(FileNotFoundError, match="no file at"):
         runlake.Image(str(tmp_path / "missing.png"))
     (tmp_path / "not.png").write_text("text")
     with pytest.raises(runlake.InvalidValueError, match="not an image"):
@@ -188,3 +188,15 @@ def test_a_missing_media_extra_names_it(monkeypatch):
         runlake.Image(RGB)
     assert isinstance(runlake.MissingExtraError("x"), ImportError)
     runlake.Histogram([1, 2, 3])  # numpy only
+
+
+def test_image_exposes_the_pil_image_and_its_format(tmp_path):
+    from PIL import Image as PILImage
+
+    img = runlake.Image(RGB)
+    assert isinstance(img.image, PILImage.Image) and img.image.size == (img.width, img.height)
+    assert img.format == "png"
+    assert runlake.Image(RGB, file_type="jpeg").format == "jpg"
+    path = tmp_path / "x.jpg"
+    PILImage.fromarray(RGB).save(path)
+    assert runlake.Image(str(path)).format == "jpg"

@@ -144,8 +144,10 @@ def test_bad_chart_input_is_refused_clearly():
         plot.roc_curve([0, 1], [[0.5, np.nan], [0.1, 0.9]])
     with pytest.raises(InvalidValueError, match="classes_to_plot has 3"):
         plot.pr_curve(Y, PROBAS, classes_to_plot=[3])
-    with pytest.raises(InvalidValueError, match="class 2 but y_probas has 2 columns"):
-        plot.pr_curve([0, 2], [[0.5, 0.5], [0.1, 0.9]])
+    with pytest.raises(InvalidValueError, match="3 classes but y_probas has 2 columns"):
+        plot.pr_curve([0, 1, 2], [[0.5, 0.5], [0.1, 0.9], [0.2, 0.8]])
+    with pytest.raises(InvalidValueError, match="class 5 but y_probas has 3 columns"):
+        plot.pr_curve([0, 5], [[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]])
     with pytest.raises(InvalidValueError, match="exactly one of probs and preds"):
         plot.confusion_matrix(y_true=[0])
     with pytest.raises(InvalidValueError, match="class indices 0..1"):
@@ -201,3 +203,25 @@ def test_plot_table_logged_and_read_back(root):
         run.log({"custom": run.plot_table("wandb/line/v0", t, {"x": "x", "y": "y"}, {"title": "sq"})})
     got = runlake.Api(root=root).run(f"p/{run.id}").table("custom")
     assert got["y"].to_list() == [0, 1, 4, 9, 16]
+
+
+def test_the_ith_sorted_class_is_column_i_as_sklearn_orders_predict_proba():
+    # scikit-learn's classes_ 3..8 give predict_proba columns 0..5
+    y = np.repeat(np.arange(3, 9), 2)
+    probas = np.full((12, 6), 0.02)
+    probas[np.arange(12), y - 3] = 0.9
+    for make in (plot.roc_curve, plot.pr_curve):
+        chart = make(y, probas)
+        assert {r[0] for r in chart.table.data} == set(range(3, 9))
+    roc = plot.roc_curve(y, probas, classes_to_plot=[5])
+    assert rows_of(roc, 5)[-2:] == [(0.0, 1.0), (1.0, 1.0)]  # column 2 separates class 5
+    named = plot.roc_curve(y, probas, labels=list("abcdef"), classes_to_plot=[3, 8])
+    assert {r[0] for r in named.table.data} == {"a", "f"}  # 6 labels: one per column
+
+
+def test_a_class_missing_from_y_true_does_not_shift_the_columns():
+    y = np.array([0, 0, 2, 2])
+    probas = np.array([[0.9, 0.05, 0.05], [0.8, 0.1, 0.1], [0.1, 0.1, 0.8], [0.05, 0.05, 0.9]])
+    roc = plot.roc_curve(y, probas, labels=["a", "b", "c"], classes_to_plot=[2])
+    assert {r[0] for r in roc.table.data} == {"c"}
+    assert rows_of(roc, "c")[-2:] == [(0.0, 1.0), (1.0, 1.0)]

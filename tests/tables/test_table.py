@@ -295,14 +295,14 @@ def test_media_cells_are_stored_as_their_own_files(root):
     assert cells[0]["path"].startswith("media/notes/samples_0_")
 
 
-def test_a_table_whose_cell_fails_to_encode_keeps_the_rest_of_the_step(root):
+def test_a_table_whose_cell_fails_to_encode_logs_nothing_of_its_call(root):
     with runlake.init(settings={"root": root}) as run:
         with pytest.raises(InvalidValueError, match="cannot be encoded"):
             run.log({"t": Table(columns=["m"], data=[[Broken()]]), "loss": 1.0})
         run.log({"loss": 2.0})
     got = duckdb.sql(f"SELECT _step, loss FROM read_parquet('{root}/history/**/*.parquet', "
                      "union_by_name = true) ORDER BY _step").fetchall()
-    assert got == [(0, 1.0), (1, 2.0)]
+    assert got == [(0, 2.0)]
 
 
 def test_disabled_run_logs_a_table_as_a_no_op(root):

@@ -2,7 +2,7 @@
 
 Each case is logged between good steps and read back after finish() with the public reader,
 `runlake.Api(root).run(path).history(samples=None, format="polars")`: nothing logged before
-(or after) a refused value is lost, and a step with one bad value keeps the rest of the step.
+(or after) a refused value is lost, and a log() call with one bad value logs nothing (as wandb).
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ def self_containing() -> dict[str, Any]:
 
 
 class Thing:
-    pass
+    def __str__(self) -> str:
+        return "thing"
 
 
 def gen():
@@ -151,10 +152,10 @@ def test_a_key_named_like_a_sibling_column_never_hangs_the_writer(root):
         with pytest.raises(InvalidNameError):
             run.log({"loss@str": 5})
         run.log({"loss": "diverged", "x@y": 1.0})
-    assert run.status().rows_durable == 3
+    assert run.status().rows_durable == 2  # the refused call logged no row
     frame = runlake.Api(root).run(run.path).history(samples=None, format="polars")
-    assert frame["loss@str"].to_list() == [None, None, "diverged"]
-    assert frame["x@y"].to_list() == [None, None, 1.0]
+    assert frame["loss@str"].to_list() == [None, "diverged"]
+    assert frame["x@y"].to_list() == [None, 1.0]
 
 
 # -- values and keys that are refused --------------------------------------------------------
@@ -164,7 +165,7 @@ REFUSED = [
     ("non-string key", 1, 2.0, InvalidNameError, ["1", "int", "str()"]),
     ("tuple key", ("a", 1), 2.0, InvalidNameError, ["('a', 1)", "tuple"]),
     ("empty key", "", 2.0, InvalidNameError, ["empty key"]),
-    ("reserved _ key", "_step", 2.0, InvalidNameError, ["'_step'", "reserves"]),
+    ("reserved _ key", "_runtime", 2.0, InvalidNameError, ["'_runtime'", "reserves"]),
     ("lone surrogate key", "a\ud800", 2.0, InvalidNameError, ["'a\\ud800'", "Unicode"]),
     ("sibling-column key", "loss@str", 5, InvalidNameError, ["'loss@str'", "'@str'", "'loss_str'"]),
     ("key with NUL", "a\x00b", 1.0, InvalidNameError, ["'a\\x00b'", "NUL"]),
@@ -182,10 +183,8 @@ REFUSED = [
     ("nested list", "n", [[1, 2]], InvalidValueError, ["'n'", "list"]),
     ("list mixing numbers and strings", "m", [1, "a"], InvalidValueError,
      ["'m'", "numbers and strings"]),
-    ("2-d array", "m", np.zeros((2, 3)), InvalidValueError, ["'m'", "(2, 3)", "ravel"]),
-    ("empty 2-d array", "m", np.zeros((0, 3)), InvalidValueError, ["'m'", "(0, 3)"]),
-    ("3-d array", "m", np.zeros((1, 1, 1)), InvalidValueError, ["'m'", "(1, 1, 1)"]),
     ("complex array", "c", np.array([1j]), InvalidValueError, ["'c'", "complex"]),
+    ("2-d complex array", "c", np.ones((2, 2)) * 1j, InvalidValueError, ["'c'", "(2, 2)", "ravel"]),
     ("complex numpy scalar", "c", np.complex64(1j), InvalidValueError, ["'c'", "complex"]),
     ("datetime64 array", "t", np.array(["2024-01-01"], dtype="datetime64[ns]"),
      InvalidValueError, ["'t'", "datetime64[ns]", "str(t)"]),
@@ -208,7 +207,7 @@ REFUSED = [
 
 @pytest.mark.parametrize("key, value, error, words",
                          [pytest.param(k, v, e, w, id=i) for i, k, v, e, w in REFUSED])
-def test_a_refused_value_keeps_the_rest_of_its_step_and_everything_before(
+def test_a_refused_value_logs_nothing_of_its_call_and_keeps_everything_before(
     root, key, value, error, words
 ):
     with runlake.init(settings={"root": root}) as run:
@@ -218,29 +217,26 @@ def test_a_refused_value_keeps_the_rest_of_its_step_and_everything_before(
         assert isinstance(info.value, runlake.Error)
         for word in words:
             assert word in str(info.value), (word, str(info.value))
+        assert "nothing of this log() call was logged" in str(info.value)
         run.log({"after": 3.0})
-    rows = read_rows(root, run)
-    if key == "loop":  # the self-containing dict's own value is kept, like any sibling
-        assert rows[1].pop("loop.v") == 1.0
-    assert rows == [
-        {"_step": 0, "before": 1.0},
-        {"_step": 1, "ok": 2.0, "also_ok": "yes"},
-        {"_step": 2, "after": 3.0},
-    ]
+    assert read_rows(root, run) == [{"_step": 0, "before": 1.0}, {"_step": 1, "after": 3.0}]
 
 
-def test_a_key_given_twice_by_flattening_keeps_the_first_value(root):
-    with (runlake.init(settings={"root": root}) as run,
-          pytest.raises(InvalidNameError, match="'a.b' is given twice")):
-        run.log({"a.b": 1.0, "a": {"b": 2.0, "c": 3.0}})
-    assert read_rows(root, run) == [{"_step": 0, "a.b": 1.0, "a.c": 3.0}]
+def test_a_key_given_twice_by_flattening_is_refused(root):
+    with runlake.init(settings={"root": root}) as run:
+        with pytest.raises(InvalidNameError, match="'a.b' is given twice"):
+            run.log({"a.b": 1.0, "a": {"b": 2.0, "c": 3.0}})
+        run.log({"a.b": 1.0})
+    assert read_rows(root, run) == [{"_step": 0, "a.b": 1.0}]
 
 
-def test_every_refused_value_of_a_step_is_counted_and_the_rest_kept(root):
-    with (runlake.init(settings={"root": root}) as run,
-          pytest.raises(InvalidValueError, match=r"'a'.*\(2 more refused")):
-        run.log({"a": {1}, "b": object(), "ok": 1.0, "c": np.zeros((2, 2))})
-    assert read_rows(root, run) == [{"_step": 0, "ok": 1.0}]
+def test_every_refused_value_of_a_call_is_counted_and_nothing_kept(root):
+    with runlake.init(settings={"root": root}) as run:
+        with pytest.raises(InvalidValueError, match=r"'a'.*\(2 more refused\)"):
+            run.log({"a": [{1}], "b": object(), "ok": 1.0, "c": np.zeros((2, 2)) * 1j})
+        assert run.step == 0 and "ok" not in run.summary
+        run.log({"ok": 2.0})
+    assert read_rows(root, run) == [{"_step": 0, "ok": 2.0}]
 
 
 @pytest.mark.parametrize("bad", [object(), "text", {1}, None], ids=["object", "str", "set", "None"])
@@ -256,8 +252,9 @@ def test_a_bad_value_after_fast_path_rows_takes_the_checked_path(root, bad):
                 run.log({"x": bad, "s": "a"})
         run.log({"x": 9.0, "s": "a"})
     rows = read_rows(root, run)
-    assert [r["_step"] for r in rows] == [0, 1, 2, 3, 4]
-    assert [r.get("x") for r in rows] == [0.0, 1.0, 2.0, None, 9.0]
+    stored = bad is None or isinstance(bad, str)  # a refused call logs no row
+    assert [r["_step"] for r in rows] == ([0, 1, 2, 3, 4] if stored else [0, 1, 2, 3])
+    assert [r.get("x") for r in rows] == [0.0, 1.0, 2.0, None, 9.0][:len(rows) - 1] + [9.0]
     assert all(r["s"] == "a" for r in rows)
     if isinstance(bad, str):
         assert rows[3]["x@str"] == "text"
@@ -324,32 +321,44 @@ def test_the_last_int64_step_is_logged_and_the_counter_then_stops(root):
 
 # -- config ----------------------------------------------------------------------------------
 
-BAD_CONFIG = [
-    pytest.param({"obj": Thing()}, ["'obj'", "Thing"], id="object"),
-    pytest.param({"s": {1, 2}}, ["'s'", "set"], id="set"),
-    pytest.param({"f": len}, ["'f'", "builtin_function_or_method"], id="function"),
-    pytest.param({"g": gen()}, ["'g'", "generator"], id="generator"),
-    pytest.param({"b": b"x"}, ["'b'", "bytes"], id="bytes"),
-    pytest.param({"c": 1j}, ["'c'", "complex"], id="complex"),
-    pytest.param({"t": datetime.date(2024, 1, 1)}, ["'t'", "date"], id="date"),
-    pytest.param({"t": np.array(["2024-01-01"], dtype="datetime64[D]")}, ["'t[0]'", "date"],
+# Sanitised as wandb's config does: one odd value never refuses the rest of the update.
+ODD_CONFIG = [
+    pytest.param({"obj": Thing()}, {"obj": "thing"}, id="object"),
+    pytest.param({"s": {2, 1}}, {"s": [1, 2]}, id="set"),
+    pytest.param({"f": len}, {"f": "builtins.len"}, id="function"),
+    pytest.param({"b": b"x"}, {"b": "x"}, id="bytes"),
+    pytest.param({"c": 1j}, {"c": "1j"}, id="complex"),
+    pytest.param({"t": datetime.date(2024, 1, 1)}, {"t": "2024-01-01"}, id="date"),
+    pytest.param({"t": np.array(["2024-01-01"], dtype="datetime64[D]")}, {"t": ["2024-01-01"]},
                  id="datetime64 array"),
-    pytest.param({"t": np.datetime64("2024-01-01")}, ["'t'", "date"], id="datetime64"),
-    pytest.param({"c": np.complex64(1j)}, ["'c'", "complex"], id="numpy complex"),
-    pytest.param({"opt": {"inner": object()}}, ["'opt.inner'", "object"], id="nested object"),
-    pytest.param({"l": [1, object()]}, ["'l[1]'", "object"], id="object in a list"),
-    pytest.param({1: "a"}, ["1", "non-empty strings"], id="int key"),
-    pytest.param({"": "a"}, ["''", "non-empty strings"], id="empty key"),
+    pytest.param({"t": np.datetime64("2024-01-01")}, {"t": "2024-01-01"}, id="datetime64"),
+    pytest.param({"c": np.complex64(1j)}, {"c": "1j"}, id="numpy complex"),
+    pytest.param({"opt": {"inner": Thing()}}, {"opt": {"inner": "thing"}}, id="nested object"),
+    pytest.param({"l": [1, Thing()]}, {"l": [1, "thing"]}, id="object in a list"),
+    pytest.param({"m": {1: "a"}}, {"m": {"1": "a"}}, id="nested int key"),
+]
+
+BAD_CONFIG = [
+    pytest.param({1: "a"}, ["1", "must be strings"], id="int key"),
+    pytest.param({"": "a"}, ["''", "empty"], id="empty key"),
     pytest.param({"loop": self_containing()}, ["'loop.me.me", "contains itself"],
                  id="dict that contains itself"),
     pytest.param({"deep": deep(100)}, ["'deep.d.d", "levels deep"], id="too deep"),
 ]
 
 
+@pytest.mark.parametrize("config, stored", ODD_CONFIG)
+def test_odd_config_values_are_stored_as_wandb_sanitises_them(root, config, stored):
+    with runlake.init(settings={"root": root}, config={"lr": 0.1, **config}) as run:
+        run.config.update({"ok": 1, **{f"later_{k}": v for k, v in config.items()}})
+    assert runlake.Api(root).run(run.path).config == {
+        "lr": 0.1, "ok": 1, **stored, **{f"later_{k}": v for k, v in stored.items()}}
+
+
 @pytest.mark.parametrize("config, words", BAD_CONFIG)
 def test_config_that_cant_be_stored_is_refused_at_init_before_anything_is_made(root, config,
                                                                                 words):
-    with pytest.raises(InvalidValueError) as info:
+    with pytest.raises(runlake.Error) as info:
         runlake.init(settings={"root": root}, config=config)
     for word in words:
         assert word in str(info.value), (word, str(info.value))
@@ -361,7 +370,7 @@ def test_config_that_cant_be_stored_is_refused_at_init_before_anything_is_made(r
 def test_a_refused_config_update_mid_run_changes_nothing(root, config, words):
     with runlake.init(settings={"root": root}, config={"lr": 0.1}) as run:
         run.log({"before": 1.0})
-        with pytest.raises(InvalidValueError):
+        with pytest.raises(runlake.Error):
             run.config.update({"ok": 1, **config})
         run.log({"after": 2.0})
     api_run = runlake.Api(root).run(run.path)
@@ -483,7 +492,7 @@ def test_a_decimal_that_has_no_float_names_its_key(root):
             run.log({"x": decimal.Decimal("sNaN"), "ok": 1.0})
         run.log({"d": decimal.Decimal("2.5")})
     rows = runlake.Api(root).run(run.path).history(samples=None, format="records")
-    assert rows[0]["ok"] == 1.0 and rows[1]["d"] == 2.5
+    assert len(rows) == 1 and rows[0]["d"] == 2.5
 
 
 def test_a_key_differing_only_in_case_from_a_logged_key_is_refused(root):
@@ -496,7 +505,7 @@ def test_a_key_differing_only_in_case_from_a_logged_key_is_refused(root):
         with pytest.raises(InvalidNameError, match="'b.x' differs"):
             run.log({"b": {"x": 1}}, step=5)
     frame = runlake.Api(root).run(run.path).history(samples=None, format="polars")
-    assert "Loss" not in frame.columns and frame["acc"].to_list()[1] == 0.5
+    assert "Loss" not in frame.columns and "acc" not in frame.columns
     with runlake.init(settings={"root": root}, id=run.id, resume="must") as again:  # a resumed run remembers
         with pytest.raises(InvalidNameError, match="'LOSS' differs"):
             again.log({"LOSS": 1.0})

@@ -262,3 +262,33 @@ def test_runlakes_own_summary_keys_cannot_be_set(root, key):
         run.log({"a": 1.0})
         with pytest.raises(runlake.InvalidNameError, match=f"'{key}' is runlake's own"):
             run.summary[key] = -5
+
+
+def test_aggregates_cover_rows_logged_before_the_definition(root):
+    with runlake.init(settings={"root": root}) as run:
+        for v in (5, 1, 3):
+            run.log({"pre": v})
+        run.log({"f": 4.0, "g": 1.0})
+        run.log({"f": float("nan"), "g": 2.0})  # a float chunk of two keys, NaN skipped
+        run.define_metric("pre", summary="min,max,mean")
+        run.define_metric("f", summary="max,first")
+        run.log({"pre": 2})
+        assert run.summary["pre"] == {"min": 1, "max": 5, "mean": 2.75}
+        assert run.summary["f"] == {"max": 4.0, "first": 4.0}
+
+
+def test_metric_step_sync_and_summary_read_as_wandbs():
+    with runlake.init(mode="disabled") as run:
+        plain = run.define_metric("a")
+        assert plain.step_sync is False and plain.summary is None and plain.hidden is None
+        stepped = run.define_metric("b", step_metric="epoch", summary="max,min")
+        assert stepped.step_sync is True and stepped.summary == ("max", "min")
+        assert run.define_metric("c", step_metric="epoch", step_sync=False).step_sync is False
+
+
+@pytest.mark.parametrize("flag", ["step_sync", "hidden", "overwrite"])
+def test_non_bool_flags_are_a_type_error(flag):
+    with runlake.init(mode="disabled") as run:
+        with pytest.raises(TypeError, match=f"{flag} must be True, False or None.*str") as info:
+            run.define_metric("m", **{flag: "yes"})
+        assert isinstance(info.value, runlake.Error)

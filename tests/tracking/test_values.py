@@ -160,7 +160,8 @@ REFUSED = [
     pytest.param("s", {1, 2}, TypeError, ["'s'", "set"], id="set"),
     pytest.param("o", _Thing(), TypeError, ["'o'", "_Thing"], id="object"),
     pytest.param("g", _gen(), TypeError, ["'g'", "generator"], id="generator"),
-    pytest.param("m", np.zeros((2, 2)), TypeError, ["'m'", "(2, 2)", "array"], id="2-d array"),
+    pytest.param("m", np.zeros((2, 2), dtype=complex), TypeError, ["'m'", "(2, 2)", "array"],
+                 id="2-d complex array"),
     pytest.param("mix", [1, "a"], TypeError, ["'mix'", "list", "numbers and strings"], id="mixed list"),
     pytest.param("nest", [[1, 2]], TypeError, ["'nest'", "list"], id="nested list"),
     pytest.param("c", 1 + 2j, TypeError, ["'c'", "complex"], id="complex"),
@@ -168,7 +169,7 @@ REFUSED = [
 
 
 @pytest.mark.parametrize("key, value, builtin, words", REFUSED)
-def test_refused_value_raises_a_clear_error_and_keeps_the_rest(root, key, value, builtin, words):
+def test_refused_value_raises_a_clear_error_and_logs_nothing(root, key, value, builtin, words):
     with runlake.init(settings={"root": root}) as run:
         run.log({"before": 1.0})
         with pytest.raises(builtin) as info:
@@ -176,26 +177,25 @@ def test_refused_value_raises_a_clear_error_and_keeps_the_rest(root, key, value,
         assert isinstance(info.value, runlake.Error)
         for word in words:
             assert word in str(info.value), (word, str(info.value))
+        assert run.step == 1 and "ok" not in run.summary
         run.log({"after": 3.0})
-    assert rows(root) == [
-        {"_step": 0, "before": 1.0},
-        {"_step": 1, "ok": 2.0, "also_ok": "yes"},
-        {"_step": 2, "after": 3.0},
-    ]
+    assert rows(root) == [{"_step": 0, "before": 1.0}, {"_step": 1, "after": 3.0}]
 
 
-def test_refused_value_inside_a_nested_dict_keeps_its_siblings(root):
+def test_refused_value_inside_a_nested_dict_refuses_its_siblings_too(root):
     with runlake.init(settings={"root": root}) as run:
         with pytest.raises(runlake.InvalidValueError, match="'outer.bad'"):
             run.log({"outer": {"good": 1, "bad": object()}, "top": 2})
-    assert rows(root) == [{"_step": 0, "outer.good": 1, "top": 2}]
+        run.log({"top": 3})
+    assert rows(root) == [{"_step": 0, "top": 3}]
 
 
 def test_several_refused_values_are_all_counted(root):
     with runlake.init(settings={"root": root}) as run:
         with pytest.raises(runlake.Error, match="1 more refused"):
             run.log({"a": {1}, "b": object(), "c": 1.0})
-    assert rows(root) == [{"_step": 0, "c": 1.0}]
+        run.log({"c": 2.0})
+    assert rows(root) == [{"_step": 0, "c": 2.0}]
 
 
 def test_refused_value_with_commit_false_keeps_the_pending_step(root):
@@ -204,7 +204,51 @@ def test_refused_value_with_commit_false_keeps_the_pending_step(root):
         with pytest.raises(TypeError):
             run.log({"b": 2.0, "bad": {1}}, commit=False)
         run.log({"c": 3.0})
-    assert rows(root) == [{"_step": 0, "a": 1.0, "b": 2.0, "c": 3.0}]
+    assert rows(root) == [{"_step": 0, "a": 1.0, "c": 3.0}]
+
+
+def test_a_refused_call_with_a_later_step_does_not_move_the_step(root):
+    with runlake.init(settings={"root": root}) as run:
+        run.log({"a": 1.0}, commit=False)
+        with pytest.raises(TypeError):
+            run.log({"bad": {1}}, step=10)
+        assert run.step == 0
+        run.log({"b": 2.0})
+    assert rows(root) == [{"_step": 0, "a": 1.0, "b": 2.0}]
+
+
+def test_a_step_key_in_the_dict_is_ignored(root):
+    with runlake.init(settings={"root": root}) as run:
+        run.log({"a": 1.0, "_step": 100})
+        run.log({"a": 2.0, "_step": 7})
+        assert run.step == 2
+    assert rows(root) == [{"_step": 0, "a": 1.0}, {"_step": 1, "a": 2.0}]
+
+
+# -- arrays and long lists --------------------------------------------------------------------
+
+def test_a_small_array_of_any_shape_stays_a_nested_list(root):
+    matrix = np.array([[5, 1], [2, 7]])
+    cube = np.arange(8, dtype=np.float32).reshape(2, 2, 2) / 2
+    with runlake.init(settings={"root": root}) as run:
+        run.log({"cm": matrix, "cube": cube, "words": np.array([["a", "b"]])})
+        assert run.summary["cm"] == [[5, 1], [2, 7]]
+        assert run.summary["cube"] == cube.tolist() and run.summary["words"] == [["a", "b"]]
+    row = history(root).to_pylist()[0]
+    assert row["cm"] == {"_type": "ndarray", "shape": [2, 2], "value": [[5, 1], [2, 7]]}
+    assert row["cube"]["value"] == cube.tolist()
+    stored = runlake.Api(root).run(run.path).summary
+    assert stored["cm"] == [[5, 1], [2, 7]]
+
+
+def test_arrays_of_more_than_32_numbers_are_histograms_and_lists_never_are(root):
+    with runlake.init(settings={"root": root}) as run:
+        run.log({"list": list(range(40)), "tuple": tuple(range(33)), "arr": np.arange(40),
+                 "flat32": np.arange(32), "grid": np.ones((3, 11))})
+    row = history(root).to_pylist()[0]
+    assert row["list"] == list(range(40)) and row["tuple"] == list(range(33))
+    assert row["flat32"] == list(range(32))
+    assert row["arr"]["_type"] == "histogram" and row["grid"]["_type"] == "histogram"
 
 
 def test_log_needs_a_dict(root):
