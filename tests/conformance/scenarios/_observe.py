@@ -1,0 +1,130 @@
+"""What a scenario saw, written as JSON lines on stdout for the comparer.
+
+Imported by every scenario under both sides (real wandb, runlake through the alias), so it
+imports neither: it only turns values into plain JSON. Each line is
+`@@obs {"key": ..., "value": ...}`; anything else a side prints is ignored by the comparer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import io
+import json
+import math
+import sys
+import warnings
+from typing import Any, Callable, Iterator
+
+PREFIX = "@@obs "
+_seen: set[str] = set()
+_out = sys.stdout
+
+
+def emit(key: str, value: Any) -> None:
+    """Record one observation; a key is recorded once per scenario."""
+    if key in _seen:
+        raise AssertionError(f"scenario observed {key!r} twice")
+    _seen.add(key)
+    line = json.dumps({"key": key, "value": plain(value)}, sort_keys=True, allow_nan=False)
+    _out.write(PREFIX + line + "\n")
+    _out.flush()
+
+
+def plain(value: Any, depth: int = 0) -> Any:
+    """A JSON value standing for `value`: containers recursively, numpy scalars as numbers,
+    non-finite floats and other objects as tagged dicts (never a repr with an address)."""
+    if depth > 20:
+        return {"$deep": True}
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"$float": repr(value)}
+    if isinstance(value, dict):
+        return {str(k): plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v, depth + 1) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return {"$set": sorted(plain(v, depth + 1) for v in value)}
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):  # scalars, no numpy import
+        return plain(value.item(), depth + 1)
+    keys = getattr(type(value), "keys", None)  # dict-like: wandb's nested summary, a Config
+    if callable(keys) and hasattr(type(value), "__getitem__"):
+        return {str(k): plain(value[k], depth + 1) for k in value.keys()}
+    return {"$type": type(value).__name__}
+
+
+def error(e: BaseException) -> dict[str, Any]:
+    """An exception by its class name and the builtin classes it derives from."""
+    return {
+        "error": type(e).__name__,
+        "builtins": [c.__name__ for c in type(e).__mro__ if c.__module__ == "builtins"],
+    }
+
+
+def call(key: str, fn: Callable[[], Any], show: Callable[[Any], Any] | None = None) -> Any:
+    """Call `fn` and record what it returned (through `show`) or the error it raised."""
+    try:
+        result = fn()
+    except Exception as e:  # noqa: BLE001 - the class is what is observed
+        emit(key, error(e))
+        return None
+    emit(key, {"ok": show(result) if show is not None else plain(result)})
+    return result
+
+
+@contextlib.contextmanager
+def attempt(key: str) -> Iterator[None]:
+    """Record `"ok"` if the block ran through, else the error it raised."""
+    try:
+        yield
+    except Exception as e:  # noqa: BLE001
+        emit(key, error(e))
+    else:
+        emit(key, "ok")
+
+
+class Heard:
+    """Python warnings and text written to stderr while a block ran."""
+
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+        self.stderr = ""
+
+    def mentions(self, *words: str) -> bool:
+        text = ("\n".join(self.warnings) + "\n" + self.stderr).lower()
+        return all(w.lower() in text for w in words)
+
+
+@contextlib.contextmanager
+def listen() -> Iterator[Heard]:
+    heard = Heard()
+    buffer = io.StringIO()
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(buffer):
+        warnings.simplefilter("always")
+        try:
+            yield heard
+        finally:
+            heard.warnings = [str(w.message) for w in caught]
+            heard.stderr = buffer.getvalue()
+
+
+def params(fn: Any) -> Any:
+    """A callable's parameters as [name, kind, default-or-"$required"] (annotations left out:
+    they are spelled differently by each side and are no part of the calling contract)."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError) as e:
+        return error(e)
+    out = []
+    for p in sig.parameters.values():
+        default = "$required" if p.default is inspect.Parameter.empty else plain(p.default)
+        out.append([p.name, p.kind.name, default])
+    return out
+
+
+def done() -> None:
+    """The last observation: a scenario that stopped early lacks it."""
+    emit("done", True)
