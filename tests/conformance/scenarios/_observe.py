@@ -57,10 +57,15 @@ def plain(value: Any, depth: int = 0) -> Any:
 
 
 def error(e: BaseException) -> dict[str, Any]:
-    """An exception by its class name and the builtin classes it derives from."""
+    """An exception by its class name, the builtin classes it derives from, and the names of
+    the classes of the library under test (wandb's or runlake's) it is an instance of; other
+    libraries' classes (pydantic's ValidationError) are named only by `error`."""
+    mro = type(e).__mro__
     return {
         "error": type(e).__name__,
-        "builtins": [c.__name__ for c in type(e).__mro__ if c.__module__ == "builtins"],
+        "builtins": [c.__name__ for c in mro if c.__module__ == "builtins"],
+        "library": sorted({c.__name__ for c in mro
+                           if c.__module__.split(".")[0] in ("wandb", "runlake")}),
     }
 
 
@@ -71,7 +76,11 @@ def call(key: str, fn: Callable[[], Any], show: Callable[[Any], Any] | None = No
     except Exception as e:  # noqa: BLE001 - the class is what is observed
         emit(key, error(e))
         return None
-    emit(key, {"ok": show(result) if show is not None else plain(result)})
+    try:
+        shown = show(result) if show is not None else result
+    except Exception as e:  # noqa: BLE001 - what it returned is not what wandb's is
+        shown = {"returned": type(result).__name__, "unlike": error(e)}
+    emit(key, {"ok": shown})
     return result
 
 
@@ -112,16 +121,17 @@ def listen() -> Iterator[Heard]:
 
 
 def params(fn: Any) -> Any:
-    """A callable's parameters as [name, kind, default-or-"$required"] (annotations left out:
-    they are spelled differently by each side and are no part of the calling contract)."""
+    """A callable's parameters as {name: [kind, default or "$required"]}: by name, since
+    callers pass them by name; annotations left out (each side spells them differently and
+    they are no part of the calling contract)."""
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError) as e:
         return error(e)
-    out = []
+    out = {}
     for p in sig.parameters.values():
         default = "$required" if p.default is inspect.Parameter.empty else plain(p.default)
-        out.append([p.name, p.kind.name, default])
+        out[p.name] = [p.kind.name, default]
     return out
 
 
