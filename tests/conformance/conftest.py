@@ -21,11 +21,12 @@ def wandb_python() -> Path:
     try:
         return wandb_env.ensure(CACHE)
     except wandb_env.WandbEnvError as e:
-        pytest.fail(
-            f"the conformance suite needs a virtual environment with wandb=={wandb_env.WANDB_PIN} "
-            f"(cached under {CACHE}; set RUNLAKE_CONFORMANCE_CACHE to move it) and could not "
-            f"build one: {e}\nWith no package index reachable, set RUNLAKE_SKIP_CONFORMANCE=1 "
-            "to skip this suite on purpose.", pytrace=False)
+        problem = str(e)
+    pytest.fail(
+        f"the conformance suite needs a virtual environment with wandb=={wandb_env.WANDB_PIN} "
+        f"(cached under {CACHE}; set RUNLAKE_CONFORMANCE_CACHE to move it) and could not "
+        f"build one: {problem}\nWith no package index reachable, set "
+        "RUNLAKE_SKIP_CONFORMANCE=1 to skip this suite on purpose.", pytrace=False)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001

@@ -115,6 +115,9 @@ DIFFERENCES: tuple[Difference, ...] = (
     Difference("artifacts", "logged.*", "a logged artifact is versioned in the local store at "
                "once (name 'dataset:v0', its aliases readable); offline wandb gives no version",
                _ARTIFACT),
+    Difference("run_methods", "restore.missing", "restore() reads the local store offline and "
+               "returns None for a file never saved, as wandb's Run reference says of a file it "
+               "cannot find; offline wandb raises UsageError", "offline `restore()` raises"),
     Difference("reinit", "create_new*", "runlake keeps one active run per process; "
                "reinit='create_new' is refused with a UsageError",
                "`reinit=\"create_new\"` keeps several runs live"),

@@ -84,8 +84,10 @@ def _ready(folder: Path) -> bool:
 def _build(folder: Path) -> None:
     _run([sys.executable, "-m", "venv", str(folder)], "create the virtual environment")
     python = str(python_of(folder))
+    # pip's download cache beside the environments, not in the home.
+    env = {**os.environ, "PIP_CACHE_DIR": str(folder.parent / "pip-cache")}
     _run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-          f"wandb=={WANDB_PIN}", *EXTRAS], f"pip install wandb=={WANDB_PIN}")
+          f"wandb=={WANDB_PIN}", *EXTRAS], f"pip install wandb=={WANDB_PIN}", env)
     probe = "import wandb, numpy, PIL; print(wandb.__version__)"
     version = _run([python, "-c", probe], "import wandb").strip()
     if version != WANDB_PIN:
@@ -93,10 +95,10 @@ def _build(folder: Path) -> None:
     (folder / READY).write_text(WANDB_PIN)
 
 
-def _run(command: list[str], what: str) -> str:
+def _run(command: list[str], what: str, env: dict[str, str] | None = None) -> str:
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=900,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, env=env)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise WandbEnvError(f"could not {what}: {e}") from e
     if done.returncode != 0:
