@@ -43,6 +43,7 @@ def environment(tmp: Path) -> dict[str, str]:
         WANDB_MODE="offline",
         WANDB_DIR=str(tmp),
         WANDB_SILENT="true",
+        WANDB_ERROR_REPORTING="false",  # no crash reports sent anywhere
         PYTHONDONTWRITEBYTECODE="1",
         PYTHONHASHSEED="0",
     )

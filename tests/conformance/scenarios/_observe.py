@@ -12,13 +12,16 @@ import inspect
 import io
 import json
 import math
+import os
 import sys
 import warnings
 from typing import Any, Callable, Iterator
 
 PREFIX = "@@obs "
 _seen: set[str] = set()
-_out = sys.stdout
+# A stream of its own on stdout's descriptor: both libraries wrap sys.stdout to capture the
+# console, and observations must neither pass through them nor wait in their buffers.
+_out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", buffering=1)
 
 
 def emit(key: str, value: Any) -> None:
