@@ -58,6 +58,11 @@ def more_names(wandb: Any, runlake: Any) -> bool:
             and all(runlake[k] for k in wandb if wandb[k]))
 
 
+def int_for_float(wandb: Any, runlake: Any) -> bool:
+    """{"ok": type name}: wandb read an int back where runlake kept the float."""
+    return wandb == {"ok": "int"} and runlake == {"ok": "float"}
+
+
 def more_keys(wandb: Any, runlake: Any) -> bool:
     """{"ok": {key: type}}: runlake's value has every key of wandb's, of the same type."""
     w, r = (v.get("ok") if isinstance(v, dict) else None for v in (wandb, runlake))
@@ -137,6 +142,12 @@ DIFFERENCES: tuple[Difference, ...] = (
                _BAD_INPUT),
     Difference("misuse", "artifact.missing_type", "Artifact(type=None) is refused with "
                "InvalidNameError; wandb fails with an AttributeError from inside", _BAD_INPUT),
+    Difference("log_values", "*list_mixed", "a list mixing numbers and strings is refused "
+               "with InvalidValueError; wandb keeps it", "a list mixing numbers and strings is "
+               "logged"),
+    Difference("log_values", "summary_type.*", "a float with an integral value (4.0, -0.0) "
+               "reads back from the summary as a float; wandb's reads it back as an int",
+               "the summary reads an integral float back as an int", accepts=int_for_float),
     Difference("artifacts", "bad.type", "an empty artifact type is refused with "
                "InvalidNameError; wandb takes it", _BAD_INPUT),
 )

@@ -23,6 +23,8 @@ KNOWN_GAPS: dict[str, str] = {
     "of raising ArtifactNotLoggedError; a second file under one name passes; "
     "use_artifact(Artifact) is refused",
     "define_metric": "define_metric() after finish() is accepted (wandb: UsageError)",
+    "log_values": "the summary keeps a logged None (wandb leaves the key out), returns a "
+    "logged np.int64 as numpy.int64 (not int), and flattens a logged nested dict",
     "media": "Image has no .image (the PIL image)",
     "misuse": "log() with a non-str key raises InvalidNameError, not a TypeError; "
     "Image('no/such/file') is not a FileNotFoundError; config.update, summary[...] = and "
