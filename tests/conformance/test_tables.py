@@ -65,3 +65,21 @@ def test_more_parameters_keeps_wandbs_kinds_and_defaults() -> None:
     assert more_parameters(wandb, {**wandb, "sync": ["POSITIONAL_OR_KEYWORD", None]})
     assert not more_parameters(wandb, {"data": wandb["data"], "step": ["KEYWORD_ONLY", 0]})
     assert not more_parameters(wandb, {"data": wandb["data"]})
+
+
+def test_the_runner_uses_runlakes_wandb_alias(tmp_path: Path, monkeypatch) -> None:
+    import runpy
+    import sys
+
+    import runlake
+
+    calls = []
+    monkeypatch.setattr(runlake, "as_wandb", lambda: calls.append("as_wandb"), raising=False)
+    script = tmp_path / "scenario.py"
+    script.write_text("import sys\nSEEN = sys.argv[0]\n")
+    runner = Path(__file__).parent / "run_runlake.py"
+    monkeypatch.setattr(sys, "argv", [str(runner), str(script)])
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    runpy.run_path(str(runner), run_name="__main__")
+    assert calls == ["as_wandb"]
+    assert sys.argv == [str(script)]  # the scenario sees itself as the program

@@ -58,6 +58,13 @@ def ensure(root: Path | None = None) -> Path:
     folder = env_dir(root)
     if _ready(folder):
         return python_of(folder)
+    try:
+        return _ensure_locked(folder)
+    except OSError as e:  # an unwritable cache folder, a full disk
+        raise WandbEnvError(f"could not build {folder}: {e}") from e
+
+
+def _ensure_locked(folder: Path) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     with open(folder.parent / f".{folder.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
