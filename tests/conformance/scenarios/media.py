@@ -26,6 +26,24 @@ call("image.summary_type", lambda: run.summary["img"]["_type"])
 call("image.summary_size", lambda: [run.summary["img"]["width"], run.summary["img"]["height"]])
 call("image.summary_format", lambda: run.summary["img"]["format"])
 call("image.summary_shape", lambda: shape(run.summary["img"]))
+from PIL import Image as PILImage  # noqa: E402 - a scenario reads top to bottom
+
+pil = PILImage.new("L", (3, 2), color=128)
+from_pil = wandb.Image(pil)
+call("image.from_pil_size", lambda: list(from_pil.image.size))
+pil.convert("RGB").save("pic.png")
+from_path = wandb.Image("pic.png", caption="from a file")
+call("image.from_path_size", lambda: list(from_path.image.size))
+run.log({"img_pil": from_pil, "img_path": from_path})
+call("image.from_pil_summary", lambda: [run.summary["img_pil"]["width"],
+                                        run.summary["img_pil"]["height"],
+                                        run.summary["img_pil"]["format"]])
+call("image.from_path_summary", lambda: [run.summary["img_path"]["width"],
+                                         run.summary["img_path"]["format"],
+                                         run.summary["img_path"]["caption"]])
+run.log({"imgs": [wandb.Image(pixels), wandb.Image(pixels)]})
+call("image.list_summary_type", lambda: run.summary["imgs"]["_type"])
+call("image.list_summary_count", lambda: run.summary["imgs"]["count"])
 with attempt("image.bad_shape"):
     wandb.Image(np.zeros((2, 2, 2, 2, 2)))
 
