@@ -89,7 +89,8 @@ class Report:
     def explain(self) -> str:
         lines = [f"scenario {self.scenario}: {len(self.failures)} undocumented differences"]
         for r in self.failures:
-            lines.append(f"  {r.key}: {r.status}\n    wandb:   {r.wandb!r}\n    runlake: {r.runlake!r}")
+            lines.append(f"  {r.key}: {r.status}\n    wandb:   {r.wandb!r}\n"
+                         f"    runlake: {r.runlake!r}")
         for d in self.stale:
             lines.append(f"  stale entry in differences.py (no longer differs): "
                          f"{d.scenario} {d.field}")

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import io
 import json
 import math
 import os
 import sys
-import warnings
 from typing import Any, Callable, Iterator
 
 PREFIX = "@@obs "
@@ -96,31 +94,6 @@ def attempt(key: str) -> Iterator[None]:
         emit(key, error(e))
     else:
         emit(key, "ok")
-
-
-class Heard:
-    """Python warnings and text written to stderr while a block ran."""
-
-    def __init__(self) -> None:
-        self.warnings: list[str] = []
-        self.stderr = ""
-
-    def mentions(self, *words: str) -> bool:
-        text = ("\n".join(self.warnings) + "\n" + self.stderr).lower()
-        return all(w.lower() in text for w in words)
-
-
-@contextlib.contextmanager
-def listen() -> Iterator[Heard]:
-    heard = Heard()
-    buffer = io.StringIO()
-    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(buffer):
-        warnings.simplefilter("always")
-        try:
-            yield heard
-        finally:
-            heard.warnings = [str(w.message) for w in caught]
-            heard.stderr = buffer.getvalue()
 
 
 def params(fn: Any) -> Any:

@@ -3,7 +3,7 @@
 import numpy as np
 
 import wandb
-from _observe import attempt, call, done, emit
+from _observe import attempt, call, done
 
 
 def shape(value):
