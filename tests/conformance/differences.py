@@ -123,9 +123,6 @@ DIFFERENCES: tuple[Difference, ...] = (
     Difference("run_methods", "restore.missing", "restore() reads the local store offline and "
                "returns None for a file never saved, as wandb's Run reference says of a file it "
                "cannot find; offline wandb raises UsageError", "offline `restore()` raises"),
-    Difference("reinit", "create_new*", "runlake keeps one active run per process; "
-               "reinit='create_new' is refused with a UsageError",
-               "`reinit=\"create_new\"` keeps several runs live"),
     Difference("resume", "allow.*", "offline wandb cannot resume (no server to ask) and starts "
                "a fresh run; runlake resumes the stored run: step, config and summary go on",
                _RESUME),

@@ -25,7 +25,6 @@ KNOWN_GAPS: dict[str, str] = {
     "define_metric": "define_metric() after finish() is accepted (wandb: UsageError)",
     "log_values": "the summary keeps a logged None (wandb leaves the key out), returns a "
     "logged np.int64 as numpy.int64 (not int), and flattens a logged nested dict",
-    "media": "Image has no .image (the PIL image), whether made from numpy, PIL or a file",
     "misuse": "log() with a non-str key raises InvalidNameError, not a TypeError; "
     "Image('no/such/file') is not a FileNotFoundError; config.update, summary[...] = and "
     "define_metric after finish() pass (wandb: UsageError)",
